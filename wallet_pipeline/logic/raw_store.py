@@ -1,0 +1,206 @@
+"""Atomic loads into the `raw` schema.
+
+A load writes every table into a shadow table (`raw.<name>__loading`), chunk by chunk, and only
+when the whole load succeeded swaps all shadows in with one transaction. A load that fails at any
+point leaves the tables of the previous good load as they were, and readers never see a mix of
+two loads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from wallet_pipeline.logic.raw_schema import (
+    MANIFEST_CREATE_SQL,
+    MANIFEST_TABLE,
+    RAW_SCHEMA,
+    RAW_TABLES,
+    REJECTS_CREATE_SQL,
+    REJECTS_TABLE,
+    RawTable,
+)
+
+_SHADOW_SUFFIX = "__loading"
+REJECT_COLUMNS = ("table_name", "source_file", "row_number", "column_name", "reason", "record")
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema, every raw table (empty) and the rejects and manifest tables."""
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    existing = _tables_in(con, RAW_SCHEMA)
+    for table in RAW_TABLES.values():
+        if table.name not in existing:
+            con.execute(table.create_sql())
+    con.execute(REJECTS_CREATE_SQL)
+    con.execute(MANIFEST_CREATE_SQL)
+
+
+def _tables_in(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [schema]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _select_for(table: RawTable, available: list[str]) -> str:
+    """SELECT list that casts `_chunk` to the table's columns; absent columns become NULL."""
+    present = set(available)
+    parts = []
+    for col in table.columns:
+        if col.name in present:
+            parts.append(f"cast({col.name} as {col.sql_type}) as {col.name}")
+        elif col.name == table.date_column and _timestamp_column(table) in present:
+            parts.append(f"cast({_timestamp_column(table)} as date) as {col.name}")
+        else:
+            parts.append(f"cast(null as {col.sql_type}) as {col.name}")
+    return ", ".join(parts)
+
+
+def _timestamp_column(table: RawTable) -> str:
+    return "block_time" if "block_time" in table.column_names else "block_timestamp"
+
+
+@dataclass
+class RawLoad:
+    """One load of the raw schema in progress; see `raw_load`."""
+
+    con: duckdb.DuckDBPyConnection
+    source: str
+    load_id: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+    reject_counts: dict[str, int] = field(default_factory=dict)
+    provided: set[str] = field(default_factory=set)
+
+    def append(self, table_name: str, data: Any) -> int:
+        """Append a chunk (pandas DataFrame, Arrow table or DuckDB relation) to a table.
+
+        Columns are matched by name and cast to the raw type; columns the chunk lacks are NULL,
+        except `block_date`, which is derived from the block time. Extra columns are an error:
+        sources map their input onto the raw schema before appending.
+        """
+        table = RAW_TABLES[table_name]
+        self.provided.add(table_name)
+        chunk_columns = _columns_of(self.con, data)
+        extra = sorted(set(chunk_columns) - set(table.column_names))
+        if extra:
+            raise ValueError(f"raw.{table_name} has no column(s) {extra}; expected a subset of {table.column_names}")
+        self.con.register("_chunk", data)
+        try:
+            n = self.con.execute(
+                f"insert into {RAW_SCHEMA}.{table_name}{_SHADOW_SUFFIX} "
+                f"select {_select_for(table, chunk_columns)} from _chunk"
+            ).fetchone()
+        finally:
+            self.con.unregister("_chunk")
+        added = int(n[0]) if n else 0
+        self.row_counts[table_name] = self.row_counts.get(table_name, 0) + added
+        return added
+
+    def mark_provided(self, table_name: str) -> None:
+        """Record that the source provides a table even when it holds no rows this time."""
+        if table_name not in RAW_TABLES:
+            raise KeyError(f"no raw table {table_name!r}")
+        self.provided.add(table_name)
+
+    def reject(self, rejects: Any) -> int:
+        """Quarantine rows: a frame with columns REJECT_COLUMNS, one row per rejected input row."""
+        missing = set(REJECT_COLUMNS) - set(_columns_of(self.con, rejects))
+        if missing:
+            raise ValueError(f"rejects need columns {sorted(missing)}")
+        self.con.register("_rejects", rejects)
+        try:
+            self.con.execute(
+                f"insert into {RAW_SCHEMA}.{REJECTS_TABLE}{_SHADOW_SUFFIX} "
+                "select ?, table_name, source_file, cast(row_number as bigint), column_name, reason, "
+                "cast(record as varchar), now()::timestamp from _rejects",
+                [self.load_id],
+            )
+            counts = self.con.execute(
+                "select table_name, count(*) from _rejects group by table_name"
+            ).fetchall()
+        finally:
+            self.con.unregister("_rejects")
+        total = 0
+        for name, n in counts:
+            self.reject_counts[name] = self.reject_counts.get(name, 0) + int(n)
+            total += int(n)
+        return total
+
+    def _begin(self) -> None:
+        ensure_raw_schema(self.con)
+        self._drop_shadows()
+        for table in RAW_TABLES.values():
+            self.con.execute(table.create_sql(table=table.name + _SHADOW_SUFFIX))
+        self.con.execute(
+            f"create table {RAW_SCHEMA}.{REJECTS_TABLE}{_SHADOW_SUFFIX} as "
+            f"select * from {RAW_SCHEMA}.{REJECTS_TABLE} limit 0"
+        )
+
+    def _publish(self) -> None:
+        self.con.execute("begin transaction")
+        try:
+            for table in RAW_TABLES.values():
+                self.con.execute(f"drop table if exists {RAW_SCHEMA}.{table.name}")
+                self.con.execute(
+                    f"alter table {RAW_SCHEMA}.{table.name}{_SHADOW_SUFFIX} rename to {table.name}"
+                )
+            self.con.execute(
+                f"insert into {RAW_SCHEMA}.{REJECTS_TABLE} "
+                f"select * from {RAW_SCHEMA}.{REJECTS_TABLE}{_SHADOW_SUFFIX}"
+            )
+            self.con.execute(f"drop table {RAW_SCHEMA}.{REJECTS_TABLE}{_SHADOW_SUFFIX}")
+            self.con.execute(f"delete from {RAW_SCHEMA}.{MANIFEST_TABLE}")
+            for table in RAW_TABLES.values():
+                self.con.execute(
+                    f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values (?, ?, ?, ?, ?, now()::timestamp, ?)",
+                    [
+                        table.name,
+                        self.source,
+                        table.name in self.provided,
+                        self.row_counts.get(table.name, 0),
+                        self.reject_counts.get(table.name, 0),
+                        self.load_id,
+                    ],
+                )
+            self.con.execute("commit")
+        except Exception:
+            self.con.execute("rollback")
+            raise
+
+    def _drop_shadows(self) -> None:
+        for name in [*RAW_TABLES, REJECTS_TABLE]:
+            self.con.execute(f"drop table if exists {RAW_SCHEMA}.{name}{_SHADOW_SUFFIX}")
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, data: Any) -> list[str]:
+    if hasattr(data, "columns") and not isinstance(data, duckdb.DuckDBPyRelation):
+        return [str(c) for c in data.columns]
+    if hasattr(data, "column_names"):  # pyarrow.Table
+        return list(data.column_names)
+    return list(data.columns)
+
+
+@contextmanager
+def raw_load(
+    con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = None
+) -> Iterator[RawLoad]:
+    """Load the raw schema atomically: every table is replaced on success, none on failure.
+
+    Example:
+        with raw_load(con, source="files") as load:
+            load.append("transactions", frame)
+    """
+    load = RawLoad(con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12])
+    load._begin()
+    try:
+        yield load
+    except BaseException:
+        load._drop_shadows()
+        raise
+    load._publish()
