@@ -242,6 +242,21 @@ ADDRESS_LABELS = RawTable(
     ),
 )
 
+BALANCES = RawTable(
+    name="balances",
+    description=(
+        "ETH balance per address at the end of the data (BigQuery `crypto_ethereum.balances`). "
+        "Without it a balance is unknown: the flows of a window do not say what a wallet held before."
+    ),
+    key=("address",),
+    date_column=None,
+    columns=(
+        _c("address", "varchar", "address", "Address.", required=True),
+        _c("eth_balance", "decimal(38,0)", "wei", "Balance in wei.", required=True),
+        _c("block_number", "bigint", "int", "Block at which the balance holds."),
+    ),
+)
+
 # Label vocabulary: the files source maps its input onto these; unknown types are quarantined.
 LABEL_TYPES = (
     "exchange",
@@ -266,6 +281,7 @@ RAW_TABLES: dict[str, RawTable] = {
         CONTRACT_CREATIONS,
         TOKENS,
         ADDRESS_LABELS,
+        BALANCES,
     )
 }
 

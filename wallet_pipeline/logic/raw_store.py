@@ -89,7 +89,9 @@ class RawLoad:
         chunk_columns = _columns_of(self.con, data)
         extra = sorted(set(chunk_columns) - set(table.column_names))
         if extra:
-            raise ValueError(f"raw.{table_name} has no column(s) {extra}; expected a subset of {table.column_names}")
+            raise ValueError(
+                f"raw.{table_name} has no column(s) {extra}; expected a subset of {table.column_names}"
+            )
         self.con.register("_chunk", data)
         try:
             n = self.con.execute(
@@ -187,9 +189,7 @@ def _columns_of(con: duckdb.DuckDBPyConnection, data: Any) -> list[str]:
 
 
 @contextmanager
-def raw_load(
-    con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = None
-) -> Iterator[RawLoad]:
+def raw_load(con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = None) -> Iterator[RawLoad]:
     """Load the raw schema atomically: every table is replaced on success, none on failure.
 
     Example:

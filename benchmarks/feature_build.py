@@ -1,0 +1,120 @@
+"""Raw-to-features throughput: rows/s and peak memory of the dbt feature build.
+
+Fills a DuckDB file with the simulator until it holds about N transactions, then times
+`dbt run` (staging, intermediate, marts; tests excluded, they are not part of the build) in a
+child process and reports its peak resident memory.
+
+    .venv/bin/python benchmarks/feature_build.py --transactions 1000000 10000000
+
+Targets (issue 2): at least 1M raw rows/s on 2 cores, peak memory under 8 GB at 10M transactions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wallet_pipeline import settings  # noqa: E402
+from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation  # noqa: E402
+
+RAW_TABLES = ("transactions", "token_transfers", "dex_trades", "nft_trades", "contract_creations", "tokens")
+
+
+def _fill(db: Path, transactions: int, seed: int) -> dict[str, int]:
+    """Simulate until about `transactions` transactions; returns raw row counts."""
+    # Calibrated from a small run: the simulator's transactions per wallet is stable with size.
+    probe = duckdb.connect()
+    load_simulation(probe, SimulatorConfig(seed=seed, n_wallets=2_000))
+    per_wallet = probe.execute("select count(*) from raw.transactions").fetchone()[0] / 2_000
+    probe.close()
+    n_wallets = max(500, int(transactions / per_wallet))
+    con = duckdb.connect(str(db))
+    con.execute(f"set memory_limit='{settings.duckdb_memory_limit()}'")
+    started = time.monotonic()
+    load_simulation(con, SimulatorConfig(seed=seed, n_wallets=n_wallets))
+    print(f"  simulated {n_wallets:,} wallets in {time.monotonic() - started:.1f} s", flush=True)
+    counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
+    con.close()
+    return counts
+
+
+def _dbt_run(db: Path, work: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (GB) of `dbt run` over the raw tables in `db`."""
+    env = {
+        **os.environ,
+        "WALLET_DUCKDB_PATH": str(db),
+        "WALLET_DUCKDB_TEMP_DIR": str(work / "spill"),
+        "WALLET_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
+        "WALLET_DUCKDB_THREADS": str(settings.duckdb_threads()),
+    }
+    dbt = Path(sys.executable).with_name("dbt")
+    args = [str(dbt), "run", "--project-dir", str(settings.DBT_PROJECT_DIR)]
+    args += [
+        "--profiles-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--quiet",
+    ]
+    started = time.monotonic()
+    subprocess.run(args, env=env, check=True)
+    elapsed = time.monotonic() - started
+    # ru_maxrss of children is in KiB on Linux: the largest child that ended, i.e. dbt.
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    return elapsed, peak_gb
+
+
+def main() -> None:
+    """Run the benchmark at each size and print one line of figures per size."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--transactions", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    print(
+        f"DuckDB memory_limit={settings.duckdb_memory_limit()} threads={settings.duckdb_threads()} "
+        f"cores={os.cpu_count()}"
+    )
+    for target in args.transactions:
+        with tempfile.TemporaryDirectory(prefix="wp_bench_") as tmp:
+            work = Path(tmp)
+            db = work / "bench.duckdb"
+            print(f"\n~{target:,} transactions:", flush=True)
+            counts = _fill(db, target, args.seed)
+            raw_rows = sum(counts.values())
+            # Run in a fresh child per size so its peak memory is its own.
+            code = (
+                "import sys; from pathlib import Path; sys.path.insert(0, %r); "
+                "from benchmarks.feature_build import _dbt_run; "
+                "s, m = _dbt_run(Path(%r), Path(%r)); print(f'{s} {m}')"
+            ) % (str(ROOT), str(db), str(work))
+            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+            seconds, peak_gb = (float(x) for x in out.stdout.split()[-2:])
+            wallets = (
+                duckdb.connect(str(db), read_only=True)
+                .execute("select count(*) from marts.wallet_features")
+                .fetchone()[0]
+            )
+            detail = ", ".join(f"{t} {n:,}" for t, n in counts.items())
+            print(f"  raw rows {raw_rows:,} ({detail})")
+            print(
+                f"  feature build {seconds:.1f} s -> {raw_rows / seconds / 1e6:.2f}M raw rows/s, "
+                f"{counts['transactions'] / seconds / 1e6:.2f}M transactions/s; "
+                f"peak RSS {peak_gb:.2f} GB; {wallets:,} wallets"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+{#- One row per sending address: what it did with the transactions it originated. -#}
+with
+
+transactions as (
+
+    select
+        from_key as wallet_key,
+        to_key,
+        block_time,
+        block_date,
+        epoch(block_time) as block_epoch,
+        value_eth,
+        fee_eth,
+        method_id,
+        is_failed,
+        receipt_status,
+    from {{ ref('stg_ethereum__transactions') }}
+
+),
+
+totals as (
+
+    select
+        wallet_key,
+        count(*) as tx_count,
+        count(receipt_status) as tx_with_status_count,
+        count(*) filter (where is_failed) as failed_tx_count,
+        -- A reverted transaction moves no ETH; it only burns its fee.
+        coalesce(sum(value_eth) filter (where not coalesce(is_failed, false)), 0) as eth_sent,
+        -- NULL as soon as one fee is unknown: a partial sum would understate the wallet's spend.
+        case when count(fee_eth) = count(*) then sum(fee_eth) end as total_gas_spent_eth,
+        count(distinct method_id) as unique_method_ids,
+        count(distinct to_key) filter (where method_id is not null) as unique_contracts_called,
+        count(*) filter (where to_key is null) as contracts_deployed,
+        count(distinct block_date) as active_days,
+        min(block_time) as first_sent,
+        max(block_time) as last_sent,
+    from transactions
+    group by wallet_key
+
+),
+
+per_clock_hour as (
+
+    select wallet_key, block_epoch // 3600 as hour_bucket, count(*) as n
+    from transactions
+    group by all
+
+),
+
+busiest_hour as (
+
+    select wallet_key, max(n) as max_tx_per_hour
+    from per_clock_hour
+    group by wallet_key
+
+),
+
+per_hour_of_day as (
+
+    select wallet_key, hour(block_time) as hour_of_day, count(*) as n
+    from transactions
+    group by all
+
+),
+
+hour_entropy as (
+
+    -- Shannon entropy in bits of the UTC hour-of-day distribution: 0 for a wallet that always
+    -- acts in one hour, log2(24) = 4.585 for one spread evenly round the clock.
+    select
+        wallet_key,
+        greatest(0.0, -sum(p * log2(p))) as hour_of_day_entropy,
+    from (
+        select wallet_key, n / sum(n) over (partition by wallet_key) as p
+        from per_hour_of_day
+    )
+    group by wallet_key
+
+),
+
+gaps as (
+
+    select
+        wallet_key,
+        block_epoch - lag(block_epoch) over (partition by wallet_key order by block_epoch) as gap_seconds,
+    from transactions
+
+),
+
+regularity as (
+
+    -- Coefficient of variation of the gaps between consecutive transactions: near 0 for a bot
+    -- on a timer, about 1 for random (Poisson) timing, above 1 for bursts. It needs two gaps.
+    select
+        wallet_key,
+        case
+            when count(gap_seconds) >= 2 and avg(gap_seconds) > 0
+                then stddev_pop(gap_seconds) / avg(gap_seconds)
+        end as inter_arrival_cv,
+    from gaps
+    group by wallet_key
+
+),
+
+final as (
+
+    select
+        totals.*,
+        busiest_hour.max_tx_per_hour,
+        hour_entropy.hour_of_day_entropy,
+        regularity.inter_arrival_cv,
+    from totals
+    left join busiest_hour using (wallet_key)
+    left join hour_entropy using (wallet_key)
+    left join regularity using (wallet_key)
+
+)
+
+select * from final

@@ -1,0 +1,39 @@
+{#- Every address that takes part in the data, with its 64-bit key. -#}
+with
+
+participants as (
+
+    select from_key as wallet_key, from_address as address from {{ ref('stg_ethereum__transactions') }}
+    union all
+    select to_key, to_address from {{ ref('stg_ethereum__transactions') }} where to_key is not null
+    union all
+    select from_key, from_address from {{ ref('stg_ethereum__token_transfers') }}
+    union all
+    select to_key, to_address from {{ ref('stg_ethereum__token_transfers') }}
+    union all
+    select token_key, token_address from {{ ref('stg_ethereum__token_transfers') }}
+    union all
+    select taker_key, taker from {{ ref('stg_ethereum__dex_trades') }}
+    union all
+    select buyer_key, buyer from {{ ref('stg_ethereum__nft_trades') }}
+    union all
+    select seller_key, seller from {{ ref('stg_ethereum__nft_trades') }}
+    union all
+    select contract_key, contract_address from {{ ref('stg_ethereum__contract_creations') }}
+
+),
+
+final as (
+
+    select
+        wallet_key,
+        min(address) as address,
+        -- min <> max would mean two addresses share a key; the model's test fails on it.
+        max(address) as address_max,
+    from participants
+    where address <> {{ zero_address() }}
+    group by wallet_key
+
+)
+
+select * from final

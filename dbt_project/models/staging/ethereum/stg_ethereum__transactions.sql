@@ -1,0 +1,47 @@
+with
+
+source as (
+
+    select * from {{ source('ethereum', 'transactions') }}
+
+),
+
+deduplicated as (
+
+    -- A re-delivered transaction (overlapping exports, a re-run day) is the same row twice.
+    select * from source
+    qualify row_number() over (partition by lower(hash) order by block_number) = 1
+
+),
+
+final as (
+
+    select
+        lower(hash) as tx_hash,
+        block_number,
+        transaction_index,
+        cast(block_timestamp as timestamp) as block_time,
+        cast(block_timestamp as date) as block_date,
+        lower(from_address) as from_address,
+        lower(to_address) as to_address,
+        {{ address_key('lower(from_address)') }} as from_key,
+        {{ address_key('lower(to_address)') }} as to_key,
+        nonce,
+        cast(value as decimal(38, 0)) as value_wei,
+        {{ wei_to_eth('value') }} as value_eth,
+        -- The first 4 bytes of call data select the method; '0x' alone is a plain ETH transfer.
+        case when length(input) >= 10 then lower(substr(input, 1, 10)) end as method_id,
+        receipt_status,
+        receipt_status = 0 as is_failed,
+        receipt_gas_used,
+        coalesce(receipt_effective_gas_price, gas_price) as effective_gas_price,
+        -- Fee = gas used x price paid; unknown (NULL) without receipts, never estimated from the limit.
+        {{ wei_to_eth('cast(receipt_gas_used as decimal(38, 0)) * coalesce(receipt_effective_gas_price, gas_price)') }}
+            as fee_eth,
+        lower(receipt_contract_address) as created_contract_address,
+        transaction_type,
+    from deduplicated
+
+)
+
+select * from final

@@ -1,0 +1,175 @@
+"""`wallet-pipeline`: run the whole asset graph headless, start the UI, show where outputs are."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+UI_HOST = "127.0.0.1"
+UI_PORT = 3000
+
+
+def _apply_options(args: argparse.Namespace) -> None:
+    """Turn command-line options into the environment that `settings` reads, before any import."""
+    if getattr(args, "source", None):
+        os.environ["WALLET_SOURCE"] = args.source
+    if getattr(args, "files_dir", None):
+        os.environ["WALLET_SOURCE"] = "files"
+        os.environ["WALLET_FILES_DIR"] = str(Path(args.files_dir).resolve())
+    if getattr(args, "wallets", None):
+        os.environ["WALLET_SIM_WALLETS"] = str(args.wallets)
+    if getattr(args, "seed", None) is not None:
+        os.environ["WALLET_SIM_SEED"] = str(args.seed)
+    from wallet_pipeline import settings
+
+    os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def materialize(args: argparse.Namespace) -> int:
+    """Materialize every asset of the configured source; print a summary and where outputs are."""
+    _apply_options(args)
+    import dagster as dg
+
+    from wallet_pipeline import settings
+    from wallet_pipeline.definitions import defs
+    from wallet_pipeline.settings import SettingsError
+
+    try:
+        definitions = defs()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Materializing every asset (source: {settings.get_source()}) into {settings.duckdb_path()}")
+    started = time.monotonic()
+    job = definitions.resolve_job_def("full_pipeline_job")
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+    )
+    elapsed = time.monotonic() - started
+    if not result.success:
+        print(f"\nThe run failed after {elapsed:.0f} s:", file=sys.stderr)
+        for message in _failure_messages(result):
+            print(f"  - {message}", file=sys.stderr)
+        print("Tables from the last successful load are unchanged.", file=sys.stderr)
+        print("Details: the run in the Dagster UI (python3 dev.py ui), or --log-level INFO.", file=sys.stderr)
+        return 1
+    print(f"\nDone in {elapsed:.0f} s (Dagster run {result.run_id}).")
+    print(outputs_summary(settings.duckdb_path()))
+    return 0
+
+
+def _failure_messages(result) -> list[str]:  # noqa: ANN001 - dagster's result type
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            error = event.step_failure_data.error
+            description = getattr(event.step_failure_data.user_failure_data, "description", None)
+            messages.append(
+                f"{event.step_key}: {description or (error.message.strip() if error else 'failed')}"
+            )
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            evaluation = getattr(data, "asset_check_evaluation", data)
+            if evaluation is not None and not evaluation.passed:
+                messages.append(
+                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
+                )
+    return messages or ["see the run in the Dagster UI for details"]
+
+
+def outputs_summary(db_path: Path) -> str:
+    """Row counts of the tables a user reads, and how to query them."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('raw', 'marts', 'ground_truth') order by 1, 2"
+        ).fetchall()
+        rows = [
+            (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0])
+            for schema, table in tables
+        ]
+        features = con.execute(
+            "select count(*), count(*) filter (where is_contract) from marts.wallet_features"
+        ).fetchone()
+    finally:
+        con.close()
+    lines = ["", "Outputs (DuckDB file):", f"  {db_path}", ""]
+    lines += [f"  {schema + '.' + table:<30} {n:>12,} rows" for schema, table, n in rows if "__" not in table]
+    if features:
+        lines += [
+            "",
+            f"marts.wallet_features: {features[0]:,} addresses, {features[1]:,} flagged as contracts.",
+        ]
+    lines += [
+        "",
+        "Query it:",
+        f'  duckdb -readonly {db_path} "select * from marts.wallet_features order by tx_count desc limit 10"',
+        "  python -c \"import duckdb; print(duckdb.connect('"
+        + str(db_path)
+        + "', read_only=True).sql('select count(*) from marts.wallet_features'))\"",
+        "Browse it: python3 dev.py ui   (Dagster UI on http://127.0.0.1:3000)",
+    ]
+    return "\n".join(lines)
+
+
+def ui(args: argparse.Namespace) -> int:
+    """Start the Dagster UI and daemon on 127.0.0.1 (replaces this process)."""
+    _apply_options(args)
+    dagster = Path(sys.executable).with_name("dagster")
+    argv = [str(dagster), "dev", "-m", "wallet_pipeline.definitions", "-h", UI_HOST, "-p", str(args.port)]
+    print(f"Dagster UI on http://{UI_HOST}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover - execv does not return
+
+
+def where(args: argparse.Namespace) -> int:
+    """Print the output paths."""
+    _apply_options(args)
+    from wallet_pipeline import settings
+
+    print(f"DuckDB file:  {settings.duckdb_path()}")
+    print(f"Data folder:  {settings.data_dir()}")
+    print(f"DAGSTER_HOME: {os.environ['DAGSTER_HOME']}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wallet-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("materialize", help="run the whole asset graph headless")
+    run.add_argument("--source", choices=["simulator", "files"], help="raw data source (default: simulator)")
+    run.add_argument("--files-dir", help="ethereum-etl export folder (implies --source files)")
+    run.add_argument("--wallets", type=int, help="simulated wallets (default 20,000)")
+    run.add_argument("--seed", type=int, help="simulator seed (default 42)")
+    run.add_argument(
+        "--log-level", default="CRITICAL", help="Dagster console log level (default: only the summary)"
+    )
+    run.set_defaults(func=materialize)
+
+    start_ui = sub.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
+    start_ui.add_argument("--port", type=int, default=UI_PORT)
+    start_ui.set_defaults(func=ui)
+
+    show = sub.add_parser("where", help="print where the outputs are")
+    show.set_defaults(func=where)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `wallet-pipeline` command."""
+    args = _parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""The Dagster entry point: `dagster dev -m wallet_pipeline.definitions`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from wallet_pipeline import settings
+from wallet_pipeline.defs.automation.jobs import full_pipeline_job
+from wallet_pipeline.defs.ingestion.assets import raw_assets_for
+from wallet_pipeline.defs.ingestion.checks import raw_table_checks
+from wallet_pipeline.defs.resources import build_resources
+from wallet_pipeline.defs.transform.assets import wallet_dbt_models
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """All assets, checks, jobs and resources, for the source `WALLET_SOURCE` names."""
+    return dg.Definitions(
+        assets=[*raw_assets_for(settings.get_source()), wallet_dbt_models],
+        asset_checks=raw_table_checks,
+        jobs=[full_pipeline_job],
+        resources=build_resources(),
+        # DuckDB takes one writing process; steps run one after another in the run's process.
+        executor=dg.in_process_executor,
+    )

@@ -1,0 +1,125 @@
+"""The one place that reads the environment: deployment, paths, the data source and group names.
+
+Every variable is optional; the defaults run the whole pipeline offline on the embedded simulator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+ENVIRONMENTS = ("local", "ci", "prod")
+SOURCES = ("simulator", "files", "dune")
+
+# Asset groups, one per pipeline stage; jobs select by these.
+INGESTION = "ingestion"
+STAGING = "staging"
+INTERMEDIATE = "intermediate"
+MARTS = "marts"
+GROUND_TRUTH = "ground_truth"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the pipeline cannot use."""
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise SettingsError(f"{name}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def get_environment() -> str:
+    """`WALLET_ENV`: local (default), ci or prod; also the dbt target name."""
+    return _choice("WALLET_ENV", "local", ENVIRONMENTS)
+
+
+def get_source() -> str:
+    """`WALLET_SOURCE`: where raw data comes from: simulator (default), files or dune."""
+    return _choice("WALLET_SOURCE", "simulator", SOURCES)
+
+
+def data_dir() -> Path:
+    """`WALLET_DATA_DIR`: where the DuckDB file, spill files and run artefacts live."""
+    return Path(os.environ.get("WALLET_DATA_DIR") or REPO_ROOT / "data").resolve()
+
+
+def duckdb_path() -> Path:
+    """`WALLET_DUCKDB_PATH`: the DuckDB file that dbt and Dagster share."""
+    explicit = os.environ.get("WALLET_DUCKDB_PATH")
+    return Path(explicit).resolve() if explicit else data_dir() / "wallet_pipeline.duckdb"
+
+
+def files_dir() -> Path | None:
+    """`WALLET_FILES_DIR`: the ethereum-etl export folder read when `WALLET_SOURCE=files`."""
+    value = os.environ.get("WALLET_FILES_DIR")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def duckdb_memory_limit() -> str:
+    """`WALLET_DUCKDB_MEMORY_LIMIT`: DuckDB's memory cap; past it DuckDB spills to disk."""
+    return os.environ.get("WALLET_DUCKDB_MEMORY_LIMIT", "4GB")
+
+
+def duckdb_threads() -> int:
+    """`WALLET_DUCKDB_THREADS`: DuckDB worker threads (default: all cores)."""
+    value = os.environ.get("WALLET_DUCKDB_THREADS")
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"WALLET_DUCKDB_THREADS={value!r} is not a positive whole number")
+    return int(value)
+
+
+def duckdb_settings() -> dict[str, str | int | bool]:
+    """Connection settings shared by the Dagster resource and the dbt profile."""
+    return {
+        "memory_limit": duckdb_memory_limit(),
+        "threads": duckdb_threads(),
+        "temp_directory": str(data_dir() / "duckdb_spill"),
+        # Keeping insertion order forces order-preserving operators and costs memory at scale.
+        "preserve_insertion_order": False,
+    }
+
+
+def simulator_wallets() -> int:
+    """`WALLET_SIM_WALLETS`: wallets the simulator generates by default (20,000)."""
+    return _positive_int("WALLET_SIM_WALLETS", 20_000)
+
+
+def simulator_seed() -> int:
+    """`WALLET_SIM_SEED`: the simulator's seed (42)."""
+    return _positive_int("WALLET_SIM_SEED", 42, allow_zero=True)
+
+
+def _positive_int(name: str, default: int, allow_zero: bool = False) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    if not value.isdigit() or (int(value) == 0 and not allow_zero):
+        raise SettingsError(f"{name}={value!r} is not a positive whole number")
+    return int(value)
+
+
+def dbt_env() -> dict[str, str]:
+    """Variables the dbt profile reads, so dbt opens the same file with the same limits."""
+    s = duckdb_settings()
+    return {
+        "WALLET_DUCKDB_PATH": str(duckdb_path()),
+        "WALLET_DUCKDB_MEMORY_LIMIT": str(s["memory_limit"]),
+        "WALLET_DUCKDB_THREADS": str(s["threads"]),
+        "WALLET_DUCKDB_TEMP_DIR": str(s["temp_directory"]),
+    }
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so dbt is found without an activated venv."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from wallet_pipeline.logic.raw_manifest import read_manifest
+from wallet_pipeline.logic.raw_store import raw_load
+
+A = "0x" + "1" * 40
+B = "0x" + "2" * 40
+
+
+def _tx(hash_char: str, value: str = "1") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "hash": ["0x" + hash_char * 64],
+            "block_number": [1],
+            "from_address": [A],
+            "to_address": [B],
+            "value": [value],
+            "block_timestamp": [pd.Timestamp("2024-07-01 23:59:59")],
+        }
+    )
+
+
+def test_a_load_replaces_every_table_and_derives_the_block_date(con: duckdb.DuckDBPyConnection) -> None:
+    with raw_load(con, "test") as load:
+        load.append("transactions", _tx("a"))
+    with raw_load(con, "test") as load:
+        load.append("transactions", _tx("b"))
+    rows = con.execute("select hash, block_date from raw.transactions").fetchall()
+    assert rows == [("0x" + "b" * 64, pd.Timestamp("2024-07-01").date())]
+
+
+def test_a_failed_load_leaves_the_previous_tables_and_manifest_intact(con: duckdb.DuckDBPyConnection) -> None:
+    with raw_load(con, "first", load_id="good") as load:
+        load.append("transactions", _tx("a"))
+    with pytest.raises(RuntimeError), raw_load(con, "second", load_id="bad") as load:
+        load.append("transactions", _tx("b"))
+        raise RuntimeError("source broke half way")
+    assert con.execute("select hash from raw.transactions").fetchall() == [("0x" + "a" * 64,)]
+    assert read_manifest(con)["transactions"].load_id == "good"
+    leftovers = con.execute(
+        "select count(*) from information_schema.tables where table_name like '%__loading'"
+    ).fetchone()
+    assert leftovers == (0,)
+
+
+def test_wei_beyond_two_to_the_64_is_stored_exactly(con: duckdb.DuckDBPyConnection) -> None:
+    big = str(2**64 + 1)
+    with raw_load(con, "test") as load:
+        load.append("transactions", _tx("a", value=big))
+    assert str(con.execute("select value from raw.transactions").fetchone()[0]) == big
+
+
+def test_the_manifest_says_which_tables_the_source_provided(con: duckdb.DuckDBPyConnection) -> None:
+    with raw_load(con, "files") as load:
+        load.append("transactions", _tx("a"))
+        load.mark_provided("token_transfers")
+    manifest = read_manifest(con)
+    assert manifest["transactions"].provided and manifest["transactions"].row_count == 1
+    assert manifest["token_transfers"].provided and manifest["token_transfers"].row_count == 0
+    assert not manifest["nft_trades"].provided
+
+
+def test_a_chunk_with_a_column_outside_the_contract_is_refused(con: duckdb.DuckDBPyConnection) -> None:
+    frame = _tx("a").assign(chain_id=1)
+    with pytest.raises(ValueError, match="chain_id"), raw_load(con, "test") as load:
+        load.append("transactions", frame)
+
+
+def test_rejects_accumulate_across_loads_with_their_load_id(con: duckdb.DuckDBPyConnection) -> None:
+    reject = pd.DataFrame(
+        {
+            "table_name": ["transactions"],
+            "source_file": ["transactions.csv"],
+            "row_number": [2],
+            "column_name": ["value"],
+            "reason": ["negative"],
+            "record": ['{"value": "-1"}'],
+        }
+    )
+    for load_id in ("one", "two"):
+        with raw_load(con, "files", load_id=load_id) as load:
+            load.reject(reject)
+    assert con.execute("select load_id from raw.raw_rejects order by 1").fetchall() == [("one",), ("two",)]
+    assert read_manifest(con)["transactions"].rejected_count == 1
