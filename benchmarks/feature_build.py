@@ -96,10 +96,10 @@ def main() -> None:
             raw_rows = sum(counts.values())
             # Run in a fresh child per size so its peak memory is its own.
             code = (
-                "import sys; from pathlib import Path; sys.path.insert(0, %r); "
+                f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
                 "from benchmarks.feature_build import _dbt_run; "
-                "s, m = _dbt_run(Path(%r), Path(%r)); print(f'{s} {m}')"
-            ) % (str(ROOT), str(db), str(work))
+                f"s, m = _dbt_run(Path({str(db)!r}), Path({str(work)!r})); print(f'{{s}} {{m}}')"
+            )
             out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
             seconds, peak_gb = (float(x) for x in out.stdout.split()[-2:])
             wallets = (

@@ -112,7 +112,8 @@ def outputs_summary(db_path: Path) -> str:
     lines += [
         "",
         "Query it:",
-        f'  duckdb -readonly {db_path} "select * from marts.wallet_features order by tx_count desc limit 10"',
+        f"  .venv/bin/duckdb -readonly {db_path} "
+        '"select * from marts.wallet_features order by tx_count desc limit 10"',
         "  python -c \"import duckdb; print(duckdb.connect('"
         + str(db_path)
         + "', read_only=True).sql('select count(*) from marts.wallet_features'))\"",

@@ -126,11 +126,12 @@ def etl_files(
     context: dg.AssetExecutionContext, config: FilesSourceConfig, duckdb: DuckDBResource
 ) -> Iterator[dg.MaterializeResult]:
     """Raw tables read from an ethereum-etl / BigQuery crypto_ethereum export folder."""
-    if not config.folder:
+    folder = config.folder or settings.files_dir()
+    if not folder:
         raise dg.Failure(description="No export folder: set WALLET_FILES_DIR or the asset config `folder`.")
     with duckdb.get_connection() as con:
         try:
-            report = load_etl_files(con, config.folder)
+            report = load_etl_files(con, folder)
         except EtlFilesError as exc:
             # The message names the file, column and what was expected: that is what the user
             # needs, not a stack trace. The previous raw tables are untouched.
