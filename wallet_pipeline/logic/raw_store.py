@@ -53,7 +53,11 @@ def _select_for(table: RawTable, available: list[str]) -> str:
     present = set(available)
     parts = []
     for col in table.columns:
-        if col.name in present:
+        if col.name in present and col.kind == "wei":
+            # Text to DECIMAL(38,0) directly costs ~28 s per million rows in DuckDB 1.5; through
+            # HUGEINT (which holds every 38-digit number) it is exact and ~300x faster.
+            parts.append(f"cast(cast({col.name} as hugeint) as {col.sql_type}) as {col.name}")
+        elif col.name in present:
             parts.append(f"cast({col.name} as {col.sql_type}) as {col.name}")
         elif col.name == table.date_column and _timestamp_column(table) in present:
             parts.append(f"cast({_timestamp_column(table)} as date) as {col.name}")

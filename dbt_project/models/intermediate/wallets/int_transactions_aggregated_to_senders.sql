@@ -8,7 +8,7 @@ transactions as (
         to_key,
         block_time,
         block_date,
-        epoch(block_time) as block_epoch,
+        epoch_ms(block_time) // 1000 as block_epoch,
         value_eth,
         fee_eth,
         method_id,
@@ -70,7 +70,7 @@ hour_entropy as (
     -- acts in one hour, log2(24) = 4.585 for one spread evenly round the clock.
     select
         wallet_key,
-        greatest(0.0, -sum(p * log2(p))) as hour_of_day_entropy,
+        round(greatest(0.0, -fsum(p * log2(p))), 9) as hour_of_day_entropy,
     from (
         select wallet_key, n / sum(n) over (partition by wallet_key) as p
         from per_hour_of_day
@@ -92,14 +92,22 @@ regularity as (
 
     -- Coefficient of variation of the gaps between consecutive transactions: near 0 for a bot
     -- on a timer, about 1 for random (Poisson) timing, above 1 for bursts. It needs two gaps.
+    -- Gaps are whole seconds, so sqrt(n * sum(g^2) - sum(g)^2) / sum(g) is computed from exact
+    -- integer sums: the same data gives the same value whatever order threads add rows in.
     select
         wallet_key,
         case
-            when count(gap_seconds) >= 2 and avg(gap_seconds) > 0
-                then stddev_pop(gap_seconds) / avg(gap_seconds)
+            when n >= 2 and s1 > 0 then sqrt(cast(n * s2 - s1 * s1 as double)) / cast(s1 as double)
         end as inter_arrival_cv,
-    from gaps
-    group by wallet_key
+    from (
+        select
+            wallet_key,
+            count(gap_seconds) as n,
+            sum(cast(gap_seconds as hugeint)) as s1,
+            sum(cast(gap_seconds as hugeint) * gap_seconds) as s2,
+        from gaps
+        group by wallet_key
+    )
 
 ),
 
