@@ -6,10 +6,10 @@ import os
 from typing import Any
 
 from dagster_dbt import DbtCliResource
-from dagster_duckdb import DuckDBResource
 
 from wallet_pipeline import settings
 from wallet_pipeline.defs.transform.project import wallet_dbt_project
+from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 
 
 def build_resources() -> dict[str, Any]:
@@ -21,7 +21,7 @@ def build_resources() -> dict[str, Any]:
     # same file with the same memory cap as Dagster does.
     os.environ.update(settings.dbt_env())
     return {
-        "duckdb": DuckDBResource(database=str(path), connection_config=duckdb_config),
+        "duckdb": DuckDBFile(database=str(path), connection_config=duckdb_config),
         "dbt": DbtCliResource(
             project_dir=wallet_dbt_project(),
             target=settings.get_environment(),

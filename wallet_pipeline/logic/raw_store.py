@@ -185,11 +185,10 @@ class RawLoad:
 
 
 def _columns_of(con: duckdb.DuckDBPyConnection, data: Any) -> list[str]:
-    if hasattr(data, "columns") and not isinstance(data, duckdb.DuckDBPyRelation):
-        return [str(c) for c in data.columns]
-    if hasattr(data, "column_names"):  # pyarrow.Table
+    # A pyarrow Table's `.columns` are its arrays; its names are `.column_names`.
+    if hasattr(data, "column_names"):
         return list(data.column_names)
-    return list(data.columns)
+    return [str(c) for c in data.columns]
 
 
 @contextmanager

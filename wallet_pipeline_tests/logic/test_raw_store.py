@@ -86,3 +86,11 @@ def test_rejects_accumulate_across_loads_with_their_load_id(con: duckdb.DuckDBPy
             load.reject(reject)
     assert con.execute("select load_id from raw.raw_rejects order by 1").fetchall() == [("one",), ("two",)]
     assert read_manifest(con)["transactions"].rejected_count == 1
+
+
+def test_arrow_tables_append_by_column_name(con: duckdb.DuckDBPyConnection) -> None:
+    import pyarrow as pa
+
+    with raw_load(con, "test") as load:
+        load.append("transactions", pa.Table.from_pandas(_tx("c")))
+    assert con.execute("select hash from raw.transactions").fetchone() == ("0x" + "c" * 64,)

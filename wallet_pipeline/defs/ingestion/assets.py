@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from wallet_pipeline import settings
 from wallet_pipeline.defs.ingestion.specs import raw_asset_specs
+from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.logic.etl_files import EtlFilesError, load_etl_files
 from wallet_pipeline.logic.raw_manifest import read_manifest, rejects_by_reason
 from wallet_pipeline.logic.raw_schema import (
@@ -92,7 +92,7 @@ class SimulationConfig(dg.Config):
     can_subset=False,
 )
 def simulated_chain(
-    context: dg.AssetExecutionContext, config: SimulationConfig, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: SimulationConfig, duckdb: DuckDBFile
 ) -> Iterator[dg.MaterializeResult]:
     """A seeded simulation of Ethereum activity with planted entities, written to `raw` and `ground_truth`."""
     sim_config = SimulatorConfig(
@@ -123,7 +123,7 @@ class FilesSourceConfig(dg.Config):
 
 @dg.multi_asset(specs=raw_asset_specs("csv"), name="etl_files", can_subset=False)
 def etl_files(
-    context: dg.AssetExecutionContext, config: FilesSourceConfig, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: FilesSourceConfig, duckdb: DuckDBFile
 ) -> Iterator[dg.MaterializeResult]:
     """Raw tables read from an ethereum-etl / BigQuery crypto_ethereum export folder."""
     folder = config.folder or settings.files_dir()

@@ -3,8 +3,8 @@
 from collections.abc import Iterator
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
+from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.logic.raw_checks import checks_for, column_type_mismatches, run_check
 from wallet_pipeline.logic.raw_schema import RAW_SCHEMA, RAW_TABLES, RawTable
 
@@ -28,7 +28,7 @@ def _raw_table_checks(table: RawTable) -> dg.AssetChecksDefinition:
     )
 
     @dg.multi_asset_check(specs=specs, name=f"{table.name}_quality", can_subset=False)
-    def _checks(duckdb: DuckDBResource) -> Iterator[dg.AssetCheckResult]:
+    def _checks(duckdb: DuckDBFile) -> Iterator[dg.AssetCheckResult]:
         with duckdb.get_connection() as con:
             mismatches = column_type_mismatches(con, table)
             yield dg.AssetCheckResult(

@@ -32,11 +32,9 @@ final as (
         wallet_key,
         count(*) filter (where token_standard = 'erc20' and direction = 'in') as erc20_transfers_in,
         count(*) filter (where token_standard = 'erc20' and direction = 'out') as erc20_transfers_out,
-        -- Parallel sums of doubles differ in the last bits with the order rows arrive in; Kahan
-        -- summation and rounding to 1e-9 token units make the same data give the same feature.
-        coalesce(round(fsum(amount) filter (where token_standard = 'erc20' and direction = 'in'), 9), 0)
+        coalesce({{ fixed_point_sum('amount', filter="token_standard = 'erc20' and direction = 'in'") }}, 0)
             as erc20_volume_in,
-        coalesce(round(fsum(amount) filter (where token_standard = 'erc20' and direction = 'out'), 9), 0)
+        coalesce({{ fixed_point_sum('amount', filter="token_standard = 'erc20' and direction = 'out'") }}, 0)
             as erc20_volume_out,
         count(distinct token_key) filter (where token_standard = 'erc20') as unique_tokens,
         -- Every transfer counts once per side: a total, not the largest count of any one token.

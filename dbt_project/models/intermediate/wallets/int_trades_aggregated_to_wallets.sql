@@ -6,10 +6,8 @@ dex as (
     select
         taker_key as wallet_key,
         count(*) as dex_trades,
-        -- Kahan sums rounded to a millionth of a dollar: the same trades give the same figures
-        -- whatever order parallel threads add them in.
-        round(fsum(amount_usd) / count(amount_usd), 6) as avg_trade_size,
-        round(fsum(amount_usd), 6) as dex_volume_usd,
+        {{ fixed_point_sum('amount_usd', scale=6) }} / count(amount_usd) as avg_trade_size,
+        {{ fixed_point_sum('amount_usd', scale=6) }} as dex_volume_usd,
         min(block_time) as first_trade,
         max(block_time) as last_trade,
     from {{ ref('stg_ethereum__dex_trades') }}

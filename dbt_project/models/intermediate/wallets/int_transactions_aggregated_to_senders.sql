@@ -70,7 +70,7 @@ hour_entropy as (
     -- acts in one hour, log2(24) = 4.585 for one spread evenly round the clock.
     select
         wallet_key,
-        round(greatest(0.0, -fsum(p * log2(p))), 9) as hour_of_day_entropy,
+        greatest(0.0, -{{ fixed_point_sum('p * log2(p)', scale=12) }}) as hour_of_day_entropy,
     from (
         select wallet_key, n / sum(n) over (partition by wallet_key) as p
         from per_hour_of_day

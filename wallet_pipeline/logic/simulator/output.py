@@ -1,0 +1,300 @@
+"""Where a simulation goes: straight into DuckDB, or into an ethereum-etl export folder."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from wallet_pipeline.logic.raw_schema import GROUND_TRUTH_SCHEMA, RAW_TABLES
+from wallet_pipeline.logic.raw_store import raw_load
+from wallet_pipeline.logic.simulator.chain import Clock
+from wallet_pipeline.logic.simulator.config import SimulatorConfig
+from wallet_pipeline.logic.simulator.encoding import (
+    NS_BUILDER,
+    TAG_BLOCK,
+    address_array,
+    hash_array,
+    make_ids,
+    uniform_hash,
+)
+from wallet_pipeline.logic.simulator.stream import GROUND_TRUTH_PREFIX, RAW_OUTPUT_TABLES, simulate_arrow
+from wallet_pipeline.logic.simulator.truth import TRUTH_SCHEMAS, create_sql
+
+SOURCE = "simulator"
+ETL_FORMATS = ("csv", "csv.gz", "parquet")
+GZIP_LEVEL = 4
+_SHADOW = "__loading"
+# Block gas limit since early 2024 (30M); builders are a handful of addresses, heavy-tailed.
+BLOCK_GAS_LIMIT = 30_000_000
+_BUILDER_SHARES = np.array([0.35, 0.25, 0.15, 0.1, 0.06, 0.05, 0.04])
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """What load_simulation wrote.
+
+    Attributes:
+        row_counts: rows per table: raw table names and "ground_truth.<name>".
+        persona_counts: addresses per ground-truth persona.
+        entity_counts: entities per entity type.
+        load_id: id of the raw load (raw.source_manifest.load_id).
+        seconds: wall time of generation and load.
+    """
+
+    row_counts: dict[str, int]
+    persona_counts: dict[str, int]
+    entity_counts: dict[str, int] = field(default_factory=dict)
+    load_id: str = ""
+    seconds: float = 0.0
+
+
+def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> SimulationReport:
+    """Simulate and load: raw tables atomically, then the ground_truth schema in one transaction.
+
+    The raw tables go through `raw_load(con, source="simulator")`. Ground-truth chunks are
+    staged in shadow tables meanwhile and replace `ground_truth.*` only after the raw load
+    published, so a failed run leaves both schemas as they were.
+
+    Args:
+        con: DuckDB connection.
+        config: what to simulate.
+
+    Returns:
+        Row counts per table and address counts per persona.
+    """
+    started = time.perf_counter()
+    con.execute(f"create schema if not exists {GROUND_TRUTH_SCHEMA}")
+    _drop_truth_shadows(con)
+    for name in TRUTH_SCHEMAS:
+        con.execute(create_sql(name, GROUND_TRUTH_SCHEMA, name + _SHADOW))
+    truth_rows: Counter[str] = Counter()
+    personas: Counter[str] = Counter()
+    entity_types: Counter[str] = Counter()
+    try:
+        with raw_load(con, source=SOURCE) as load:
+            for table, chunk in simulate_arrow(config):
+                if table.startswith(GROUND_TRUTH_PREFIX):
+                    name = table[len(GROUND_TRUTH_PREFIX) :]
+                    _insert_truth(con, name, chunk)
+                    truth_rows[table] += chunk.num_rows
+                    if name == "wallets":
+                        personas.update(_value_counts(chunk["persona"]))
+                    elif name == "entities":
+                        entity_types.update(_value_counts(chunk["entity_type"]))
+                else:
+                    # raw_store reads an Arrow table's `.columns` as names; an Arrow-backed
+                    # DataFrame is the same data without a copy of the buffers.
+                    load.append(table, chunk.to_pandas(types_mapper=pd.ArrowDtype))
+            for table in RAW_OUTPUT_TABLES:
+                load.mark_provided(table)
+            load_id = load.load_id
+            raw_rows = dict(load.row_counts)
+    except BaseException:
+        _drop_truth_shadows(con)
+        raise
+    con.execute("begin transaction")
+    try:
+        for name in TRUTH_SCHEMAS:
+            con.execute(f"drop table if exists {GROUND_TRUTH_SCHEMA}.{name}")
+            con.execute(f"alter table {GROUND_TRUTH_SCHEMA}.{name}{_SHADOW} rename to {name}")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return SimulationReport(
+        row_counts={**{t: raw_rows.get(t, 0) for t in RAW_OUTPUT_TABLES}, **dict(truth_rows)},
+        persona_counts=dict(sorted(personas.items())),
+        entity_counts=dict(sorted(entity_types.items())),
+        load_id=load_id,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(column)
+    return {v["values"]: v["counts"] for v in counts.to_pylist()}
+
+
+def _insert_truth(con: duckdb.DuckDBPyConnection, name: str, chunk: pa.Table) -> None:
+    cols = ", ".join(chunk.column_names)
+    con.register("_truth_chunk", chunk)
+    try:
+        con.execute(
+            f"insert into {GROUND_TRUTH_SCHEMA}.{name}{_SHADOW} ({cols}) select {cols} from _truth_chunk"
+        )
+    finally:
+        con.unregister("_truth_chunk")
+
+
+def _drop_truth_shadows(con: duckdb.DuckDBPyConnection) -> None:
+    for name in TRUTH_SCHEMAS:
+        con.execute(f"drop table if exists {GROUND_TRUTH_SCHEMA}.{name}{_SHADOW}")
+
+
+# ----- ethereum-etl export ---------------------------------------------------------------------
+
+# Raw table -> (file table, columns written). ethereum-etl has no time on token transfers and no
+# creator on contracts: readers take them from blocks and from the creating transaction.
+ETL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "transactions": (
+        "transactions",
+        tuple(c for c in RAW_TABLES["transactions"].column_names if c != "block_date"),
+    ),
+    "token_transfers": (
+        "token_transfers",
+        (
+            "token_address",
+            "from_address",
+            "to_address",
+            "value",
+            "transaction_hash",
+            "log_index",
+            "block_number",
+        ),
+    ),
+    "dex_trades": ("dex_trades", tuple(RAW_TABLES["dex_trades"].column_names)),
+    "nft_trades": ("nft_trades", tuple(RAW_TABLES["nft_trades"].column_names)),
+    "contract_creations": (
+        "contracts",
+        ("address", "bytecode", "function_sighashes", "is_erc20", "is_erc721", "block_number"),
+    ),
+    "tokens": ("tokens", tuple(RAW_TABLES["tokens"].column_names)),
+    "address_labels": ("labels", tuple(RAW_TABLES["address_labels"].column_names)),
+}
+BLOCK_COLUMNS = (
+    "number",
+    "hash",
+    "parent_hash",
+    "miner",
+    "timestamp",
+    "gas_limit",
+    "gas_used",
+    "base_fee_per_gas",
+    "transaction_count",
+)
+_TIME_COLUMNS = ("block_timestamp", "block_time")
+
+
+class _FileWriter:
+    """Appends Arrow tables with one schema to a CSV, gzipped CSV or Parquet file."""
+
+    def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
+        self.path, self.schema = path, schema
+        self._sink: Any = None
+        if fmt == "parquet":
+            self._writer: Any = pq.ParquetWriter(path, schema, compression="zstd")
+        else:
+            # Arrow's gzip stream compresses at the slowest level; level 4 is ~5x faster and
+            # within a few percent of its size.
+            self._sink = (
+                gzip.open(path, "wb", compresslevel=GZIP_LEVEL)
+                if fmt == "csv.gz"
+                else pa.OSFile(str(path), "wb")
+            )
+            options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+            self._writer = pacsv.CSVWriter(self._sink, schema, write_options=options)
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table.cast(self.schema))
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._sink is not None:
+            self._sink.close()
+
+
+def _to_file_table(raw_name: str, table: pa.Table) -> pa.Table:
+    _, columns = ETL_TABLES[raw_name]
+    out = table.select(list(columns))
+    for i, f in enumerate(out.schema):
+        if f.name in _TIME_COLUMNS:
+            seconds = pc.divide(out[f.name].cast(pa.timestamp("us")).cast(pa.int64()), 1_000_000)
+            out = out.set_column(i, f.name, seconds)
+        elif pa.types.is_decimal(f.type):
+            # Wei amounts are decimal text in every format, as in ethereum-etl's CSV.
+            out = out.set_column(i, f.name, out[f.name].cast(pa.string()))
+    return out
+
+
+def write_etl_files(config: SimulatorConfig, folder: Path, fmt: str = "csv") -> dict[str, list[Path]]:
+    """Write the simulation as an ethereum-etl export folder.
+
+    Files, one per table: transactions, token_transfers, blocks, contracts, tokens and labels in
+    the ethereum-etl / BigQuery `crypto_ethereum` layout (transactions carry the receipt
+    columns, as in BigQuery), plus the documented extensions dex_trades and nft_trades with the
+    raw column names. Times are unix seconds; wei and uint256 amounts are decimal text. Blocks
+    are those holding at least one simulated transaction. Ground truth is not written.
+
+    Args:
+        config: what to simulate (the same config as load_simulation gives the same data).
+        folder: output folder, created if missing.
+        fmt: "csv", "csv.gz" or "parquet".
+
+    Returns:
+        Paths written, per file table.
+    """
+    if fmt not in ETL_FORMATS:
+        raise ValueError(f"fmt must be one of {ETL_FORMATS}, not {fmt!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    clock = Clock(config.seed, config.start_date, config.days)
+    tx_count = np.zeros(clock.n_blocks, dtype=np.int64)
+    gas_used = np.zeros(clock.n_blocks, dtype=np.int64)
+    writers: dict[str, _FileWriter] = {}
+
+    def writer(name: str, schema: pa.Schema) -> _FileWriter:
+        if name not in writers:
+            writers[name] = _FileWriter(folder / f"{name}.{fmt}", fmt, schema)
+        return writers[name]
+
+    try:
+        for table, chunk in simulate_arrow(config):
+            if table.startswith(GROUND_TRUTH_PREFIX):
+                continue
+            if table == "transactions" and chunk.num_rows:
+                idx = chunk["block_number"].to_numpy() - clock.first_block
+                tx_count += np.bincount(idx, minlength=clock.n_blocks)
+                gas_used += np.bincount(
+                    idx, weights=chunk["receipt_gas_used"].to_numpy(), minlength=clock.n_blocks
+                ).astype(np.int64)
+            out = _to_file_table(table, chunk)
+            writer(ETL_TABLES[table][0], out.schema).write(out)
+        blocks = _blocks(config.seed, clock, tx_count, gas_used)
+        writer("blocks", blocks.schema).write(blocks)
+    finally:
+        for w in writers.values():
+            w.close()
+    return {name: [w.path] for name, w in writers.items()}
+
+
+def _blocks(seed: int, clock: Clock, tx_count: np.ndarray, gas_used: np.ndarray) -> pa.Table:
+    index = np.flatnonzero(tx_count > 0)
+    number = clock.block_number(index)
+    builder = np.searchsorted(
+        np.cumsum(_BUILDER_SHARES) / _BUILDER_SHARES.sum(), uniform_hash(seed, TAG_BLOCK, number)
+    )
+    return pa.table(
+        {
+            "number": number,
+            "hash": hash_array(seed, TAG_BLOCK, number),
+            "parent_hash": hash_array(seed, TAG_BLOCK, number - 1),
+            "miner": address_array(seed, make_ids(NS_BUILDER, builder + 1)),
+            "timestamp": clock.block_ts[index],
+            "gas_limit": np.full(len(index), BLOCK_GAS_LIMIT, dtype=np.int64),
+            "gas_used": gas_used[index],
+            "base_fee_per_gas": clock.base_fee_wei(index),
+            "transaction_count": tx_count[index],
+        }
+    )
