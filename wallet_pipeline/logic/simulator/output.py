@@ -11,13 +11,12 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from wallet_pipeline.logic.raw_schema import GROUND_TRUTH_SCHEMA, RAW_TABLES
+from wallet_pipeline.logic.raw_schema import GROUND_TRUTH_SCHEMA, RAW_SCHEMA, RAW_TABLES
 from wallet_pipeline.logic.raw_store import raw_load
 from wallet_pipeline.logic.simulator.chain import Clock
 from wallet_pipeline.logic.simulator.config import SimulatorConfig
@@ -60,6 +59,34 @@ class SimulationReport:
     seconds: float = 0.0
 
 
+def _prune_silent_wallets(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop planned wallets that never made it on chain; returns how many.
+
+    A plan can leave a wallet without a single event (a deposit whose only transfer would fall
+    after the window). With no footprint it is not a wallet of this chain, and keeping it would
+    make the truth list addresses no stage can see.
+    """
+    on_chain = " union ".join(
+        f"select {column} as address from {RAW_SCHEMA}.{table}"
+        for table, column in (
+            ("transactions", "from_address"),
+            ("transactions", "to_address"),
+            ("token_transfers", "from_address"),
+            ("token_transfers", "to_address"),
+            ("token_transfers", "token_address"),
+            ("dex_trades", "taker"),
+            ("nft_trades", "buyer"),
+            ("nft_trades", "seller"),
+            ("contract_creations", "address"),
+        )
+    )
+    row = con.execute(
+        f"delete from {GROUND_TRUTH_SCHEMA}.wallets{_SHADOW} "
+        f"where address not in (select address from ({on_chain}) where address is not null)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> SimulationReport:
     """Simulate and load: raw tables atomically, then the ground_truth schema in one transaction.
 
@@ -94,9 +121,7 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
                     elif name == "entities":
                         entity_types.update(_value_counts(chunk["entity_type"]))
                 else:
-                    # raw_store reads an Arrow table's `.columns` as names; an Arrow-backed
-                    # DataFrame is the same data without a copy of the buffers.
-                    load.append(table, chunk.to_pandas(types_mapper=pd.ArrowDtype))
+                    load.append(table, chunk)
             for table in RAW_OUTPUT_TABLES:
                 load.mark_provided(table)
             load_id = load.load_id
@@ -104,6 +129,15 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
     except BaseException:
         _drop_truth_shadows(con)
         raise
+    silent = _prune_silent_wallets(con)
+    personas = Counter(
+        dict(
+            con.execute(
+                f"select persona, count(*) from {GROUND_TRUTH_SCHEMA}.wallets{_SHADOW} group by persona"
+            ).fetchall()
+        )
+    )
+    truth_rows[GROUND_TRUTH_PREFIX + "wallets"] -= silent
     con.execute("begin transaction")
     try:
         for name in TRUTH_SCHEMAS:
