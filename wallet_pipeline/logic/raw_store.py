@@ -108,6 +108,15 @@ class RawLoad:
         self.row_counts[table_name] = self.row_counts.get(table_name, 0) + added
         return added
 
+    def staged(self, table_name: str) -> str:
+        """The qualified name of the shadow table this load is filling.
+
+        Sources that derive one table from another read it before the load publishes.
+        """
+        if table_name not in RAW_TABLES:
+            raise KeyError(f"no raw table {table_name!r}")
+        return f"{RAW_SCHEMA}.{table_name}{_SHADOW_SUFFIX}"
+
     def mark_provided(self, table_name: str) -> None:
         """Record that the source provides a table even when it holds no rows this time."""
         if table_name not in RAW_TABLES:

@@ -745,6 +745,7 @@ def test_etl_files_hold_every_table_with_the_same_rows_as_the_load(tmp_path: Pat
         "labels",
         "dex_trades",
         "nft_trades",
+        "balances",
     }
     con = duckdb.connect()
     counts = {}
@@ -813,3 +814,36 @@ def test_write_etl_files_rejects_an_unknown_format(tmp_path: Path) -> None:
 def test_config_refuses_settings_that_cannot_hold_the_planted_structure(bad: dict) -> None:
     with pytest.raises(ValueError):
         SimulatorConfig(**bad)
+
+
+def test_no_wallet_balance_ever_goes_negative_within_the_window() -> None:
+    con = duckdb.connect()
+    load_simulation(con, TINY)
+    # Walk each wallet's ETH movements forward from its end balance minus the window's net flow
+    # (its holding before the window): the running balance must stay at or above zero.
+    lowest = con.execute(
+        """
+        with moves as (
+            select from_address as address, block_number, transaction_index, 0 as side,
+                -(case when receipt_status = 1 then cast(value as hugeint) else 0 end
+                  + cast(receipt_gas_used as hugeint) * receipt_effective_gas_price) as delta
+            from raw.transactions
+            union all
+            select to_address, block_number, transaction_index, 1,
+                case when receipt_status = 1 then cast(value as hugeint) else 0 end
+            from raw.transactions where to_address is not null
+        ),
+        running as (
+            select address, sum(delta) over (
+                partition by address order by block_number, transaction_index, side
+                rows between unbounded preceding and current row) as after,
+                sum(delta) over (partition by address) as net
+            from moves
+        )
+        select min(cast(b.eth_balance as hugeint) - r.net + r.after), count(distinct r.address)
+        from running r join raw.balances b using (address)
+        """
+    ).fetchone()
+    senders = con.execute("select count(distinct from_address) from raw.transactions").fetchone()[0]
+    assert lowest[0] >= 0
+    assert lowest[1] >= senders

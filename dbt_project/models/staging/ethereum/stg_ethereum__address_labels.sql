@@ -9,8 +9,8 @@ source as (
 final as (
 
     select distinct
-        lower(address) as address,
-        lower(label_type) as label_type,
+        address as address,
+        label_type as label_type,
         name,
         source,
     from source

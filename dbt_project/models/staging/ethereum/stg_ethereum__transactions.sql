@@ -6,26 +6,18 @@ source as (
 
 ),
 
-deduplicated as (
-
-    -- A re-delivered transaction (overlapping exports, a re-run day) is the same row twice.
-    select * from source
-    qualify row_number() over (partition by lower(hash) order by block_number) = 1
-
-),
-
 final as (
 
     select
-        lower(hash) as tx_hash,
+        hash as tx_hash,
         block_number,
         transaction_index,
         cast(block_timestamp as timestamp) as block_time,
         cast(block_timestamp as date) as block_date,
-        lower(from_address) as from_address,
-        lower(to_address) as to_address,
-        {{ address_key('lower(from_address)') }} as from_key,
-        {{ address_key('lower(to_address)') }} as to_key,
+        from_address as from_address,
+        to_address as to_address,
+        {{ address_key('from_address') }} as from_key,
+        {{ address_key('to_address') }} as to_key,
         nonce,
         cast(value as decimal(38, 0)) as value_wei,
         {{ wei_to_eth('value') }} as value_eth,
@@ -38,9 +30,9 @@ final as (
         -- Fee = gas used x price paid; unknown (NULL) without receipts, never estimated from the limit.
         {{ wei_to_eth('cast(receipt_gas_used as decimal(38, 0)) * coalesce(receipt_effective_gas_price, gas_price)') }}
             as fee_eth,
-        lower(receipt_contract_address) as created_contract_address,
+        receipt_contract_address as created_contract_address,
         transaction_type,
-    from deduplicated
+    from source
 
 )
 
