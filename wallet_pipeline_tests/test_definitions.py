@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from wallet_pipeline.defs.ingestion.assets import raw_assets_for
 from wallet_pipeline.definitions import defs
+from wallet_pipeline.defs.ingestion.assets import raw_assets_for
 
 
 @pytest.fixture(scope="module")
