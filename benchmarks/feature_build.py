@@ -27,17 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from wallet_pipeline import settings  # noqa: E402
+from wallet_pipeline.logic.raw_schema import RAW_TABLES  # noqa: E402
 from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation  # noqa: E402
-
-RAW_TABLES = (
-    "transactions",
-    "token_transfers",
-    "dex_trades",
-    "nft_trades",
-    "contract_creations",
-    "tokens",
-    "balances",
-)
 
 
 def _fill(db: Path, transactions: int, seed: int) -> dict[str, int]:
