@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from wallet_pipeline import settings
-from wallet_pipeline.defs.automation.jobs import full_pipeline_job
+from wallet_pipeline.defs.automation.jobs import jobs_for
 from wallet_pipeline.defs.ingestion.assets import raw_assets_for
 from wallet_pipeline.defs.ingestion.checks import raw_table_checks
 from wallet_pipeline.defs.resources import build_resources
@@ -15,11 +15,12 @@ from wallet_pipeline.defs.transform.assets import wallet_dbt_models
 @dg.definitions
 def defs() -> dg.Definitions:
     """All assets, checks, jobs and resources, for the source `WALLET_SOURCE` names."""
+    source = settings.get_source()
     return dg.Definitions(
-        assets=[*raw_assets_for(settings.get_source()), wallet_dbt_models],
+        assets=[*raw_assets_for(source), wallet_dbt_models],
         asset_checks=raw_table_checks,
-        jobs=[full_pipeline_job],
-        resources=build_resources(),
+        jobs=jobs_for(source),
+        resources=build_resources(source),
         # DuckDB takes one writing process; steps run one after another in the run's process.
         executor=dg.in_process_executor,
     )

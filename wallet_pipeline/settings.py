@@ -123,3 +123,54 @@ def dbt_executable() -> str:
 
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dune_start_date() -> str:
+    """`WALLET_DUNE_START_DATE`: the first day of the Dune source's daily partitions."""
+    value = os.environ.get("WALLET_DUNE_START_DATE", "2024-07-01")
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"WALLET_DUNE_START_DATE={value!r} is not a date like 2024-07-01") from None
+    return value
+
+
+def dune_query_ids() -> dict[str, int]:
+    """`WALLET_DUNE_QUERY_IDS`: saved Dune query ids, `transactions=123,token_transfers=456`.
+
+    Queries without an id run as SQL text through Dune's execute-SQL endpoint.
+    """
+    from wallet_pipeline.logic.dune_queries import DUNE_QUERIES
+
+    ids: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in os.environ.get("WALLET_DUNE_QUERY_IDS", "").split(","))):
+        name, _, number = item.partition("=")
+        if name.strip() not in DUNE_QUERIES or not number.strip().isdigit():
+            raise SettingsError(
+                f"WALLET_DUNE_QUERY_IDS entry {item!r} is not name=id "
+                f"with a name among {', '.join(DUNE_QUERIES)}"
+            )
+        ids[name.strip()] = int(number)
+    return ids
+
+
+def dune_key_is_set() -> bool:
+    """Whether `DUNE_API_KEY` holds a value (the value itself is read only by Dagster's EnvVar)."""
+    return bool(os.environ.get("DUNE_API_KEY", "").strip())
+
+
+def dune_base_url() -> str | None:
+    """`DUNE_API_BASE_URL`: the Dune API root (tests point it at the local emulator)."""
+    return os.environ.get("DUNE_API_BASE_URL") or None
+
+
+def dune_page_size() -> int:
+    """`WALLET_DUNE_PAGE_SIZE`: rows per Dune results page (50,000)."""
+    return _positive_int("WALLET_DUNE_PAGE_SIZE", 50_000)
+
+
+def dune_max_rows() -> int:
+    """`WALLET_DUNE_MAX_ROWS`: most rows one query may return for one day (5,000,000)."""
+    return _positive_int("WALLET_DUNE_MAX_ROWS", 5_000_000)

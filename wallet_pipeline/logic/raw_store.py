@@ -1,13 +1,15 @@
 """Atomic loads into the `raw` schema.
 
-A load writes every table into a shadow table (`raw.<name>__loading`), chunk by chunk, and only
-when the whole load succeeded swaps all shadows in with one transaction. A load that fails at any
-point leaves the tables of the previous good load as they were, and readers never see a mix of
-two loads.
+A full load (`raw_load`) writes every table into a shadow table (`raw.<name>__loading`), chunk by
+chunk, and only when the whole load succeeded swaps all shadows in with one transaction. A day
+load (`raw_day_load`, for incremental sources) stages one UTC day of some tables the same way and
+then, in one transaction, deletes that day from them and inserts the staged rows. Either way a
+load that fails at any point leaves the stored tables as they were, and readers never see a mix.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,6 +82,7 @@ class RawLoad:
     row_counts: dict[str, int] = field(default_factory=dict)
     reject_counts: dict[str, int] = field(default_factory=dict)
     provided: set[str] = field(default_factory=set)
+    suffix = _SHADOW_SUFFIX
 
     def append(self, table_name: str, data: Any) -> int:
         """Append a chunk (pandas DataFrame, Arrow table or DuckDB relation) to a table.
@@ -89,6 +92,7 @@ class RawLoad:
         sources map their input onto the raw schema before appending.
         """
         table = RAW_TABLES[table_name]
+        self._check_loads(table_name)
         self.provided.add(table_name)
         chunk_columns = _columns_of(self.con, data)
         extra = sorted(set(chunk_columns) - set(table.column_names))
@@ -98,9 +102,9 @@ class RawLoad:
             )
         self.con.register("_chunk", data)
         try:
+            select = _select_for(table, chunk_columns)
             n = self.con.execute(
-                f"insert into {RAW_SCHEMA}.{table_name}{_SHADOW_SUFFIX} "
-                f"select {_select_for(table, chunk_columns)} from _chunk"
+                f"insert into {self.staged(table_name)} select {select} from _chunk"
             ).fetchone()
         finally:
             self.con.unregister("_chunk")
@@ -113,9 +117,12 @@ class RawLoad:
 
         Sources that derive one table from another read it before the load publishes.
         """
+        self._check_loads(table_name)
+        return f"{RAW_SCHEMA}.{table_name}{self.suffix}"
+
+    def _check_loads(self, table_name: str) -> None:
         if table_name not in RAW_TABLES:
             raise KeyError(f"no raw table {table_name!r}")
-        return f"{RAW_SCHEMA}.{table_name}{_SHADOW_SUFFIX}"
 
     def mark_provided(self, table_name: str) -> None:
         """Record that the source provides a table even when it holds no rows this time."""
@@ -131,7 +138,7 @@ class RawLoad:
         self.con.register("_rejects", rejects)
         try:
             self.con.execute(
-                f"insert into {RAW_SCHEMA}.{REJECTS_TABLE}{_SHADOW_SUFFIX} "
+                f"insert into {RAW_SCHEMA}.{REJECTS_TABLE}{self.suffix} "
                 "select ?, table_name, source_file, cast(row_number as bigint), column_name, reason, "
                 "cast(record as varchar), now()::timestamp from _rejects",
                 [self.load_id],
@@ -200,6 +207,87 @@ def _columns_of(con: duckdb.DuckDBPyConnection, data: Any) -> list[str]:
     return [str(c) for c in data.columns]
 
 
+@dataclass
+class RawDayLoad(RawLoad):
+    """Some raw tables being replaced: one UTC day of them, or whole (`day` None).
+
+    See `raw_day_load` and `raw_tables_load`.
+    """
+
+    day: dt.date | None = None
+    tables: tuple[str, ...] = ()
+    suffix = "__day"
+
+    def _check_loads(self, table_name: str) -> None:
+        if table_name not in self.tables:
+            raise KeyError(f"this load replaces {list(self.tables)} for {self.day}, not {table_name!r}")
+
+    def _begin(self) -> None:
+        ensure_raw_schema(self.con)
+        self._drop_shadows()
+        for name in self.tables:
+            self.con.execute(RAW_TABLES[name].create_sql(table=name + self.suffix))
+        self.con.execute(
+            f"create table {RAW_SCHEMA}.{REJECTS_TABLE}{self.suffix} as "
+            f"select * from {RAW_SCHEMA}.{REJECTS_TABLE} limit 0"
+        )
+
+    def _publish(self) -> None:
+        for name in self.tables if self.day is not None else ():
+            column = RAW_TABLES[name].date_column
+            row = self.con.execute(
+                f"select count(*) from {self.staged(name)} where {column} is distinct from ?", [self.day]
+            ).fetchone()
+            if row and row[0]:
+                raise ValueError(f"{row[0]:,} rows of {name} for {self.day} are dated another day")
+        self.con.execute("begin transaction")
+        try:
+            for name in self.tables:
+                if self.day is None:
+                    self.con.execute(f"delete from {RAW_SCHEMA}.{name}")
+                else:
+                    column = RAW_TABLES[name].date_column
+                    self.con.execute(f"delete from {RAW_SCHEMA}.{name} where {column} = ?", [self.day])
+                self.con.execute(f"insert into {RAW_SCHEMA}.{name} select * from {self.staged(name)}")
+                total = self.con.execute(f"select count(*) from {RAW_SCHEMA}.{name}").fetchone()
+                manifest = f"{RAW_SCHEMA}.{MANIFEST_TABLE}"
+                self.con.execute(
+                    f"insert or replace into {manifest} values (?, ?, true, ?, "
+                    f"coalesce((select rejected_count from {manifest} where table_name = ?), 0)"
+                    " + ?, now()::timestamp, ?)",
+                    [
+                        name,
+                        self.source,
+                        total[0] if total else 0,
+                        name,
+                        self.reject_counts.get(name, 0),
+                        self.load_id,
+                    ],
+                )
+            rejects = f"{RAW_SCHEMA}.{REJECTS_TABLE}"
+            self.con.execute(f"insert into {rejects} select * from {rejects}{self.suffix}")
+            self.con.execute("commit")
+        except Exception:
+            self.con.execute("rollback")
+            raise
+        self._drop_shadows()
+
+    def _drop_shadows(self) -> None:
+        for name in [*self.tables, REJECTS_TABLE]:
+            self.con.execute(f"drop table if exists {RAW_SCHEMA}.{name}{self.suffix}")
+
+
+@contextmanager
+def _running(load: RawLoad) -> Iterator[RawLoad]:
+    load._begin()
+    try:
+        yield load
+        load._publish()
+    except BaseException:
+        load._drop_shadows()
+        raise
+
+
 @contextmanager
 def raw_load(con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = None) -> Iterator[RawLoad]:
     """Load the raw schema atomically: every table is replaced on success, none on failure.
@@ -208,11 +296,37 @@ def raw_load(con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = 
         with raw_load(con, source="files") as load:
             load.append("transactions", frame)
     """
-    load = RawLoad(con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12])
-    load._begin()
-    try:
+    with _running(RawLoad(con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12])) as load:
         yield load
-    except BaseException:
-        load._drop_shadows()
-        raise
-    load._publish()
+
+
+@contextmanager
+def raw_day_load(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    day: dt.date,
+    tables: tuple[str, ...],
+    load_id: str | None = None,
+) -> Iterator[RawDayLoad]:
+    """Replace one UTC day of `tables` atomically: on success exactly that day's rows are swapped.
+
+    On failure, or when a staged row is dated another day, nothing stored changes.
+    """
+    for name in tables:
+        if RAW_TABLES[name].date_column is None:
+            raise ValueError(f"raw.{name} has no date column; it cannot be loaded by day")
+    load = RawDayLoad(
+        con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12], day=day, tables=tables
+    )
+    with _running(load) as running:
+        yield running  # type: ignore[misc]
+
+
+@contextmanager
+def raw_tables_load(
+    con: duckdb.DuckDBPyConnection, source: str, tables: tuple[str, ...], load_id: str | None = None
+) -> Iterator[RawDayLoad]:
+    """Replace whole `tables` atomically, leaving every other raw table as it is."""
+    load = RawDayLoad(con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12], tables=tables)
+    with _running(load) as running:
+        yield running  # type: ignore[misc]

@@ -94,3 +94,43 @@ def test_arrow_tables_append_by_column_name(con: duckdb.DuckDBPyConnection) -> N
     with raw_load(con, "test") as load:
         load.append("transactions", pa.Table.from_pandas(_tx("c")))
     assert con.execute("select hash from raw.transactions").fetchone() == ("0x" + "c" * 64,)
+
+
+def _day_tx(hash_char: str, day: str) -> pd.DataFrame:
+    return _tx(hash_char).assign(block_timestamp=[pd.Timestamp(f"{day} 12:00")])
+
+
+def test_a_day_load_replaces_exactly_that_day_and_a_rerun_adds_no_duplicates(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    from wallet_pipeline.logic.raw_store import raw_day_load
+
+    for day, char in (("2024-07-01", "a"), ("2024-07-02", "b"), ("2024-07-02", "c"), ("2024-07-02", "c")):
+        with raw_day_load(con, "dune", pd.Timestamp(day).date(), ("transactions",)) as load:
+            load.append("transactions", _day_tx(char, day))
+    rows = con.execute("select block_date::varchar, hash from raw.transactions order by 1").fetchall()
+    assert rows == [("2024-07-01", "0x" + "a" * 64), ("2024-07-02", "0x" + "c" * 64)]
+    assert read_manifest(con)["transactions"].row_count == 2
+
+
+def test_a_failed_day_load_keeps_the_stored_day(con: duckdb.DuckDBPyConnection) -> None:
+    from wallet_pipeline.logic.raw_store import raw_day_load
+
+    day = pd.Timestamp("2024-07-01").date()
+    with raw_day_load(con, "dune", day, ("transactions",)) as load:
+        load.append("transactions", _day_tx("a", "2024-07-01"))
+    with pytest.raises(RuntimeError), raw_day_load(con, "dune", day, ("transactions",)) as load:
+        load.append("transactions", _day_tx("b", "2024-07-01"))
+        raise RuntimeError("Dune failed on the second query")
+    assert con.execute("select hash from raw.transactions").fetchall() == [("0x" + "a" * 64,)]
+
+
+def test_a_day_load_refuses_rows_of_another_day(con: duckdb.DuckDBPyConnection) -> None:
+    from wallet_pipeline.logic.raw_store import raw_day_load
+
+    with (
+        pytest.raises(ValueError, match="dated another day"),
+        raw_day_load(con, "dune", pd.Timestamp("2024-07-01").date(), ("transactions",)) as load,
+    ):
+        load.append("transactions", _day_tx("a", "2024-07-02"))
+    assert con.execute("select count(*) from raw.transactions").fetchone() == (0,)

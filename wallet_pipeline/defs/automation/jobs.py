@@ -9,3 +9,29 @@ full_pipeline_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Everything: raw extracts, dbt models and their checks.",
 )
+
+
+def jobs_for(source: str) -> list[dg.UnresolvedAssetJobDefinition]:
+    """The jobs of a source.
+
+    A daily-partitioned source cannot share one job with the unpartitioned models, so Dune gets
+    a partitioned ingestion job and a features job.
+    """
+    if source != "dune":
+        return [full_pipeline_job]
+    from wallet_pipeline.defs.ingestion.dune_assets import daily_partitions, dune_daily
+
+    daily = dg.AssetSelection.assets(dune_daily)
+    return [
+        dg.define_asset_job(
+            name="dune_daily_ingestion_job",
+            selection=daily,
+            partitions_def=daily_partitions,
+            description="One UTC day from Dune into the raw tables; backfill a range from the UI.",
+        ),
+        dg.define_asset_job(
+            name="features_job",
+            selection=dg.AssetSelection.all() - daily,
+            description="Reference tables from Dune, then every dbt model and check.",
+        ),
+    ]

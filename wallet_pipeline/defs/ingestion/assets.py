@@ -146,6 +146,6 @@ def raw_assets_for(source: str) -> list[dg.AssetsDefinition]:
         return [simulated_chain]
     if source == "files":
         return [etl_files]
-    raise settings.SettingsError(
-        f"WALLET_SOURCE={source!r} has no ingestion assets yet; use 'simulator' or 'files'."
-    )
+    from wallet_pipeline.defs.ingestion.dune_assets import dune_assets
+
+    return dune_assets

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from wallet_pipeline.lib.dune import DuneFetcher, DuneSchemaError, DuneSourceError, check_columns
+from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, MARKER_PATTERN, DuneQueryError, check_day
+from wallet_pipeline.logic.dune_source import DuneRowsError, rows_to_table
+
+DAY = dt.date(2024, 7, 3)
+
+
+@pytest.mark.parametrize("name", sorted(DUNE_QUERIES))
+def test_every_query_file_selects_exactly_the_columns_it_promises_in_order(name: str) -> None:
+    query = DUNE_QUERIES[name]
+    select = query.sql().split("select", 1)[1].split("\nfrom", 1)[0]
+    # The output name of each select item is its alias, else the column itself.
+    outputs = []
+    for item in re.split(r",\n", select.strip()):
+        words = re.findall(r'"?([a-z_]+)"?', item.strip().splitlines()[-1])
+        outputs.append(words[-1])
+    assert tuple(outputs) == query.columns
+
+
+def test_a_rendered_daily_query_opens_with_its_marker_and_fills_every_parameter() -> None:
+    text = DUNE_QUERIES["transactions"].rendered(DAY, 1000)
+    marker = MARKER_PATTERN.match(text)
+    assert marker and marker["query"] == "transactions" and marker["day"] == "2024-07-03"
+    assert "date '2024-07-03'" in text and "limit 1000" in text and "{{" not in text
+
+
+@pytest.mark.parametrize("day", [dt.date(2015, 7, 29), dt.date(2999, 1, 1)])
+def test_a_day_outside_ethereums_history_is_refused_before_any_request(day: dt.date) -> None:
+    with pytest.raises(DuneQueryError, match="outside Ethereum's history"):
+        DUNE_QUERIES["transactions"].rendered(day, 10)
+
+
+def test_genesis_day_and_today_are_valid_days() -> None:
+    check_day(dt.date(2015, 7, 30))
+    check_day(dt.date(2024, 1, 1), today=dt.date(2024, 1, 1))
+
+
+def test_a_daily_query_needs_a_day_and_a_positive_row_cap() -> None:
+    with pytest.raises(DuneQueryError, match="needs a day"):
+        DUNE_QUERIES["dex_trades"].parameters(None, 10)
+    with pytest.raises(DuneQueryError, match="max_rows"):
+        DUNE_QUERIES["tokens"].parameters(None, 0)
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+def test_a_missing_or_empty_key_is_one_line_saying_what_to_set(key: str) -> None:
+    with pytest.raises(DuneSourceError) as raised:
+        DuneFetcher(api_key=key, base_url="http://127.0.0.1:9")
+    message = str(raised.value)
+    assert "DUNE_API_KEY" in message and "\n" not in message
+
+
+def test_columns_that_differ_from_the_promise_are_named() -> None:
+    query = DUNE_QUERIES["contract_creations"]
+    columns = [c for c in query.columns if c != "creator_address"] + ["code"]
+    with pytest.raises(DuneSchemaError, match=r"missing \['creator_address'\]; unexpected \['code'\]"):
+        check_columns(query, columns, "contract_creations for 2024-07-03")
+
+
+def test_dune_timestamps_lose_their_utc_suffix_and_amounts_stay_exact_text() -> None:
+    query = DUNE_QUERIES["token_transfers"]
+    row = {
+        "token_address": "0x" + "a" * 40,
+        "from_address": "0x" + "b" * 40,
+        "to_address": "0x" + "c" * 40,
+        "value": str(2**255),
+        "transaction_hash": "0x" + "d" * 64,
+        "log_index": 4,
+        "block_number": 20_000_000,
+        "block_timestamp": "2024-07-03 10:11:12.000 UTC",
+    }
+    table = rows_to_table(query, [row])
+    assert table.column_names == list(query.columns)
+    assert table["block_timestamp"][0].as_py() == "2024-07-03 10:11:12.000"
+    assert table["value"][0].as_py() == str(2**255)
+
+
+def test_rows_missing_a_column_cannot_become_raw_rows() -> None:
+    with pytest.raises(DuneRowsError, match="token_transfers"):
+        rows_to_table(DUNE_QUERIES["token_transfers"], [{"token_address": "0x" + "a" * 40}])
