@@ -174,3 +174,15 @@ def dune_page_size() -> int:
 def dune_max_rows() -> int:
     """`WALLET_DUNE_MAX_ROWS`: most rows one query may return for one day (5,000,000)."""
     return _positive_int("WALLET_DUNE_MAX_ROWS", 5_000_000)
+
+
+def dune_poll_seconds() -> float:
+    """`WALLET_DUNE_POLL_SECONDS`: wait between Dune status polls (2 s)."""
+    value = os.environ.get("WALLET_DUNE_POLL_SECONDS", "2")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 600:
+        raise SettingsError(f"WALLET_DUNE_POLL_SECONDS={value!r} is not a number of seconds in (0, 600]")
+    return seconds

@@ -39,5 +39,6 @@ def build_resources(source: str = "simulator") -> dict[str, Any]:
             query_ids=settings.dune_query_ids(),
             page_size=settings.dune_page_size(),
             max_rows=settings.dune_max_rows(),
+            poll_seconds=settings.dune_poll_seconds(),
         )
     return resources

@@ -135,8 +135,13 @@ class DuneFetcher:
         offset = 0
         while True:
             page = self._call(run, what, lambda off=offset: self._results(run.execution_id, off, what))
-            rows = page.result.rows if page.result else []
-            columns = list(page.result.metadata.column_names) if page.result else []
+            if page.result is None:
+                # dune-client accepts a results body without `result` and only fails later.
+                raise DuneSourceError(
+                    f"Dune answered the results of {what} with a malformed body: no `result`"
+                )
+            rows = page.result.rows
+            columns = list(page.result.metadata.column_names)
             check_columns(query, columns, what)
             run.rows += len(rows)
             run.pages += 1
@@ -200,7 +205,7 @@ class DuneFetcher:
                 requests.HTTPError,
                 requests.ConnectionError,
                 requests.Timeout,
-                requests.RetryError,
+                requests.exceptions.RetryError,
             ) as exc:
                 status = _status_of(exc)
                 if status is not None and status not in (429,) and status < 500:

@@ -1,0 +1,196 @@
+"""The emulator's data: a seeded simulation, answered the way Dune's API would answer our queries.
+
+Every query of `DUNE_QUERIES` reads one raw table. The emulator runs the chain simulator into an
+in-memory DuckDB once at start, then answers a query run with the rows of that table (for a daily
+query, the rows of one `block_date`), restricted to the query's columns and formatted as Dune's
+JSON API formats DuneSQL values:
+
+- varbinary (addresses, hashes, the 4-byte method selector): lower-case `"0x..."` strings;
+- timestamps: `"2024-07-01 00:00:11.000 UTC"`;
+- the amounts our SQL casts to varchar: strings of exact decimal digits;
+- bigint / integer: JSON numbers; double: JSON numbers; NULL: null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+
+import duckdb
+
+from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, DuneQuery
+from wallet_pipeline.logic.raw_schema import RAW_SCHEMA, RAW_TABLES
+from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
+
+# The simulator refuses shorter windows (airdrops and rugs need time to unfold), so a shorter
+# emulator window simulates this many days and serves only the first `days` of them.
+MIN_SIMULATED_DAYS = 14
+DEFAULT_QUERY_ID_BASE = 9_000_001
+TIMESTAMP_TYPE = "timestamp(3) with time zone"
+# DuneSQL types of the columns whose raw kind does not say it: our SQL cuts call data to a
+# varbinary selector, and `case` expressions and `tokens.erc20.decimals` are integers.
+_TYPE_OVERRIDES = {
+    "input": "varbinary",
+    "transaction_type": "integer",
+    "receipt_status": "integer",
+    "decimals": "integer",
+}
+_KIND_TYPES = {
+    "address": "varbinary",
+    "hash": "varbinary",
+    "int": "bigint",
+    "wei": "varchar",
+    "uint256": "varchar",
+    "text": "varchar",
+    "timestamp": TIMESTAMP_TYPE,
+    "date": "date",
+    "bool": "boolean",
+    "float": "double",
+}
+# Deterministic order of each query's rows, as its SQL file orders them.
+_ORDER_BY = {
+    "transactions": ("block_number", "transaction_index"),
+    "token_transfers": ("block_number", "log_index"),
+    "dex_trades": ("block_number", "evt_index"),
+    "nft_trades": ("block_number", "evt_index"),
+    "contract_creations": ("block_number", "address"),
+    "tokens": ("address",),
+    "address_labels": ("address", "label_type", "source"),
+}
+
+
+def default_query_ids() -> dict[str, int]:
+    """The id each query has unless overridden: 9000001 + its position in `DUNE_QUERIES`."""
+    return {name: DEFAULT_QUERY_ID_BASE + i for i, name in enumerate(DUNE_QUERIES)}
+
+
+def dune_type(query: DuneQuery, column: str) -> str:
+    """The DuneSQL type Dune reports for one output column of a query."""
+    if column in _TYPE_OVERRIDES:
+        return _TYPE_OVERRIDES[column]
+    return _KIND_TYPES[RAW_TABLES[query.raw_table].column(column).kind]
+
+
+def _select_expression(query: DuneQuery, column: str) -> str:
+    """SQL that renders one raw column as Dune's JSON API shows it."""
+    kind = RAW_TABLES[query.raw_table].column(column).kind
+    if column == "input":
+        # bytearray_substring(data, 1, 4): "0x" and 8 hex digits.
+        return "lower(substring(input, 1, 10))"
+    if kind == "timestamp":
+        return f"strftime({column}, '%Y-%m-%d %H:%M:%S.%g UTC')"
+    if kind in ("wei", "uint256"):
+        return f"cast({column} as varchar)"
+    if kind in ("address", "hash"):
+        return f"lower({column})"
+    if kind == "float":
+        # JSON has no NaN or infinity; Dune shows such values as null.
+        return f"case when isfinite({column}) then {column} end"
+    return column
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The full result of one query run, before pagination.
+
+    Attributes:
+        columns: output column names, in order.
+        column_types: DuneSQL type of each column.
+        rows: one tuple of JSON-ready values per row, in the query's order.
+    """
+
+    columns: tuple[str, ...]
+    column_types: tuple[str, ...]
+    rows: list[tuple]
+
+
+class EmulatorData:
+    """The simulated chain, queried the way our Dune queries query Dune.
+
+    Args:
+        seed: simulator seed.
+        wallets: simulator `n_wallets`.
+        days: days served, from `start_date`.
+        start_date: first simulated day (UTC).
+        activity: simulator activity multiplier (more transactions per wallet).
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        wallets: int,
+        days: int,
+        start_date: dt.date = SimulatorConfig.start_date,
+        activity: float = 1.0,
+    ) -> None:
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        self.seed = seed
+        self.wallets = wallets
+        self.days = days
+        self.start_date = start_date
+        self.end_date = start_date + dt.timedelta(days=days)
+        self._lock = threading.Lock()
+        self._con = duckdb.connect()
+        config = SimulatorConfig(
+            seed=seed,
+            n_wallets=wallets,
+            start_date=start_date,
+            days=max(days, MIN_SIMULATED_DAYS),
+            activity=activity,
+        )
+        load_simulation(self._con, config)
+        if days < MIN_SIMULATED_DAYS:
+            for query in DUNE_QUERIES.values():
+                if query.daily:
+                    self._con.execute(
+                        f"delete from {RAW_SCHEMA}.{query.raw_table} where block_date >= ?", [self.end_date]
+                    )
+
+    def _where(self, query: DuneQuery, day: dt.date | None) -> tuple[str, list]:
+        if query.daily:
+            if day is None:
+                raise ValueError(f"query {query.name!r} needs a day")
+            return "where block_date = ?", [day]
+        return "", []
+
+    def run(self, query: DuneQuery, day: dt.date | None, max_rows: int | None) -> QueryResult:
+        """Rows of one query run, JSON-ready.
+
+        Args:
+            query: which query.
+            day: the `day` parameter (ignored by non-daily queries).
+            max_rows: the `max_rows` parameter; None for no limit.
+
+        Returns:
+            The result, ordered as the query's SQL orders it.
+        """
+        select = ", ".join(f"{_select_expression(query, c)} as {c}" for c in query.columns)
+        where, params = self._where(query, day)
+        order = ", ".join(_ORDER_BY[query.name])
+        limit = "" if max_rows is None else f"limit {int(max_rows)}"
+        sql = f"select {select} from {RAW_SCHEMA}.{query.raw_table} {where} order by {order} {limit}"
+        with self._lock:
+            rows = self._con.cursor().execute(sql, params).fetchall()
+        return QueryResult(
+            columns=query.columns,
+            column_types=tuple(dune_type(query, c) for c in query.columns),
+            rows=rows,
+        )
+
+    def count(self, query: DuneQuery, day: dt.date | None) -> int:
+        """How many rows a query has for a day (all rows for a non-daily query), with no limit."""
+        where, params = self._where(query, day)
+        with self._lock:
+            row = (
+                self._con.cursor()
+                .execute(f"select count(*) from {RAW_SCHEMA}.{query.raw_table} {where}", params)
+                .fetchone()
+            )
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Release the DuckDB connection."""
+        with self._lock:
+            self._con.close()
