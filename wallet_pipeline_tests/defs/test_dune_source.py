@@ -82,13 +82,13 @@ def _count(folder: Path, table: str, day: str) -> int:
 
 
 def _metadata(result: dg.ExecuteInProcessResult, table: str) -> dict:
-    event = next(
-        m for m in result.get_asset_materialization_events() if m.asset_key.path == ["raw", table]
-    )
+    event = next(m for m in result.get_asset_materialization_events() if m.asset_key.path == ["raw", table])
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-def test_a_day_pages_through_dune_and_lands_whole_with_its_cost(emulator: DuneEmulator, tmp_path: Path) -> None:
+def test_a_day_pages_through_dune_and_lands_whole_with_its_cost(
+    emulator: DuneEmulator, tmp_path: Path
+) -> None:
     result = _day(_env(emulator, tmp_path), DAY)
     assert result.success, _failure(result)
     expected = emulator.rows("transactions", DAY)
