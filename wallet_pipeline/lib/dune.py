@@ -173,7 +173,7 @@ class DuneFetcher:
                 self._cancel(run.execution_id)
                 raise DuneSourceError(
                     f"Dune execution {run.execution_id} of {what} did not finish within "
-                    f"{self.execution_timeout:.0f} s and was cancelled"
+                    f"{self.execution_timeout:g} s and was cancelled"
                 )
             self.sleep(self.poll_seconds)
 
@@ -213,7 +213,7 @@ class DuneFetcher:
                 if time.monotonic() + wait > deadline:
                     raise DuneSourceError(
                         f"Dune kept failing for {what} ({_http_message(exc, status, what)}); "
-                        f"gave up after {self.retry_budget:.0f} s of retries"
+                        f"gave up after {self.retry_budget:g} s of retries"
                     ) from None
                 run.retries += 1
                 log.warning("Dune %s for %s; retrying in %.0f s", status or type(exc).__name__, what, wait)

@@ -151,7 +151,7 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
         con.execute("rollback")
         raise
     return SimulationReport(
-        row_counts={**{t: raw_rows.get(t, 0) for t in RAW_OUTPUT_TABLES}, **dict(truth_rows)},
+        row_counts={**{t: raw_rows.get(t, 0) for t in (*RAW_OUTPUT_TABLES, "balances")}, **dict(truth_rows)},
         persona_counts=dict(sorted(personas.items())),
         entity_counts=dict(sorted(entity_types.items())),
         load_id=load_id,
