@@ -94,7 +94,7 @@ class RawLoad:
         table = RAW_TABLES[table_name]
         self._check_loads(table_name)
         self.provided.add(table_name)
-        chunk_columns = _columns_of(self.con, data)
+        chunk_columns = _columns_of(data)
         extra = sorted(set(chunk_columns) - set(table.column_names))
         if extra:
             raise ValueError(
@@ -132,7 +132,7 @@ class RawLoad:
 
     def reject(self, rejects: Any) -> int:
         """Quarantine rows: a frame with columns REJECT_COLUMNS, one row per rejected input row."""
-        missing = set(REJECT_COLUMNS) - set(_columns_of(self.con, rejects))
+        missing = set(REJECT_COLUMNS) - set(_columns_of(rejects))
         if missing:
             raise ValueError(f"rejects need columns {sorted(missing)}")
         self.con.register("_rejects", rejects)
@@ -154,13 +154,17 @@ class RawLoad:
             total += int(n)
         return total
 
+    def _loaded_tables(self) -> tuple[str, ...]:
+        """The tables this load writes: all of them for a full load."""
+        return tuple(RAW_TABLES)
+
     def _begin(self) -> None:
         ensure_raw_schema(self.con)
         self._drop_shadows()
-        for table in RAW_TABLES.values():
-            self.con.execute(table.create_sql(table=table.name + _SHADOW_SUFFIX))
+        for name in self._loaded_tables():
+            self.con.execute(RAW_TABLES[name].create_sql(table=name + self.suffix))
         self.con.execute(
-            f"create table {RAW_SCHEMA}.{REJECTS_TABLE}{_SHADOW_SUFFIX} as "
+            f"create table {RAW_SCHEMA}.{REJECTS_TABLE}{self.suffix} as "
             f"select * from {RAW_SCHEMA}.{REJECTS_TABLE} limit 0"
         )
 
@@ -196,11 +200,11 @@ class RawLoad:
             raise
 
     def _drop_shadows(self) -> None:
-        for name in [*RAW_TABLES, REJECTS_TABLE]:
-            self.con.execute(f"drop table if exists {RAW_SCHEMA}.{name}{_SHADOW_SUFFIX}")
+        for name in [*self._loaded_tables(), REJECTS_TABLE]:
+            self.con.execute(f"drop table if exists {RAW_SCHEMA}.{name}{self.suffix}")
 
 
-def _columns_of(con: duckdb.DuckDBPyConnection, data: Any) -> list[str]:
+def _columns_of(data: Any) -> list[str]:
     # A pyarrow Table's `.columns` are its arrays; its names are `.column_names`.
     if hasattr(data, "column_names"):
         return list(data.column_names)
@@ -222,15 +226,8 @@ class RawDayLoad(RawLoad):
         if table_name not in self.tables:
             raise KeyError(f"this load replaces {list(self.tables)} for {self.day}, not {table_name!r}")
 
-    def _begin(self) -> None:
-        ensure_raw_schema(self.con)
-        self._drop_shadows()
-        for name in self.tables:
-            self.con.execute(RAW_TABLES[name].create_sql(table=name + self.suffix))
-        self.con.execute(
-            f"create table {RAW_SCHEMA}.{REJECTS_TABLE}{self.suffix} as "
-            f"select * from {RAW_SCHEMA}.{REJECTS_TABLE} limit 0"
-        )
+    def _loaded_tables(self) -> tuple[str, ...]:
+        return self.tables
 
     def _publish(self) -> None:
         for name in self.tables if self.day is not None else ():
@@ -271,10 +268,6 @@ class RawDayLoad(RawLoad):
             self.con.execute("rollback")
             raise
         self._drop_shadows()
-
-    def _drop_shadows(self) -> None:
-        for name in [*self.tables, REJECTS_TABLE]:
-            self.con.execute(f"drop table if exists {RAW_SCHEMA}.{name}{self.suffix}")
 
 
 @contextmanager
