@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -26,7 +27,12 @@ def _apply_options(args: argparse.Namespace) -> None:
     from wallet_pipeline import settings
 
     os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        # Default local storage; telemetry off, since pipeline machines often have no internet.
+        instance_yaml.write_text("telemetry:\n  enabled: false\n")
 
 
 def materialize(args: argparse.Namespace) -> int:
@@ -44,20 +50,29 @@ def materialize(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Materializing every asset (source: {settings.get_source()}) into {settings.duckdb_path()}")
+    log_path = settings.data_dir() / "logs" / "last_materialize.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"dbt's progress goes to {log_path}", flush=True)
     started = time.monotonic()
     job = definitions.resolve_job_def("full_pipeline_job")
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-    )
+    # dagster-dbt echoes every dbt event to stdout (the UI keeps them as compute logs); here they
+    # would bury the summary, so they go to a file the user can open.
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.get(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        )
     elapsed = time.monotonic() - started
     if not result.success:
         print(f"\nThe run failed after {elapsed:.0f} s:", file=sys.stderr)
         for message in _failure_messages(result):
             print(f"  - {message}", file=sys.stderr)
         print("Tables from the last successful load are unchanged.", file=sys.stderr)
-        print("Details: the run in the Dagster UI (python3 dev.py ui), or --log-level INFO.", file=sys.stderr)
+        print(
+            f"Details: {log_path}, the run in the Dagster UI (python3 dev.py ui), or --log-level INFO.",
+            file=sys.stderr,
+        )
         return 1
     print(f"\nDone in {elapsed:.0f} s (Dagster run {result.run_id}).")
     print(outputs_summary(settings.duckdb_path()))
