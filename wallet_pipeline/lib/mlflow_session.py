@@ -1,0 +1,100 @@
+"""MLflow tracking and the model registry, for the assets that train and score models.
+
+A small resource of our own rather than dagster-mlflow, which lags MLflow 3. Runs are named
+`<asset key>-<dagster run id[:8]>` and tagged with the Dagster run id, so a retried step reuses
+its MLflow run and every MLflow run links back to the Dagster run that made it. By default the
+tracking store is a sqlite file in the data folder (MLflow 3's default kind of store) with
+artifacts beside it; `MLFLOW_TRACKING_URI` points elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+DAGSTER_RUN_TAG = "dagster.run_id"
+DAGSTER_ASSET_TAG = "dagster.asset_key"
+CHAMPION = "champion"
+
+
+def default_tracking_uri(data_dir: Path) -> str:
+    """The sqlite tracking store in the data folder."""
+    return f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
+
+
+class MlflowSession(dg.ConfigurableResource):
+    """An MLflow experiment on one tracking store, with the registry of that store."""
+
+    tracking_uri: str = Field(description="MLflow tracking URI (sqlite:///..., http://...).")
+    experiment: str = Field(default="wallet_pipeline", description="Experiment name.")
+    artifact_root: str | None = Field(
+        default=None, description="Where a new experiment stores artifacts; default beside the sqlite file."
+    )
+
+    def _connect(self):  # noqa: ANN202 - mlflow's experiment id
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        experiment = mlflow.get_experiment_by_name(self.experiment)
+        if experiment is None:
+            location = self.artifact_root or self._artifacts_beside_store()
+            experiment_id = mlflow.create_experiment(self.experiment, artifact_location=location)
+        else:
+            experiment_id = experiment.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+    def _artifacts_beside_store(self) -> str | None:
+        if self.tracking_uri.startswith("sqlite:///"):
+            db = Path(self.tracking_uri.removeprefix("sqlite:///"))
+            db.parent.mkdir(parents=True, exist_ok=True)
+            return (db.parent / "artifacts").resolve().as_uri()
+        return None
+
+    @contextmanager
+    def run(self, asset_key: str, dagster_run_id: str) -> Iterator[object]:
+        """The MLflow run of one asset in one Dagster run, resumed if it already exists."""
+        import mlflow
+
+        experiment_id = self._connect()
+        name = f"{asset_key.replace('/', '.')}-{dagster_run_id[:8]}"
+        found = mlflow.search_runs(
+            experiment_ids=[experiment_id],
+            filter_string=(
+                f"tags.`{DAGSTER_RUN_TAG}` = '{dagster_run_id}' "
+                f"and tags.`{DAGSTER_ASSET_TAG}` = '{asset_key}'"
+            ),
+            output_format="list",
+        )
+        run_id = found[0].info.run_id if found else None
+        with mlflow.start_run(
+            run_id=run_id,
+            run_name=None if run_id else name,
+            tags={DAGSTER_RUN_TAG: dagster_run_id, DAGSTER_ASSET_TAG: asset_key},
+        ) as active:
+            yield active
+
+    def champion_version(self, model_name: str) -> str | None:
+        """The registry version that holds the champion alias, or None before any promotion."""
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        self._connect()
+        try:
+            return str(
+                MlflowClient(self.tracking_uri).get_model_version_by_alias(model_name, CHAMPION).version
+            )
+        except MlflowException:
+            return None
+
+    def promote(self, model_name: str, version: str) -> None:
+        """Move the champion alias to `version`."""
+        from mlflow import MlflowClient
+
+        self._connect()
+        MlflowClient(self.tracking_uri).set_registered_model_alias(model_name, CHAMPION, version)
