@@ -1,0 +1,214 @@
+"""Model selection: every training run compares K-Means, Gaussian mixtures, HDBSCAN and agglomerative.
+
+Each candidate is fitted on a sample of the preprocessed training wallets and scored on a smaller
+evaluation sample (silhouette is quadratic in rows):
+
+- `silhouette` (higher is better), `davies_bouldin` (lower), `calinski_harabasz` (higher);
+- `bic` for Gaussian mixtures (lower; NaN for the others);
+- `stability`: mean adjusted Rand index between the candidate and refits on bootstrap samples with
+  other seeds, all predicting the same evaluation wallets;
+- `min_share` (smallest cluster's share) and `balance` (entropy of cluster sizes / log k);
+- `noise_share` for HDBSCAN (its noise points are then given to the nearest cluster centroid).
+
+Agglomerative (Ward) and HDBSCAN are fitted on a smaller sample and extended to every wallet by
+nearest centroid.
+
+Winner rule (`choose_winner`): a candidate is eligible when its stability is at least
+`min_stability` and its smallest cluster holds at least `min_cluster_share` of the wallets. Among the
+eligible, the highest silhouette wins; candidates within `silhouette_tie` of the best are tied and
+the more stable one wins, then the one with fewer clusters. With no eligible candidate, the most
+stable one wins.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from sklearn.mixture import GaussianMixture
+
+
+@dataclass
+class ClusterModel:
+    """A fitted clusterer reduced to what prediction needs: a score per (wallet, cluster).
+
+    `kind` is "centroid" (score = minus squared distance to each centroid) or "gmm" (score = the
+    mixture's weighted log density per component). The predicted cluster is the highest score.
+    """
+
+    method: str
+    params: dict
+    kind: str
+    centroids: np.ndarray
+    gmm: GaussianMixture | None = None
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.centroids)
+
+    def scores(self, z: np.ndarray) -> np.ndarray:
+        if self.kind == "gmm":
+            return self.gmm._estimate_weighted_log_prob(z)  # noqa: SLF001 (per-component log density)
+        sq = (z * z).sum(1)[:, None] - 2 * z @ self.centroids.T + (self.centroids**2).sum(1)[None, :]
+        return -np.maximum(sq, 0.0)
+
+    def predict(self, z: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+        return np.concatenate(
+            [self.scores(z[i : i + chunk]).argmax(1) for i in range(0, max(len(z), 1), chunk)]
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model family and its parameters."""
+
+    method: str
+    params: dict
+
+    @property
+    def name(self) -> str:
+        return self.method + "(" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
+
+
+@dataclass
+class SelectionReport:
+    """The whole comparison of one training run, the winner and how it was chosen."""
+
+    table: pd.DataFrame
+    winner: str
+    rule: str
+    calibration: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    population: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
+
+
+def _centroids(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    ids = [c for c in np.unique(labels) if c >= 0]
+    return np.vstack([z[labels == c].mean(0) for c in ids]) if ids else np.zeros((0, z.shape[1]))
+
+
+def fit_candidate(candidate: Candidate, z: np.ndarray, seed: int, small_sample: int) -> ClusterModel:
+    """Fit one candidate on `z` (agglomerative and HDBSCAN on at most `small_sample` rows)."""
+    p = candidate.params
+    rng = np.random.default_rng(seed)
+    if candidate.method == "kmeans":
+        km = KMeans(p["k"], n_init=4, random_state=seed).fit(z)
+        return ClusterModel("kmeans", p, "centroid", km.cluster_centers_)
+    if candidate.method == "gmm":
+        gm = GaussianMixture(
+            p["k"], covariance_type=p["covariance"], n_init=2, reg_covar=1e-4, random_state=seed
+        ).fit(z)
+        return ClusterModel("gmm", p, "gmm", gm.means_, gm)
+    sub = z[rng.choice(len(z), min(small_sample, len(z)), replace=False)]
+    if candidate.method == "agglomerative":
+        labels = AgglomerativeClustering(p["k"], linkage="ward").fit_predict(sub)
+        return ClusterModel("agglomerative", p, "centroid", _centroids(sub, labels))
+    if candidate.method == "hdbscan":
+        size = max(5, int(p["min_cluster_share"] * len(sub)))
+        labels = HDBSCAN(min_cluster_size=size, min_samples=5, copy=True).fit_predict(sub)
+        return ClusterModel("hdbscan", p, "centroid", _centroids(sub, labels))
+    raise ValueError(f"unknown clustering method {candidate.method!r}")
+
+
+def candidates_for(config: object) -> list[Candidate]:
+    """The candidates a `PersonaConfig` asks for."""
+    out: list[Candidate] = []
+    methods = config.methods
+    for k in config.k_range:
+        if "kmeans" in methods:
+            out.append(Candidate("kmeans", {"k": k}))
+        if "gmm" in methods:
+            out += [Candidate("gmm", {"k": k, "covariance": c}) for c in config.gmm_covariance_types]
+        if "agglomerative" in methods:
+            out.append(Candidate("agglomerative", {"k": k}))
+    if "hdbscan" in methods:
+        out += [Candidate("hdbscan", {"min_cluster_share": s}) for s in config.hdbscan_min_cluster_shares]
+    return out
+
+
+def _score(model: ClusterModel, refits: list[ClusterModel], z_fit: np.ndarray, z_eval: np.ndarray) -> dict:
+    row: dict = {"k": model.n_clusters}
+    if model.n_clusters < 2:
+        return row | {"stability": 0.0, "min_share": 1.0, "balance": 0.0}
+    labels = model.predict(z_eval)
+    shares = np.bincount(model.predict(z_fit), minlength=model.n_clusters) / len(z_fit)
+    used = shares[shares > 0]
+    row["min_share"] = float(shares.min())
+    row["balance"] = float(-(used * np.log(used)).sum() / np.log(model.n_clusters))
+    if len(np.unique(labels)) >= 2:
+        row["silhouette"] = float(silhouette_score(z_eval, labels))
+        row["davies_bouldin"] = float(davies_bouldin_score(z_eval, labels))
+        row["calinski_harabasz"] = float(calinski_harabasz_score(z_eval, labels))
+    if model.gmm is not None:
+        row["bic"] = float(model.gmm.bic(z_fit))
+    row["stability"] = float(np.mean([adjusted_rand_score(labels, r.predict(z_eval)) for r in refits]))
+    return row
+
+
+def refit(candidate: Candidate, z: np.ndarray, seeds: list[int], small_sample: int) -> list[ClusterModel]:
+    """Refits on bootstrap samples of half of `z` (more honest variation than full size), one per seed."""
+    out = []
+    for s in seeds:
+        boot = z[np.random.default_rng(s).integers(0, len(z), max(len(z) // 2, 2))]
+        out.append(fit_candidate(candidate, boot, s, small_sample))
+    return out
+
+
+def compare(config: object, z_fit: np.ndarray, z_eval: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """Fit and score every candidate; returns the table and {name: (model, refits)}."""
+    rows, fitted = [], {}
+    seeds = [config.seed + 1000 * (i + 1) for i in range(config.stability_refits)]
+    for cand in candidates_for(config):
+        t0 = time.perf_counter()
+        model = fit_candidate(cand, z_fit, config.seed, config.small_sample)
+        refits = refit(cand, z_fit, seeds, config.small_sample) if model.n_clusters >= 2 else []
+        row = {"candidate": cand.name, "method": cand.method} | _score(model, refits, z_fit, z_eval)
+        if cand.method == "hdbscan":
+            row["params"] = str(cand.params)
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        rows.append(row)
+        fitted[cand.name] = (cand, model, refits)
+    cols = [
+        "candidate", "method", "k", "silhouette", "davies_bouldin", "calinski_harabasz", "bic",
+        "stability", "min_share", "balance", "seconds",
+    ]  # fmt: skip
+    table = pd.DataFrame(rows).reindex(columns=cols)
+    return table, fitted
+
+
+WINNER_RULE = (
+    "eligible: stability >= {min_stability} and smallest cluster >= {min_cluster_share:.1%} of wallets; "
+    "winner: highest silhouette among the eligible, ties (within {silhouette_tie}) broken by higher "
+    "stability then fewer clusters; no eligible candidate: the most stable one"
+)
+
+
+def choose_winner(table: pd.DataFrame, config: object) -> tuple[str, pd.DataFrame]:
+    """Apply the winner rule; returns the winner's name and the table with `eligible`, `rank`."""
+    t = table.copy()
+    t["eligible"] = (
+        (t["stability"] >= config.min_stability)
+        & (t["min_share"] >= config.min_cluster_share)
+        & t["silhouette"].notna()
+    )
+    pool = t[t["eligible"]]
+    if pool.empty:
+        pool = t[t["silhouette"].notna()] if t["silhouette"].notna().any() else t
+        best = pool.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]
+    else:
+        top = pool["silhouette"].max()
+        tied = pool[pool["silhouette"] >= top - config.silhouette_tie]
+        best = tied.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]
+    t["winner"] = t["candidate"] == best["candidate"]
+    order = t.sort_values(["winner", "eligible", "silhouette"], ascending=False).reset_index(drop=True)
+    return str(best["candidate"]), order

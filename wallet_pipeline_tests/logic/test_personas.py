@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wallet_pipeline.logic.personas import (
+    CONTRACT,
+    INACTIVE,
+    PersonaConfig,
+    PersonaInputError,
+    persona_column,
+    rule_personas,
+    train_personas,
+)
+
+FAST = PersonaConfig(
+    feature_columns=("days_since_last_active", "nft_transfers", "dex_trades", "eth_sent"),
+    k_range=(2, 3, 4, 5),
+    gmm_covariance_types=("diag",),
+    selection_sample=1_500,
+    eval_sample=600,
+    small_sample=600,
+    stability_refits=3,
+)
+
+
+def _table(seed: int = 0, per_group: int = 200) -> pd.DataFrame:
+    """Planted groups: dormant, retail, NFT traders, few whales; plus contracts and inactive wallets."""
+    rng = np.random.default_rng(seed)
+    groups = {
+        "dormant": (110, 0.0, 0.0, 0.1),
+        "retail": (20, 0.0, 8.0, 0.5),
+        "nft": (25, 12.0, 1.0, 1.0),
+        "whale": (30, 0.0, 2.0, 500.0),
+    }
+    frames = []
+    for name, (dsla, nft, dex, eth) in groups.items():
+        n = per_group // 5 if name == "whale" else per_group  # whales are rare: named by the top 5%
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": name,
+                    "days_since_last_active": np.clip(rng.normal(dsla, 6, n), 0, 120),
+                    "nft_transfers": rng.poisson(nft, n),
+                    "dex_trades": rng.poisson(dex, n),
+                    "eth_sent": eth * rng.lognormal(0, 0.4, n),
+                    "tx_count": rng.integers(2, 30, n),
+                    "is_contract": False,
+                }
+            )
+        )
+    extra = pd.DataFrame(
+        {
+            "group": ["contract"] * 10 + ["inactive"] * 10,
+            "days_since_last_active": [np.nan] * 20,
+            "nft_transfers": 0,
+            "dex_trades": 0,
+            "eth_sent": 0.0,
+            "tx_count": 0,
+            "is_contract": [True] * 10 + [False] * 10,
+        }
+    )
+    out = pd.concat(frames + [extra], ignore_index=True)
+    out.insert(0, "address", [f"0x{i:040x}" for i in range(len(out))])
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained():
+    table = _table()
+    model, report = train_personas(table, FAST)
+    return table, model, report
+
+
+def test_contracts_and_inactive_wallets_are_named_by_rule_in_training_and_prediction(trained) -> None:
+    table, model, report = trained
+    pred = model.predict(table).set_index("address")
+    contracts = table.loc[table.group == "contract", "address"]
+    inactive = table.loc[table.group == "inactive", "address"]
+    assert (pred.loc[contracts, "persona"] == CONTRACT).all()
+    assert (pred.loc[inactive, "persona"] == INACTIVE).all()
+    assert (pred.loc[contracts, "confidence"] == 1.0).all()
+    assert report.population["modelled"] == 640
+    rule = rule_personas(table)
+    assert rule.isna().sum() == 640 and (rule == CONTRACT).sum() == 10
+
+
+def test_planted_groups_are_recovered_and_named_from_their_profile(trained) -> None:
+    table, model, _ = trained
+    pred = model.predict(table)
+    active = table.group.isin(["dormant", "retail", "nft", "whale"])
+    by_group = pd.crosstab(table.group[active], pred.persona[active])
+    dominant = by_group.idxmax(axis=1)
+    assert dominant["dormant"] == "Dormant Holder"
+    assert dominant["nft"] == "NFT Trader"
+    assert dominant["whale"] == "Whale"
+    assert (by_group.max(axis=1) / by_group.sum(axis=1) >= 0.9).all()
+
+
+def test_selection_report_compares_every_method_and_names_one_winner(trained) -> None:
+    _, _, report = trained
+    table = report.table
+    assert {"kmeans", "gmm", "hdbscan", "agglomerative"} <= set(table.method)
+    assert table.winner.sum() == 1
+    assert table.loc[table.winner, "candidate"].item() == report.winner
+    assert table.loc[table.method == "gmm", "bic"].notna().all()
+    for col in ("silhouette", "davies_bouldin", "calinski_harabasz", "stability", "balance"):
+        assert col in table.columns
+    assert "silhouette" in report.rule
+
+
+def test_probabilities_sum_to_one_and_are_not_degenerate(trained) -> None:
+    table, model, report = trained
+    pred = model.predict(table)
+    p = pred[[persona_column(n) for n in model.personas]].to_numpy()
+    assert np.allclose(p.sum(1), 1.0)
+    assert ((p >= 0) & (p <= 1)).all()
+    modelled = pred[rule_personas(table).isna().to_numpy()]
+    assert (modelled.confidence > 0.99).mean() < 0.9
+    assert modelled.confidence.std() > 0.01
+    assert 0 <= report.calibration["ece_heldout"] <= 0.3
+
+
+def test_names_stay_with_the_same_wallets_after_a_retrain_with_another_seed(trained) -> None:
+    table, model, _ = trained
+    other = PersonaConfig(**{**FAST.__dict__, "seed": 7})
+    retrained, _ = train_personas(table, other, previous=model)
+    before, after = model.predict(table).persona, retrained.predict(table).persona
+    assert (before == after).mean() >= 0.95
+
+
+def test_a_retrain_on_shuffled_wallets_keeps_the_previous_names(trained) -> None:
+    table, model, _ = trained
+    greek = ["Alpha", "Beta", "Gamma", "Delta", "Eps", "Zeta"]
+    renamed = {name: greek[i] for i, name in enumerate(sorted(set(model.cluster_names)))}
+    model_b = pickle.loads(pickle.dumps(model))
+    model_b.cluster_names = [renamed[n] for n in model.cluster_names]
+    retrained, report = train_personas(table.sample(frac=1, random_state=3), FAST, previous=model_b)
+    assert set(retrained.cluster_names) <= set(renamed.values())
+    assert "matches" in report.names
+
+
+def test_empty_table_is_refused() -> None:
+    with pytest.raises(PersonaInputError, match="empty"):
+        train_personas(_table().iloc[0:0], FAST)
+
+
+def test_missing_configured_column_is_refused() -> None:
+    with pytest.raises(PersonaInputError, match="dex_trades"):
+        train_personas(_table().drop(columns="dex_trades"), FAST)
+
+
+def test_missing_address_column_is_refused() -> None:
+    with pytest.raises(PersonaInputError, match="address"):
+        train_personas(_table().drop(columns="address"), FAST)
+
+
+def test_all_null_and_constant_columns_are_refused() -> None:
+    table = _table()
+    with pytest.raises(PersonaInputError, match="entirely null"):
+        train_personas(table.assign(eth_sent=np.nan), FAST)
+    with pytest.raises(PersonaInputError, match="constant"):
+        train_personas(table.assign(dex_trades=3), FAST)
+
+
+def test_predict_refuses_features_the_model_was_not_trained_on(trained) -> None:
+    table, model, _ = trained
+    with pytest.raises(PersonaInputError, match="trained on"):
+        model.predict(table.drop(columns="nft_transfers"))
+    with pytest.raises(PersonaInputError, match="not numeric"):
+        model.predict(table.assign(eth_sent="a lot"))
+
+
+def test_any_numeric_table_is_accepted_with_the_default_column_choice() -> None:
+    table = _table()[["address", "days_since_last_active", "dex_trades", "eth_sent", "nft_transfers"]]
+    table = table.dropna()
+    config = PersonaConfig(**{**FAST.__dict__, "feature_columns": None, "methods": ("kmeans",)})
+    model, _ = train_personas(table, config)
+    assert set(model.feature_columns) == {"days_since_last_active", "dex_trades", "eth_sent", "nft_transfers"}
+    assert len(model.predict(table)) == len(table)
+
+
+def test_model_survives_a_pickle_round_trip(trained) -> None:
+    table, model, _ = trained
+    restored = pickle.loads(pickle.dumps(model))
+    pd.testing.assert_frame_equal(restored.predict(table), model.predict(table))
