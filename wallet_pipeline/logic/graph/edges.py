@@ -1,0 +1,576 @@
+"""Edge rules of the wallet graph, one plain function per rule, each a DuckDB SQL query.
+
+Every rule returns a relation with the columns of `EDGE_COLUMNS`:
+`src, dst, edge_type, directed, weight, first_time, last_time, n, evidence` where `evidence` is a
+list of transaction hashes (at most `GraphConfig.evidence_cap`) and `n` counts the supporting events.
+
+`prepare` must run first: it cleans the raw transfers into temp tables (`g_eth`, `g_tok`, `g_xfer`)
+and counts the bad input it drops. `build_edges` runs prepare, the hub detection and every rule, and
+applies the hub guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig
+from wallet_pipeline.logic.graph.hubs import detect_hubs, table_columns
+
+EDGE_COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
+_BURN = ", ".join(f"'{a}'" for a in BURN_ADDRESSES)
+
+
+@dataclass
+class EdgeResult:
+    """Edges after the hub guard, the hubs, and a report of what was dropped or skipped."""
+
+    edges: pd.DataFrame
+    hubs: pd.DataFrame
+    bad_input: dict[str, int] = field(default_factory=dict)
+    skipped_rules: dict[str, str] = field(default_factory=dict)
+    counts_before_guard: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped_by_hub_guard: int = 0
+
+
+def _col(have: set[str], name: str, default: str = "null") -> str:
+    return name if name in have else default
+
+
+def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
+    """Create the cleaned transfer tables and return counts of the bad input they drop.
+
+    - `g_eth(hash, src, dst, eth, t)`: successful ETH transfers with a value above zero.
+    - `g_tok(hash, token, src, dst, amount, is_zero, t, tx_from)`: token transfers; `amount` is in
+      whole tokens when the decimals are known; `tx_from` is the transaction's signer (NULL unknown).
+    - `g_xfer(hash, asset, src, dst, amount, t)`: transfers that can link two wallets: initiated by
+      the sender (the signer is the sender, or unknown), not zero, not dust, not to self, not burnt.
+    """
+    s = cfg.schema
+    tx = table_columns(con, s, "transactions")
+    tt = table_columns(con, s, "token_transfers")
+    tk = table_columns(con, s, "tokens")
+    bad: dict[str, int] = {}
+    if {"from_address", "to_address"} <= tx:
+        status = "receipt_status is distinct from 0" if "receipt_status" in tx else "true"
+        value = "value::double / 1e18" if "value" in tx else "null::double"
+        con.execute(
+            f"""
+            create or replace temp table g_eth_all as
+            select distinct {_col(tx, "hash")} hash, lower(from_address) src, lower(to_address) dst,
+                   {value} eth, {_col(tx, "block_timestamp")}::timestamp t, {status} ok
+            from {s}.transactions where to_address is not null
+            """
+        )
+        bad["transactions_duplicate_rows"] = (
+            con.execute(f"select count(*) from {s}.transactions where to_address is not null").fetchone()[0]
+            - con.execute("select count(*) from g_eth_all").fetchone()[0]
+        )
+        row = con.execute(
+            f"""
+            select count(*) filter (not ok),
+                   count(*) filter (ok and src = dst),
+                   count(*) filter (ok and eth = 0),
+                   count(*) filter (ok and dst in ({_BURN})),
+                   count(*) filter (ok and eth > 0 and eth < {cfg.dust_eth})
+            from g_eth_all
+            """
+        ).fetchone()
+        bad.update(
+            eth_failed=row[0],
+            eth_self_transfers=row[1],
+            eth_zero_value=row[2],
+            eth_to_burn=row[3],
+            eth_dust=row[4],
+        )
+        con.execute(
+            f"""
+            create or replace temp table g_eth as
+            select hash, src, dst, eth, t from g_eth_all
+            where ok and src <> dst and dst not in ({_BURN}) and src not in ({_BURN})
+              and (eth is null or eth > 0)
+            """
+        )
+    else:
+        con.execute(
+            "create or replace temp table g_eth "
+            "(hash varchar, src varchar, dst varchar, eth double, t timestamp)"
+        )
+    if {"from_address", "to_address", "token_address"} <= tt:
+        dec = (
+            f"left join (select address, any_value(decimals) decimals from {s}.tokens group by 1) k "
+            "on k.address = tr.token_address"
+            if {"address", "decimals"} <= tk
+            else "left join (select null::varchar address, null::bigint decimals) k on false"
+        )
+        join_tx = (
+            f"left join (select hash, any_value(from_address) from_address, any_value(to_address) to_address "
+            f"from {s}.transactions group by 1) x "
+            "on x.hash = tr.transaction_hash"
+            if {"hash", "from_address"} <= tx and "transaction_hash" in tt
+            else "left join (select null::varchar hash, null::varchar from_address, "
+            "null::varchar to_address) x on false"
+        )
+        value = "try_cast(tr.value as double)" if "value" in tt else "null::double"
+        distinct = (
+            "distinct on (tr.transaction_hash, tr.log_index)"
+            if {"transaction_hash", "log_index"} <= tt
+            else "distinct"
+        )
+        con.execute(
+            f"""
+            create or replace temp table g_tok as
+            select {distinct}
+                   {"tr.transaction_hash" if "transaction_hash" in tt else "null"} hash,
+                   lower(tr.token_address) token, lower(tr.from_address) src, lower(tr.to_address) dst,
+                   {value} / pow(10, k.decimals) amount, {value} = 0 is_zero,
+                   {("tr.block_timestamp" if "block_timestamp" in tt else "null")}::timestamp t,
+                   lower(x.from_address) tx_from, lower(x.to_address) tx_to
+            from {s}.token_transfers tr {dec} {join_tx}
+            """
+        )
+        bad["token_duplicate_rows"] = (
+            con.execute(f"select count(*) from {s}.token_transfers").fetchone()[0]
+            - con.execute("select count(*) from g_tok").fetchone()[0]
+        )
+        row = con.execute(
+            f"""
+            select count(*) filter (src = dst), count(*) filter (is_zero),
+                   count(*) filter (dst in ({_BURN}) or src in ({_BURN})),
+                   count(*) filter (not is_zero and amount < {cfg.dust_token_units}),
+                   count(*) filter (tx_from is not null and tx_from <> src)
+            from g_tok
+            """
+        ).fetchone()
+        bad.update(
+            token_self_transfers=row[0],
+            token_zero_value=row[1],
+            token_mint_or_burn=row[2],
+            token_dust=row[3],
+            token_not_initiated_by_sender=row[4],
+        )
+    else:
+        con.execute(
+            "create or replace temp table g_tok (hash varchar, token varchar, src varchar, dst varchar, "
+            "amount double, is_zero boolean, t timestamp, tx_from varchar, tx_to varchar)"
+        )
+    con.execute(
+        f"""
+        create or replace temp table g_xfer as
+        select hash, 'ETH' asset, src, dst, eth amount, t from g_eth
+        where eth is null or eth >= {cfg.dust_eth}
+        union all
+        select hash, token asset, src, dst, amount, t from g_tok
+        where (tx_from is null or tx_from = src) and is_zero is not true
+          and (amount is null or amount >= {cfg.dust_token_units})
+          and src <> dst and dst not in ({_BURN}) and src not in ({_BURN})
+        """
+    )
+    return bad
+
+
+def _ev(cfg: GraphConfig, order: str = "t") -> str:
+    return f"list(hash order by {order})[1:{int(cfg.evidence_cap)}]"
+
+
+def direct_transfer_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """ETH and token transfers the sender initiated; strong when repeated or reciprocal.
+
+    Dust, zero-value and unsolicited transfers (signed by someone other than the sender, as in
+    address poisoning) are not in `g_xfer`, so they add no link.
+    """
+    return con.sql(
+        f"""
+        with d as (
+            select src, dst, count(*) n, min(t) first_time, max(t) last_time, {_ev(cfg)} evidence
+            from g_xfer group by src, dst
+        )
+        select d.src, d.dst, 'direct_transfer' edge_type, true directed,
+               case when r.src is not null then {cfg.direct_reciprocal_weight}
+                    when d.n >= {cfg.direct_repeat_min} then {cfg.direct_repeat_weight}
+                    else {cfg.direct_single_weight} end weight,
+               d.first_time, d.last_time, d.n, d.evidence
+        from d left join d r on r.src = d.dst and r.dst = d.src
+        """
+    )
+
+
+def common_funder_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Funder -> fresh wallet, when one source first-funds several fresh wallets with similar amounts.
+
+    A wallet is fresh when its first inbound ETH transfer comes before anything it signs. The
+    fundings of one source are split into bursts (gap under `funder_window_hours`); in a burst the
+    wallets whose amount is within `funder_amount_tolerance` of the burst median are linked, if there
+    are at least `funder_min_members`. Hubs are not funders (exchange withdrawals link nobody).
+    """
+    s = cfg.schema
+    gap = f"interval {int(cfg.funder_window_hours * 3600)} second"
+    return con.sql(
+        f"""
+        with first_in as (
+            select dst w, arg_min(src, t) src, arg_min(eth, t) eth, min(t) t, arg_min(hash, t) hash
+            from g_eth where eth > 0 group by dst
+        ),
+        first_out as (select lower(from_address) w, min(block_timestamp) t from {s}.transactions group by 1),
+        fresh as (
+            select f.* from first_in f left join first_out o using (w)
+            where (o.t is null or f.t <= o.t) and f.src not in (select address from g_hubs)
+        ),
+        burst as (
+            select *, sum(case when prev is null or t - prev > {gap} then 1 else 0 end)
+                      over (partition by src order by t, w) b
+            from (select *, lag(t) over (partition by src order by t, w) prev from fresh)
+        ),
+        med as (select src, b, median(eth) m from burst group by src, b),
+        members as (
+            select burst.* from burst join med using (src, b)
+            where abs(eth - m) <= {cfg.funder_amount_tolerance} * m
+        ),
+        ok as (select src, b from members group by src, b having count(*) >= {cfg.funder_min_members})
+        select m.src, m.w dst, 'common_funder' edge_type, true directed, 1.0 weight,
+               m.t first_time, m.t last_time, 1 n, [m.hash] evidence
+        from members m join ok using (src, b)
+        """
+    )
+
+
+def sweep_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Wallet -> collector, when many wallets send (almost) only to one collector in one burst."""
+    gap = f"interval {int(cfg.sweep_window_hours * 3600)} second"
+    return con.sql(
+        f"""
+        with x as (select * from g_xfer where dst not in (select address from g_hubs)),
+        tot as (select src, count(*) n_all from x group by src),
+        pair as (
+            select src, dst, count(*) n, min(t) first_time, max(t) last_time, {_ev(cfg)} evidence
+            from x group by src, dst
+        ),
+        cand as (
+            select p.* from pair p join tot using (src)
+            where p.n >= {cfg.sweep_min_share} * tot.n_all
+              and p.src not in (select address from g_hubs)
+        ),
+        burst as (
+            select *, sum(case when prev is null or first_time - prev > {gap} then 1 else 0 end)
+                      over (partition by dst order by first_time, src) b
+            from (select *, lag(first_time) over (partition by dst order by first_time, src) prev from cand)
+        ),
+        ok as (select dst, b from burst group by dst, b having count(*) >= {cfg.sweep_min_senders})
+        select src, dst, 'sweep' edge_type, true directed, 1.0 weight, first_time, last_time, n, evidence
+        from burst join ok using (dst, b)
+        """
+    )
+
+
+def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Wallet -> its exchange deposit address.
+
+    A deposit address forwards (by count, `deposit_forward_share`) to hubs, sends out at least
+    `deposit_min_value_ratio` of the ETH it got, and has few senders. Its forward to the hot wallet
+    is a hub edge and is dropped, so two users of one exchange are never linked through it.
+    """
+    return con.sql(
+        f"""
+        with outs as (
+            select src d, count(*) n_out,
+                   count(*) filter (dst in (select address from g_hubs)) n_hub,
+                   sum(amount) filter (asset = 'ETH') eth_out
+            from g_xfer group by src
+        ),
+        ins as (
+            select dst d, count(distinct src) filter (src not in (select address from g_hubs)) senders,
+                   sum(amount) filter (asset = 'ETH') eth_in
+            from g_xfer group by dst
+        ),
+        dep as (
+            select d from outs join ins using (d)
+            where n_hub >= {cfg.deposit_forward_share} * n_out
+              and senders between 1 and {cfg.deposit_max_senders}
+              and d not in (select address from g_hubs)
+              and (eth_in is null or eth_in = 0
+                   or coalesce(eth_out, 0) between {cfg.deposit_min_value_ratio} * eth_in and 1.0001 * eth_in)
+        )
+        select src, dst, 'deposit_address' edge_type, true directed, 1.0 weight,
+               min(t) first_time, max(t) last_time, count(*) n, {_ev(cfg)} evidence
+        from g_xfer where dst in (select d from dep) and src not in (select address from g_hubs)
+        group by src, dst
+        """
+    )
+
+
+def peel_forward_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Hop -> next hop, when a wallet forwards most of an ETH amount it just received (peel chains)."""
+    win = f"interval {int(cfg.peel_window_hours * 3600)} second"
+    return con.sql(
+        f"""
+        with i as (select * from g_eth where eth > 0 and dst not in (select address from g_hubs)),
+        o as (select * from g_eth where eth > 0 and dst not in (select address from g_hubs))
+        select o.src, o.dst, 'peel_forward' edge_type, true directed, {cfg.peel_weight} weight,
+               min(o.t) first_time, max(o.t) last_time, count(distinct o.hash) n,
+               list(distinct o.hash)[1:{int(cfg.evidence_cap)}] evidence
+        from i join o on o.src = i.dst and o.t > i.t and o.t <= i.t + {win} and o.dst <> i.src
+        where o.eth between {cfg.peel_min_ratio} * i.eth and i.eth
+        group by o.src, o.dst
+        """
+    )
+
+
+def nft_repeat_trade_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Buyer -- seller, when the same two wallets trade NFTs with each other again and again."""
+    s = cfg.schema
+    return con.sql(
+        f"""
+        select least(buyer, seller) src, greatest(buyer, seller) dst, 'nft_repeat_trade' edge_type,
+               false directed, 1.0 weight, min(block_time) first_time, max(block_time) last_time,
+               count(*) n, list(tx_hash order by block_time)[1:{int(cfg.evidence_cap)}] evidence
+        from (select lower(buyer) buyer, lower(seller) seller, block_time, tx_hash from {s}.nft_trades)
+        where buyer <> seller
+        group by 1, 2 having count(*) >= {cfg.nft_repeat_min}
+        """
+    )
+
+
+def token_cohold_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Wallet -- wallet sharing rare tokens; weight sum(1 / ln(1 + holders)), capped.
+
+    Only tokens with at most `cohold_max_holders` holders count (a token thousands hold links
+    nobody), a pair needs `cohold_min_shared` of them, and the cap keeps this rule below the
+    clustering threshold on its own: it only supports other evidence.
+    """
+    return con.sql(
+        f"""
+        with h as (
+            select distinct asset token, dst w from g_xfer
+            where asset <> 'ETH' and dst not in (select address from g_hubs)
+        ),
+        pop as (select token, count(*) holders from h group by token),
+        rare as (select h.* , holders from h join pop using (token) where holders <= {cfg.cohold_max_holders})
+        select a.w src, b.w dst, 'token_cohold' edge_type, false directed,
+               least({cfg.cohold_weight_cap}, sum(1 / ln(1 + a.holders))) weight,
+               null::timestamp first_time, null::timestamp last_time, count(*) n,
+               list(a.token)[1:{int(cfg.evidence_cap)}] evidence
+        from rare a join rare b on a.token = b.token and a.w < b.w
+        group by 1, 2 having count(*) >= {cfg.cohold_min_shared}
+        """
+    )
+
+
+def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Deployer -- wallets that move its token out of addresses they do not own.
+
+    The signer must call the token contract itself (a marketplace sale or a router swap moves
+    tokens of others through another contract and links nobody). Only the controller of a token
+    contract (or someone the holder approved) makes a token leave an
+    address the signer is not; for a token created by the deployer, that ties the signer to it.
+    Pools and other hubs as the source are excluded (router swaps).
+    """
+    s = cfg.schema
+    return con.sql(
+        f"""
+        select lower(c.creator_address) src, g.tx_from dst, 'co_creation' edge_type, true directed,
+               0.8 weight, min(g.t) first_time, max(g.t) last_time, count(*) n,
+               {_ev(cfg, "g.t")} evidence
+        from {s}.contract_creations c join g_tok g on g.token = lower(c.address)
+        where g.tx_from is not null and g.tx_from <> g.src and g.tx_to = g.token
+          and g.src not in (select address from g_hubs) and g.src not in ({_BURN})
+          and g.tx_from not in (select address from g_hubs)
+          and g.tx_from <> lower(c.creator_address)
+        group by 1, 2
+        """
+    )
+
+
+def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Wallet -- wallet calling the same contract and method in the same short window, repeatedly.
+
+    Windows with more than `fingerprint_max_group` callers (a popular method) link nobody; a wallet
+    calling one method more than `fingerprint_max_calls` times (a bot) is left out; a pair needs
+    `fingerprint_min_cooccur` shared windows.
+    """
+    s = cfg.schema
+    w = int(cfg.fingerprint_window_minutes) * 60
+    return con.sql(
+        f"""
+        with c as (
+            select lower(from_address) w, lower(to_address) c, left(input, 10) m,
+                   floor(epoch(block_timestamp) / {w})::bigint b, block_timestamp t, hash
+            from {s}.transactions
+            where to_address is not null and length(input) >= 10
+        ),
+        busy as (select w, c, m from c group by all having count(*) > {cfg.fingerprint_max_calls}),
+        c2 as (select * from c anti join busy using (w, c, m)),
+        g as (
+            select c, m, b from c2 group by all
+            having count(distinct w) between 2 and {cfg.fingerprint_max_group}
+        ),
+        x as (select c2.* from c2 join g using (c, m, b)),
+        pairs as (
+            select a.w src, b.w dst, count(distinct (a.c, a.m, a.b)) co,
+                   min(least(a.t, b.t)) first_time, max(greatest(a.t, b.t)) last_time,
+                   list(a.hash)[1:{int(cfg.evidence_cap)}] evidence
+            from x a join x b on a.c = b.c and a.m = b.m and a.b = b.b and a.w < b.w
+            group by 1, 2
+        )
+        select src, dst, 'fingerprint' edge_type, false directed, {cfg.fingerprint_weight} weight,
+               first_time, last_time, co n, evidence
+        from pairs where co >= {cfg.fingerprint_min_cooccur}
+        """
+    )
+
+
+def poisoning_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Signer -- look-alike address it moves tokens for (address poisoning operators).
+
+    A token transfer signed by a third party whose one side looks like (same first 5 and last 4 hex
+    characters) a real counterparty of the other side is poisoning; the look-alike belongs to the
+    signer. The victim gets no link.
+    """
+    return con.sql(
+        f"""
+        with cp as (
+            select distinct a, b, left(b, 7) || right(b, 4) k from (
+                select src a, dst b from g_xfer union all select dst a, src b from g_xfer
+            )
+        ),
+        cand as (
+            select hash, t, tx_from, src look, dst victim from g_tok
+            where tx_from is not null and tx_from <> src and tx_from <> dst and src not in ({_BURN})
+            union all
+            select hash, t, tx_from, dst look, src victim from g_tok
+            where tx_from is not null and tx_from <> src and tx_from <> dst and dst not in ({_BURN})
+        ),
+        hit as (
+            select distinct cand.* from cand join cp
+              on cp.a = cand.victim and cp.k = left(cand.look, 7) || right(cand.look, 4) and cp.b <> cand.look
+        )
+        select tx_from src, look dst, 'poisoning' edge_type, true directed, 1.0 weight,
+               min(t) first_time, max(t) last_time, count(*) n, {_ev(cfg)} evidence
+        from hit where look not in (select address from g_hubs)
+        group by 1, 2
+        """
+    )
+
+
+def scam_label_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Transfers a wallet made with an address labelled `scam` (initiated, not dust)."""
+    s = cfg.schema
+    return con.sql(
+        f"""
+        with sc as (select distinct lower(address) a from {s}.address_labels where label_type = 'scam')
+        select src, dst, 'scam_label' edge_type, true directed, {cfg.scam_weight} weight,
+               min(t) first_time, max(t) last_time, count(*) n, {_ev(cfg)} evidence
+        from g_xfer where src in (select a from sc) or dst in (select a from sc)
+        group by src, dst
+        """
+    )
+
+
+# rule name -> (function, {table: required columns})
+RULES: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, GraphConfig], duckdb.DuckDBPyRelation], dict]] = {
+    "direct_transfer": (direct_transfer_edges, {}),
+    "common_funder": (
+        common_funder_edges,
+        {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
+    ),
+    "sweep": (sweep_edges, {"transactions": {"block_timestamp"}}),
+    "deposit_address": (deposit_address_edges, {"transactions": {"value"}}),
+    "peel_forward": (
+        peel_forward_edges,
+        {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
+    ),
+    "nft_repeat_trade": (
+        nft_repeat_trade_edges,
+        {"nft_trades": {"buyer", "seller", "block_time", "tx_hash"}},
+    ),
+    "token_cohold": (token_cohold_edges, {"token_transfers": {"token_address"}}),
+    "co_creation": (
+        co_creation_edges,
+        {
+            "contract_creations": {"address", "creator_address"},
+            "token_transfers": {"transaction_hash", "token_address"},
+            "transactions": {"hash", "from_address"},
+        },
+    ),
+    "fingerprint": (
+        fingerprint_edges,
+        {"transactions": {"from_address", "to_address", "input", "block_timestamp", "hash"}},
+    ),
+    "poisoning": (
+        poisoning_edges,
+        {"token_transfers": {"transaction_hash", "token_address"}, "transactions": {"hash", "from_address"}},
+    ),
+    "scam_label": (scam_label_edges, {"address_labels": {"address", "label_type"}}),
+}
+
+
+def _missing(con: duckdb.DuckDBPyConnection, cfg: GraphConfig, needs: dict) -> str | None:
+    for table, cols in needs.items():
+        have = table_columns(con, cfg.schema, table)
+        if not have:
+            return f"no table {cfg.schema}.{table}"
+        lacking = sorted(set(cols) - have)
+        if lacking:
+            return f"{cfg.schema}.{table} lacks {', '.join(lacking)}"
+    return None
+
+
+def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) -> EdgeResult:
+    """Run every rule, apply the hub guard, and return the edge table with its report.
+
+    The hub guard drops every edge that touches a contract, and every edge between a hub and a
+    non-hub. Hub-hub edges between EOAs (hot wallets of one exchange rebalancing) are kept, so
+    hubs may form clusters of their own but never glue other wallets.
+    """
+    cfg = cfg or GraphConfig()
+    bad = prepare(con, cfg)
+    hubs = detect_hubs(con, cfg)
+    skipped: dict[str, str] = {}
+    rels: list[str] = []
+    for name, (fn, needs) in RULES.items():
+        if cfg.rules is not None and name not in cfg.rules:
+            continue
+        why = _missing(con, cfg, needs)
+        if why is not None:
+            skipped[name] = why
+            continue
+        con.execute(
+            f"create or replace temp table g_rule_{name} as select * from ({fn(con, cfg).sql_query()})"
+        )
+        rels.append(f"select {', '.join(EDGE_COLUMNS)} from g_rule_{name}")
+    if rels:
+        con.execute("create or replace temp table g_edges_raw as " + " union all ".join(rels))
+    else:
+        con.execute(
+            "create or replace temp table g_edges_raw (src varchar, dst varchar, edge_type varchar, "
+            "directed boolean, weight double, first_time timestamp, last_time timestamp, n bigint, "
+            "evidence varchar[])"
+        )
+    before = dict(con.execute("select edge_type, count(*) from g_edges_raw group by 1").fetchall())
+    con.execute(
+        f"""
+        create or replace temp table g_edges as
+        select e.* from g_edges_raw e
+        left join g_hubs a on a.address = e.src
+        left join g_hubs b on b.address = e.dst
+        where e.src <> e.dst and e.src not in ({_BURN}) and e.dst not in ({_BURN})
+          and coalesce(a.reason, '') <> 'contract' and coalesce(b.reason, '') <> 'contract'
+          and ((a.address is null and b.address is null)
+               or (a.address is not null and b.address is not null and e.edge_type = 'direct_transfer'))
+        """
+    )
+    edges = con.sql("select * from g_edges order by edge_type, src, dst").df()
+    counts = edges.groupby("edge_type").size().to_dict() if len(edges) else {}
+    total_before = sum(before.values())
+    return EdgeResult(
+        edges=edges,
+        hubs=hubs,
+        bad_input=bad,
+        skipped_rules=skipped,
+        counts_before_guard={k: int(v) for k, v in before.items()},
+        counts={k: int(v) for k, v in counts.items()},
+        dropped_by_hub_guard=int(total_before - len(edges)),
+    )
