@@ -49,20 +49,31 @@ def materialize(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Materializing every asset (source: {settings.get_source()}) into {settings.duckdb_path()}")
+    source = settings.get_source()
+    try:
+        runs = _planned_runs(source, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Materializing every asset (source: {source}) into {settings.duckdb_path()}")
     log_path = settings.data_dir() / "logs" / "last_materialize.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"dbt's progress goes to {log_path}", flush=True)
     started = time.monotonic()
-    job = definitions.resolve_job_def("full_pipeline_job")
+    instance = dg.DagsterInstance.get()
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     # dagster-dbt echoes every dbt event to stdout (the UI keeps them as compute logs); here they
     # would bury the summary, so they go to a file the user can open.
-    with open(log_path, "w") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(
-            instance=dg.DagsterInstance.get(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-        )
+    with open(log_path, "w") as log:
+        for job_name, partition in runs:
+            if partition:
+                print(f"  {job_name} {partition}", flush=True)
+            with contextlib.redirect_stdout(log):
+                result = definitions.resolve_job_def(job_name).execute_in_process(
+                    instance=instance, raise_on_error=False, run_config=run_config, partition_key=partition
+                )
+            if not result.success:
+                break
     elapsed = time.monotonic() - started
     if not result.success:
         print(f"\nThe run failed after {elapsed:.0f} s:", file=sys.stderr)
@@ -77,6 +88,27 @@ def materialize(args: argparse.Namespace) -> int:
     print(f"\nDone in {elapsed:.0f} s (Dagster run {result.run_id}).")
     print(outputs_summary(settings.duckdb_path()))
     return 0
+
+
+def _planned_runs(source: str, args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(job, partition) runs that materialize everything: one job, or Dune's days then features."""
+    if source != "dune":
+        return [("full_pipeline_job", None)]
+    if not args.start:
+        raise ValueError("the Dune source loads days: give --start YYYY-MM-DD (and --end, default --start)")
+    import datetime as dt
+
+    try:
+        first = dt.date.fromisoformat(args.start)
+        last = dt.date.fromisoformat(args.end or args.start)
+    except ValueError:
+        raise ValueError(
+            f"--start/--end must be dates like 2024-07-01, not {args.start!r}/{args.end!r}"
+        ) from None
+    if last < first:
+        raise ValueError(f"--end {last} is before --start {first}")
+    days = [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    return [*(("dune_daily_ingestion_job", day) for day in days), ("features_job", None)]
 
 
 def _failure_messages(result) -> list[str]:  # noqa: ANN001 - dagster's result type
@@ -163,7 +195,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("materialize", help="run the whole asset graph headless")
-    run.add_argument("--source", choices=["simulator", "files"], help="raw data source (default: simulator)")
+    run.add_argument(
+        "--source", choices=["simulator", "files", "dune"], help="raw data source (default: simulator)"
+    )
+    run.add_argument("--start", help="Dune source: first day to load, YYYY-MM-DD")
+    run.add_argument("--end", help="Dune source: last day to load (default: --start)")
     run.add_argument("--files-dir", help="ethereum-etl export folder (implies --source files)")
     run.add_argument("--wallets", type=int, help="simulated wallets (default 20,000)")
     run.add_argument("--seed", type=int, help="simulator seed (default 42)")

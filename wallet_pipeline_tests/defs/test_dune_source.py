@@ -210,3 +210,20 @@ def test_partitions_start_at_the_configured_date(monkeypatch: pytest.MonkeyPatch
     from wallet_pipeline.defs.ingestion.dune_assets import daily_partitions
 
     assert daily_partitions.start.date() == dt.date(2024, 7, 1)
+
+
+def test_the_command_line_loads_a_range_of_dune_days_then_the_features(
+    emulator: DuneEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wallet_pipeline.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _env(emulator, tmp_path, DAGSTER_HOME=str(tmp_path / "home")).items():
+            mp.setenv(name, value)
+        assert main(["materialize"]) == 2
+        assert "give --start" in capsys.readouterr().err
+        assert main(["materialize", "--start", DAY, "--end", OTHER_DAY]) == 0
+    out = capsys.readouterr().out
+    assert f"dune_daily_ingestion_job {DAY}" in out and f"dune_daily_ingestion_job {OTHER_DAY}" in out
+    assert _count(tmp_path, "transactions", OTHER_DAY) == emulator.rows("transactions", OTHER_DAY)
+    assert "marts.wallet_features" in out
