@@ -847,3 +847,25 @@ def test_no_wallet_balance_ever_goes_negative_within_the_window() -> None:
     senders = con.execute("select count(distinct from_address) from raw.transactions").fetchone()[0]
     assert lowest[0] >= 0
     assert lowest[1] >= senders
+
+
+def test_poisoning_lookalikes_never_transact_and_only_appear_as_spoofed_senders(
+    sim: duckdb.DuckDBPyConnection,
+) -> None:
+    looks = "(select address from ground_truth.wallets where persona = 'poisoning_lookalike')"
+    assert one(sim, f"select count(*) from {looks}") > 0
+    in_transactions = one(
+        sim,
+        f"select count(*) from raw.transactions where from_address in {looks} or to_address in {looks}",
+    )
+    spoofed, own = rows(
+        sim,
+        f"""
+        select count(*) filter (where t.from_address <> tt.from_address),
+               count(*) filter (where t.from_address = tt.from_address)
+        from raw.token_transfers tt join raw.transactions t on t.hash = tt.transaction_hash
+        where tt.from_address in {looks}
+        """,
+    )[0]
+    assert in_transactions == 0
+    assert spoofed > 0 and own == 0

@@ -598,7 +598,9 @@ class _Chunk:
         looks = wallets_table(
             w.seed,
             lookalikes,
-            "dormant",
+            # They never send or receive: their only footprint is spoofed transfers out of them,
+            # inside transactions the poisoning operator sends. Calling them dormant misleads.
+            "poisoning_lookalike",
             look_entity[(look_target & 0xFFFF) % len(w.poisoners)],
             "poisoner",
             "lookalike",

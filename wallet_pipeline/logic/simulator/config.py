@@ -31,6 +31,7 @@ PERSONAS = (
     "nft_trader",
     "dormant",
     "airdrop_farmer",
+    "poisoning_lookalike",
     "contract",
 )
 
