@@ -242,17 +242,26 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=None, help="feature sets to run (default: best)")
     parser.add_argument("--fast", action="store_true", help="kmeans + gmm only")
     parser.add_argument("--confusion", action="store_true")
+    parser.add_argument("--selection", default="silhouette", help="PersonaConfig.selection")
+    parser.add_argument("--retrain-seed", type=int, default=None, help="also retrain with this seed")
     args = parser.parse_args()
     features, truth = load(args.db)
     config = PersonaConfig(methods=("kmeans", "gmm")) if args.fast else PersonaConfig()
+    config = PersonaConfig(**{**config.__dict__, "selection": args.selection})
     pd.set_option("display.width", 250)
     for name in args.set or [BEST]:
         r = evaluate(features, truth, FEATURE_SETS[name], config)
+        kept = ""
+        if args.retrain_seed is not None:  # stability: same personas after a retrain with another seed
+            cfg = PersonaConfig(**{**config.__dict__, "seed": args.retrain_seed})
+            r2 = evaluate(features, truth, FEATURE_SETS[name], cfg)
+            same = (r["pred"].persona.to_numpy() == r2["pred"].persona.to_numpy()).mean()
+            kept = f"  seed {args.retrain_seed}: {r2['winner']}, ARI look {r2['ari_lookalike']:.3f}, kept {same:.1%}"
         print(
-            f"{name:>24}: winner {r['winner']:<18} silhouette {r['silhouette']:.3f}  "
+            f"{name:>24} [{args.selection}]: winner {r['winner']:<18} silhouette {r['silhouette']:.3f}  "
             f"ARI names sim {r['ari_simulator']:.3f} / lookalike {r['ari_lookalike']:.3f}  "
             f"ARI clusters sim {r['ari_clusters_simulator']:.3f} / lookalike {r['ari_clusters_lookalike']:.3f}"
-            f"  ({r['seconds']:.0f} s)",
+            f"  ({r['seconds']:.0f} s){kept}",
             flush=True,
         )
         if args.confusion:

@@ -9,12 +9,16 @@ import pytest
 from wallet_pipeline.logic.personas import (
     CONTRACT,
     INACTIVE,
+    RECEIVE_ONLY,
+    SPOOFED_SENDER,
     PersonaConfig,
     PersonaInputError,
     persona_column,
     rule_personas,
     train_personas,
 )
+from wallet_pipeline.logic.personas.naming import name_cluster
+from wallet_pipeline.logic.personas.selection import choose_winner
 
 FAST = PersonaConfig(
     feature_columns=("days_since_last_active", "nft_transfers", "dex_trades", "eth_sent"),
@@ -187,3 +191,99 @@ def test_model_survives_a_pickle_round_trip(trained) -> None:
     table, model, _ = trained
     restored = pickle.loads(pickle.dumps(model))
     pd.testing.assert_frame_equal(restored.predict(table), model.predict(table))
+
+
+def test_wallets_that_never_sent_are_split_into_spoofed_senders_receive_only_and_inactive() -> None:
+    table = pd.DataFrame(
+        {
+            "address": ["spoofed", "receiver", "token_receiver", "empty", "sender", "contract"],
+            "tx_count": [0, 0, 0, 0, 3, 0],
+            "received_tx_count": [0, 2, 0, 0, 1, 0],
+            "erc20_transfers_in": [0, 0, 4, 0, 0, 0],
+            "nft_transfers": [0, 0, 0, 0, 0, 0],
+            "erc20_transfers_out": [3, 0, 0, 0, 2, 5],
+            "is_contract": [False, False, False, False, False, True],
+        }
+    )
+    rule = rule_personas(table).tolist()
+    assert rule == [SPOOFED_SENDER, RECEIVE_ONLY, RECEIVE_ONLY, INACTIVE, None, CONTRACT]
+    # Without the received / token-out columns every wallet that never sent stays Inactive.
+    plain = rule_personas(table[["address", "tx_count", "is_contract"]]).tolist()
+    assert plain == [INACTIVE, INACTIVE, INACTIVE, INACTIVE, None, CONTRACT]
+
+
+def _profile(columns: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+    """Profile rows of one cluster from {column: (median, percentile, nonzero share)}."""
+    return pd.DataFrame(
+        [
+            {"cluster": 0, "column": c, "size": 100, "median": m, "percentile": p, "nonzero_share": nz,
+             "population_nonzero_share": 0.5}
+            for c, (m, p, nz) in columns.items()
+        ]
+    )  # fmt: skip
+
+
+def test_deposit_forwarders_are_named_by_their_forwarding_share_not_the_eth_ratio() -> None:
+    base = {
+        "dex_trades": (0, 0.3, 0.0),
+        "nft_transfers": (0, 0.3, 0.0),
+        "days_since_last_active": (80, 0.7, 1.0),
+    }
+    # ETH out/in ratio pulled below 0.8 by members that kept some ETH, but every inflow is forwarded.
+    forwarding = base | {"eth_sent": (0.5, 0.4, 1.0), "eth_received": (1.0, 0.5, 1.0)}
+    assert (
+        name_cluster(_profile(forwarding | {"forwarded_eoa_6h_share": (1.0, 0.9, 1.0)}))
+        == "Deposit Forwarder"
+    )
+    # A share that says "not forwarded" wins over a high ETH ratio.
+    kept = base | {"eth_sent": (1.0, 0.5, 1.0), "eth_received": (1.0, 0.5, 1.0)}
+    assert name_cluster(_profile(kept | {"forwarded_eoa_6h_share": (0.0, 0.3, 0.0)})) == "Dormant Holder"
+    # Without the share column the ETH ratio still decides.
+    assert name_cluster(_profile(kept | {"forward_ratio": (1.0, 0.5, 1.0)})) == "Deposit Forwarder"
+
+
+def test_named_selection_prefers_the_candidate_whose_names_separate_best_over_raw_silhouette() -> None:
+    table = pd.DataFrame(
+        {
+            "candidate": ["split", "merged"],
+            "k": [6, 4],
+            "silhouette": [0.60, 0.50],
+            "named_silhouette": [0.30, 0.50],
+            "bic": [np.nan, np.nan],
+            "stability": [0.95, 0.95],
+            "min_share": [0.05, 0.05],
+        }
+    )
+    by_silhouette, _ = choose_winner(table, PersonaConfig())
+    by_names, _ = choose_winner(table, PersonaConfig(selection="named"))
+    assert (by_silhouette, by_names) == ("split", "merged")
+
+
+def test_distinct_selection_drops_candidates_that_give_two_clusters_the_same_name() -> None:
+    table = pd.DataFrame(
+        {
+            "candidate": ["two_retail_clusters", "one_name_each"],
+            "k": [6, 4],
+            "n_names": [5, 4],
+            "silhouette": [0.60, 0.45],
+            "bic": [np.nan, np.nan],
+            "stability": [0.95, 0.95],
+            "min_share": [0.05, 0.05],
+        }
+    )
+    winner, ranked = choose_winner(table, PersonaConfig(selection="distinct"))
+    assert winner == "one_name_each"
+    assert not ranked.set_index("candidate").loc["two_retail_clusters", "eligible"]
+
+
+def test_training_with_named_selection_reports_names_per_candidate_and_refuses_unknown_rules() -> None:
+    table = _table()
+    model, report = train_personas(table, PersonaConfig(**{**FAST.__dict__, "selection": "named"}))
+    assert {"n_names", "named_silhouette", "names"} <= set(report.table.columns)
+    win = report.table[report.table.winner].iloc[0]
+    assert win.named_silhouette == report.table.loc[report.table.eligible, "named_silhouette"].max() or (
+        win.named_silhouette >= report.table.loc[report.table.eligible, "named_silhouette"].max() - 0.02
+    )
+    assert win.n_names == len(set(model.cluster_names))
+    with pytest.raises(PersonaInputError, match="unknown selection"):
+        train_personas(table, PersonaConfig(selection="elbow"))

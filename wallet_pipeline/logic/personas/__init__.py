@@ -14,14 +14,23 @@ from wallet_pipeline.logic.personas.model import (
     train_personas,
 )
 from wallet_pipeline.logic.personas.naming import MIXED, VOCABULARY
-from wallet_pipeline.logic.personas.population import CONTRACT, INACTIVE, RULE_PERSONAS, rule_personas
+from wallet_pipeline.logic.personas.population import (
+    CONTRACT,
+    INACTIVE,
+    RECEIVE_ONLY,
+    RULE_PERSONAS,
+    SPOOFED_SENDER,
+    rule_personas,
+)
 from wallet_pipeline.logic.personas.selection import WINNER_RULE, SelectionReport
 
 __all__ = [
     "CONTRACT",
     "INACTIVE",
     "MIXED",
+    "RECEIVE_ONLY",
     "RULE_PERSONAS",
+    "SPOOFED_SENDER",
     "VOCABULARY",
     "WALLET_FEATURES",
     "WINNER_RULE",

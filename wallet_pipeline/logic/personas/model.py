@@ -23,6 +23,7 @@ from wallet_pipeline.logic.personas.selection import (
     WINNER_RULE,
     ClusterModel,
     SelectionReport,
+    add_named_scores,
     choose_winner,
     compare,
 )
@@ -64,6 +65,9 @@ class PersonaConfig:
     min_stability: float = 0.8
     min_cluster_share: float = 0.005
     silhouette_tie: float = 0.02
+    # "silhouette", "named" (silhouette after merging same names), "distinct" (no two clusters named
+    # alike) or "bic" (lowest BIC of the mixtures); see selection.py.
+    selection: str = "silhouette"
     # Calibration and naming.
     holdout_share: float = 0.2
     max_holdout: int = 20_000
@@ -182,6 +186,8 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
         raise PersonaInputError("features table is empty")
     if config.id_column not in features.columns:
         raise PersonaInputError(f"features have no {config.id_column!r} column")
+    if config.selection not in ("silhouette", "named", "distinct", "bic"):
+        raise PersonaInputError(f"unknown selection {config.selection!r}: silhouette, named, distinct or bic")
     if features[config.id_column].duplicated().any():
         raise PersonaInputError(f"{config.id_column!r} has duplicates: one row per wallet is expected")
     return _feature_columns(features, config)
@@ -225,6 +231,10 @@ def train_personas(
     z_eval = z_fit[: config.eval_sample]
     t1 = time.perf_counter()
     table, fitted = compare(config, z_fit, z_eval)
+    if config.selection in ("named", "distinct"):
+        numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
+        raw_fit = features.loc[active, numeric].astype(float).iloc[pool[: config.selection_sample]]
+        table = add_named_scores(table, fitted, raw_fit.reset_index(drop=True), z_fit, z_eval)
     winner, table = choose_winner(table, config)
     _, model, refits = fitted[winner]
     timings["selection"] = time.perf_counter() - t1

@@ -15,9 +15,18 @@ nearest centroid.
 
 Winner rule (`choose_winner`): a candidate is eligible when its stability is at least
 `min_stability` and its smallest cluster holds at least `min_cluster_share` of the wallets. Among the
-eligible, the highest silhouette wins; candidates within `silhouette_tie` of the best are tied and
-the more stable one wins, then the one with fewer clusters. With no eligible candidate, the most
-stable one wins.
+eligible, the highest score wins; candidates within `silhouette_tie` of the best are tied and the
+more stable one wins, then the one with fewer clusters. With no eligible candidate, the most stable
+one wins. The score is set by `PersonaConfig.selection`:
+
+- "silhouette": the silhouette of the candidate's clusters;
+- "named": the silhouette of its *named* partition (`named_silhouette`): each candidate's clusters
+  are named from their profiles on the fitting sample and clusters with the same name are merged
+  before the silhouette is taken, so splitting one persona into look-alike halves earns nothing.
+  Candidates whose clusters all get one name are not eligible. This favours coarse partitions;
+- "distinct": the silhouette, but a candidate is eligible only when no two of its clusters get the
+  same name (`n_names == k`): a split that the vocabulary cannot tell apart is penalised out;
+- "bic": the lowest BIC among the eligible Gaussian mixtures (silhouette when there are none).
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from sklearn.metrics import (
     silhouette_score,
 )
 from sklearn.mixture import GaussianMixture
+
+from wallet_pipeline.logic.personas.naming import name_clusters, profiles
 
 
 @dataclass
@@ -186,9 +197,37 @@ def compare(config: object, z_fit: np.ndarray, z_eval: np.ndarray) -> tuple[pd.D
     return table, fitted
 
 
+def add_named_scores(
+    table: pd.DataFrame, fitted: dict, raw_fit: pd.DataFrame, z_fit: np.ndarray, z_eval: np.ndarray
+) -> pd.DataFrame:
+    """Add `n_names`, `named_silhouette` and `names` to the candidate table.
+
+    Each candidate is named on `raw_fit` (the raw rows of `z_fit`), clusters with the same name are
+    merged, and the silhouette of the merged partition is taken on `z_eval` (the first rows of `z_fit`).
+    """
+    n_names, named_sil, names_col = [], [], []
+    for cand_name in table["candidate"]:
+        _, model, _ = fitted[cand_name]
+        if model.n_clusters < 2:
+            n_names.append(1)
+            named_sil.append(np.nan)
+            names_col.append("")
+            continue
+        labels = model.predict(z_fit)
+        names = name_clusters(profiles(raw_fit, labels, model.n_clusters), model.n_clusters)
+        merged = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1][labels[: len(z_eval)]]
+        distinct = len(np.unique(merged))
+        n_names.append(len(set(names)))
+        named_sil.append(float(silhouette_score(z_eval, merged)) if distinct >= 2 else np.nan)
+        names_col.append(" | ".join(names))
+    out = table.copy()
+    out["n_names"], out["named_silhouette"], out["names"] = n_names, named_sil, names_col
+    return out
+
+
 WINNER_RULE = (
     "eligible: stability >= {min_stability} and smallest cluster >= {min_cluster_share:.1%} of wallets; "
-    "winner: highest silhouette among the eligible, ties (within {silhouette_tie}) broken by higher "
+    "winner: best {selection} score among the eligible, ties (within {silhouette_tie}) broken by higher "
     "stability then fewer clusters; no eligible candidate: the most stable one"
 )
 
@@ -196,18 +235,25 @@ WINNER_RULE = (
 def choose_winner(table: pd.DataFrame, config: object) -> tuple[str, pd.DataFrame]:
     """Apply the winner rule; returns the winner's name and the table with `eligible`, `rank`."""
     t = table.copy()
+    selection = getattr(config, "selection", "silhouette")
+    score = "named_silhouette" if selection == "named" and "named_silhouette" in t else "silhouette"
     t["eligible"] = (
         (t["stability"] >= config.min_stability)
         & (t["min_share"] >= config.min_cluster_share)
-        & t["silhouette"].notna()
+        & t[score].notna()
     )
+    if selection == "distinct" and "n_names" in t:
+        t["eligible"] &= t["n_names"] == t["k"]
     pool = t[t["eligible"]]
+    gmms = pool[pool["bic"].notna()]
     if pool.empty:
         pool = t[t["silhouette"].notna()] if t["silhouette"].notna().any() else t
         best = pool.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]
+    elif selection == "bic" and not gmms.empty:
+        best = gmms.sort_values("bic").iloc[0]
     else:
-        top = pool["silhouette"].max()
-        tied = pool[pool["silhouette"] >= top - config.silhouette_tie]
+        top = pool[score].max()
+        tied = pool[pool[score] >= top - config.silhouette_tie]
         best = tied.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]
     t["winner"] = t["candidate"] == best["candidate"]
     order = t.sort_values(["winner", "eligible", "silhouette"], ascending=False).reset_index(drop=True)
