@@ -5,6 +5,7 @@ Every variable is optional; the defaults run the whole pipeline offline on the e
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -128,8 +129,6 @@ def dbt_executable() -> str:
 def dune_start_date() -> str:
     """`WALLET_DUNE_START_DATE`: the first day of the Dune source's daily partitions."""
     value = os.environ.get("WALLET_DUNE_START_DATE", "2024-07-01")
-    import datetime as dt
-
     try:
         dt.date.fromisoformat(value)
     except ValueError:

@@ -66,14 +66,15 @@ class DuneRun:
     retries: int = 0
 
     def metadata(self) -> dict[str, Any]:
+        """What the run cost and returned, as asset metadata."""
         return {
-            "execution_id": self.execution_id,
-            "rows": self.rows,
-            "pages": self.pages,
-            "datapoints": self.datapoints,
-            "credits": self.credits,
-            "seconds": round(self.seconds, 2),
-            "retries": self.retries,
+            "dagster/row_count": self.rows,
+            "dune_execution_id": self.execution_id,
+            "dune_datapoints": self.datapoints,
+            "dune_credits": self.credits,
+            "dune_pages": self.pages,
+            "dune_seconds": round(self.seconds, 2),
+            "dune_retries": self.retries,
         }
 
 

@@ -20,7 +20,7 @@ from wallet_pipeline.logic.raw_schema import (
 
 # The Ethereum genesis block is dated 2015-07-30; a block time before it is a parsing error.
 GENESIS = "2015-07-30"
-# Integer columns that may legitimately be negative: none in the raw schema.
+# Every integer and wei column of the raw schema counts or measures something: none may be negative.
 _NON_NEGATIVE_KINDS = ("int", "wei")
 
 

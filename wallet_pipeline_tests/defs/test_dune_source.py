@@ -205,11 +205,18 @@ def test_days_from_dune_build_wallet_features(emulator: DuneEmulator, tmp_path: 
     assert with_balance == 0, "Dune provides no balances: eth_balance must be unknown, not 0"
 
 
-def test_partitions_start_at_the_configured_date(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WALLET_DUNE_START_DATE", "2024-07-01")
-    from wallet_pipeline.defs.ingestion.dune_assets import daily_partitions
+def test_partitions_start_at_the_configured_date_and_a_malformed_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wallet_pipeline import settings
 
-    assert daily_partitions.start.date() == dt.date(2024, 7, 1)
+    monkeypatch.setenv("WALLET_DUNE_START_DATE", "2023-03-15")
+    assert dg.DailyPartitionsDefinition(start_date=settings.dune_start_date()).start.date() == dt.date(
+        2023, 3, 15
+    )
+    monkeypatch.setenv("WALLET_DUNE_START_DATE", "15/03/2023")
+    with pytest.raises(settings.SettingsError, match="WALLET_DUNE_START_DATE"):
+        settings.dune_start_date()
 
 
 def test_the_command_line_loads_a_range_of_dune_days_then_the_features(

@@ -21,8 +21,9 @@ from wallet_pipeline.logic.raw_schema import (
     REJECTS_TABLE,
 )
 from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
+from wallet_pipeline.logic.simulator.truth import TRUTH_SCHEMAS
 
-GROUND_TRUTH_TABLES = ("wallets", "entities", "tokens")
+GROUND_TRUTH_TABLES = tuple(TRUTH_SCHEMAS)
 
 
 def _load_results(con: duckdb.DuckDBPyConnection) -> Iterator[dg.MaterializeResult]:

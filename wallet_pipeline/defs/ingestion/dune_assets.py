@@ -31,18 +31,7 @@ _REFERENCE_SPECS = [spec for spec in _SPECS if spec.key.path[1] not in _DAILY_TA
 
 def _results(runs: dict[str, DuneRun]) -> Iterator[dg.MaterializeResult]:
     for name, run in runs.items():
-        yield dg.MaterializeResult(
-            asset_key=[RAW_SCHEMA, name],
-            metadata={
-                "dagster/row_count": run.rows,
-                "dune_execution_id": run.execution_id,
-                "dune_datapoints": run.datapoints,
-                "dune_credits": run.credits,
-                "dune_pages": run.pages,
-                "dune_seconds": round(run.seconds, 2),
-                "dune_retries": run.retries,
-            },
-        )
+        yield dg.MaterializeResult(asset_key=[RAW_SCHEMA, name], metadata=run.metadata())
 
 
 @dg.multi_asset(specs=_DAILY_SPECS, partitions_def=daily_partitions, name="dune_daily", can_subset=False)
