@@ -4,6 +4,8 @@
     python3 dev.py pipeline   materialize the whole asset graph on the embedded simulator
     python3 dev.py test       run the test suite (extra arguments go to pytest)
     python3 dev.py ui         start the Dagster UI on http://127.0.0.1:3000
+    python3 dev.py mlflow     start the MLflow UI on http://127.0.0.1:5000 (model runs and registry)
+    python3 dev.py persona 0x...   persona of a wallet, scored with the promoted model
     python3 dev.py lint       ruff check and format check
 
 The first call installs uv (pinned) into .tools/uv, then the locked dependencies into .venv.
@@ -62,6 +64,8 @@ def main(argv: list[str]) -> int:
         "pipeline": ("wallet-pipeline", "materialize", *rest),
         "test": ("pytest", *rest),
         "ui": ("wallet-pipeline", "ui", *rest),
+        "mlflow": ("wallet-pipeline", "mlflow-ui", *rest),
+        "persona": ("wallet-pipeline", "persona", *rest),
         "lint": ("ruff", "check", "."),
     }
     if command not in commands:

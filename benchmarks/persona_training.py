@@ -74,29 +74,39 @@ def one_size(db: str, rows: int) -> dict:
     }
 
 
-def quality(db: str) -> None:
-    """ARI vs truth, per-persona confusion, calibration and naming stability at the file's size."""
-    from sklearn.metrics import adjusted_rand_score
+def quality(db: str, seeds: list[int]) -> None:
+    """ARI vs truth, confusion, calibration, and names kept across retrains with other seeds."""
+    from wallet_pipeline.logic.personas.evaluation import evaluate_personas
 
     features = _features(db)
     with duckdb.connect(db, read_only=True) as con:
         truth = con.sql("select address, persona from ground_truth.wallets").df()
-    truth = truth.set_index("address").persona.reindex(features.address).to_numpy()
-    model, report = train_personas(features, PersonaConfig())
-    pred = model.predict(features)
-    pd.set_option("display.width", 200)
-    print(report.table.round(3).to_string())
-    print("winner:", report.winner, "\nrule:", report.rule)
-    print("calibration:", json.dumps(report.calibration, indent=1))
-    print("names:", report.names)
-    print(f"ARI personas vs truth: {adjusted_rand_score(truth, pred.persona):.3f}")
-    confusion = pd.crosstab(pd.Series(truth, name="truth"), pred.persona)
-    print(confusion.to_string())
-    best = confusion.max(axis=1) / confusion.sum(axis=1)
-    print("share of each truth persona in its most common predicted persona:\n", best.round(3).to_string())
-    retrained, _ = train_personas(features, PersonaConfig(seed=1), previous=model)
-    kept = (retrained.predict(features).persona == pred.persona).mean()
-    print(f"names kept across a retrain with seed 1: {kept:.2%}")
+    pd.set_option("display.width", 250)
+    first = None
+    for seed in seeds:
+        t0 = time.perf_counter()
+        model, report = train_personas(features, PersonaConfig(seed=seed), previous=first and first[0])
+        seconds = time.perf_counter() - t0
+        pred = model.predict(features)
+        result = evaluate_personas(pred, truth)
+        win = report.table[report.table.winner].iloc[0]
+        kept = (
+            ""
+            if first is None
+            else f", persona kept vs seed {seeds[0]}: {(pred.persona == first[1].persona).mean():.2%}"
+        )
+        print(
+            f"seed {seed}: winner {report.winner}, silhouette {win.silhouette:.3f}, stability "
+            f"{win.stability:.3f}, ARI {result.ari:.3f}, "
+            f"ECE held-out {report.calibration['ece_heldout']:.3f}, "
+            f"dormant_days {report.population['dormant_days']}, {seconds:.0f} s{kept}"
+        )
+        if first is None:
+            first = (model, pred)
+            print(report.table.round(3).to_string())
+            print("calibration:", json.dumps(report.calibration, indent=1))
+            print(result.per_class.round(3).to_string())
+            print(result.confusion.to_string())
 
 
 def main() -> None:
@@ -106,12 +116,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="retrain seeds (quality)")
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(one_size(args.db, args.one)))
         return
     if not args.no_quality:
-        quality(args.db)
+        quality(args.db, args.seeds)
     for rows in [0, *args.rows]:
         cmd = [sys.executable, __file__, "--db", args.db, "--one", str(rows)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -1,4 +1,4 @@
-"""`wallet-pipeline`: run the whole asset graph headless, start the UI, show where outputs are."""
+"""`wallet-pipeline`: run the asset graph headless, score personas, start the UIs, show where outputs are."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def _apply_options(args: argparse.Namespace) -> None:
     from wallet_pipeline import settings
 
     os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home"))
+    # MLflow's progress bars and INFO lines would bury the run summary; warnings still show.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
@@ -138,7 +141,7 @@ def outputs_summary(db_path: Path) -> str:
     try:
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('raw', 'marts', 'ground_truth') order by 1, 2"
+            "where schema_name in ('raw', 'marts', 'ground_truth', 'personas') order by 1, 2"
         ).fetchall()
         rows = [
             (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0])
@@ -147,6 +150,14 @@ def outputs_summary(db_path: Path) -> str:
         features = con.execute(
             "select count(*), count(*) filter (where is_contract) from marts.wallet_features"
         ).fetchone()
+        personas = (
+            con.execute(
+                "select persona, count(*), any_value(model_version) from personas.wallet_personas "
+                "group by 1 order by 2 desc"
+            ).fetchall()
+            if ("personas", "wallet_personas") in tables
+            else []
+        )
     finally:
         con.close()
     lines = ["", "Outputs (DuckDB file):", f"  {db_path}", ""]
@@ -156,6 +167,11 @@ def outputs_summary(db_path: Path) -> str:
             "",
             f"marts.wallet_features: {features[0]:,} addresses, {features[1]:,} flagged as contracts.",
         ]
+    if personas:
+        lines += ["", f"personas.wallet_personas (model version {personas[0][2]}):"]
+        lines += [f"  {name:<28} {n:>10,} wallets" for name, n, _ in personas]
+        example = "python3 dev.py persona <address>"
+        lines += ["", f"Who is a wallet: {example}   MLflow UI: python3 dev.py mlflow"]
     lines += [
         "",
         "Query it:",
@@ -179,6 +195,27 @@ def ui(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def mlflow_ui(args: argparse.Namespace) -> int:
+    """Start the MLflow UI on 127.0.0.1 over the tracking store the pipeline uses (replaces this process)."""
+    _apply_options(args)
+    from wallet_pipeline import settings
+
+    uri = settings.mlflow_tracking_uri()
+    if not uri.startswith("sqlite:"):
+        print(f"MLFLOW_TRACKING_URI points at {uri.split('@')[-1]}: open that server's UI instead.")
+        return 2
+    mlflow = Path(sys.executable).with_name("mlflow")
+    # One worker and no job runner: the defaults fork several processes on a 2-core machine.
+    os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    argv = [
+        str(mlflow), "server", "--backend-store-uri", uri, "--host", UI_HOST,
+        "--port", str(args.port), "--workers", "1",
+    ]  # fmt: skip
+    print(f"MLflow UI on http://{UI_HOST}:{args.port} (store {uri})")
+    os.execv(argv[0], argv)
+    return 0  # pragma: no cover - execv does not return
+
+
 def where(args: argparse.Namespace) -> int:
     """Print the output paths."""
     _apply_options(args)
@@ -187,6 +224,64 @@ def where(args: argparse.Namespace) -> int:
     print(f"DuckDB file:  {settings.duckdb_path()}")
     print(f"Data folder:  {settings.data_dir()}")
     print(f"DAGSTER_HOME: {os.environ['DAGSTER_HOME']}")
+    uri = settings.mlflow_tracking_uri()
+    print(f"MLflow store: {uri.split('@')[-1] if '@' in uri else uri}")
+    return 0
+
+
+def persona(args: argparse.Namespace) -> int:
+    """Print the persona and every persona's probability of wallets, with the promoted model."""
+    _apply_options(args)
+    import duckdb
+    import pandas as pd
+
+    from wallet_pipeline import settings
+    from wallet_pipeline.lib.persona_registry import (
+        PersonaModelUnavailable,
+        load_model_file,
+        load_persona_model,
+    )
+    from wallet_pipeline.logic.personas import PersonaInputError
+    from wallet_pipeline.logic.personas import predictor as pr
+    from wallet_pipeline.logic.personas.store import FeaturesUnavailable, read_features_of
+
+    if not (args.addresses or args.csv or args.row):
+        print("error: give addresses, --csv FILE or --row JSON", file=sys.stderr)
+        return 2
+    try:
+        if args.model_file:
+            model, version = load_model_file(Path(args.model_file)), f"file {args.model_file}"
+        else:
+            model, version = load_persona_model(settings.mlflow_tracking_uri(), args.model)
+            version = f"version {version}" + ("" if args.model.isdigit() else f" ({args.model})")
+        if args.row:
+            table = pr.read_wallet_row(args.row)
+        elif args.csv:
+            table = pr.read_wallets_csv(Path(args.csv))
+        else:
+            table = pd.DataFrame({"address": pr.normalise_addresses(args.addresses)})
+        if pr.needs_lookup(table, model):
+            wanted = list(table["address"])
+            with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
+                table = read_features_of(con, wanted)
+            missing = pr.missing_addresses(wanted, table)
+            if missing:
+                raise pr.WalletsNotFound(missing)
+        predictions = model.predict(table)
+    except (PersonaModelUnavailable, PersonaInputError, FeaturesUnavailable, pr.WalletsNotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:
+        print(
+            f"error: cannot read {settings.duckdb_path()} ({exc}); a pipeline run may be writing it, "
+            "try again when it finishes",
+            file=sys.stderr,
+        )
+        return 1
+    if args.json:
+        print(predictions.to_json(orient="records", indent=2))
+    else:
+        print(pr.format_predictions(predictions, model, version, top=args.top))
     return 0
 
 
@@ -211,6 +306,22 @@ def _parser() -> argparse.ArgumentParser:
     start_ui = sub.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
     start_ui.add_argument("--port", type=int, default=UI_PORT)
     start_ui.set_defaults(func=ui)
+
+    who = sub.add_parser(
+        "persona", help="persona and probabilities of wallets, scored with the promoted model"
+    )
+    who.add_argument("addresses", nargs="*", help="addresses to look up in marts.wallet_features")
+    who.add_argument("--csv", help="CSV of wallets: feature columns, or only an address column to look up")
+    who.add_argument("--row", help='one wallet\'s features as JSON: {"address": "0x..", "tx_count": 3, ...}')
+    who.add_argument("--model", default="champion", help="registry alias or version (default: champion)")
+    who.add_argument("--model-file", help="a pickled persona model file instead of the registry")
+    who.add_argument("--top", type=int, default=0, help="print only the N most likely personas")
+    who.add_argument("--json", action="store_true", help="print JSON records instead of text")
+    who.set_defaults(func=persona)
+
+    tracking = sub.add_parser("mlflow-ui", help="start the MLflow UI on 127.0.0.1 (model runs, registry)")
+    tracking.add_argument("--port", type=int, default=5000)
+    tracking.set_defaults(func=mlflow_ui)
 
     show = sub.add_parser("where", help="print where the outputs are")
     show.set_defaults(func=where)

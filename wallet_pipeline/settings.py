@@ -185,3 +185,15 @@ def dune_poll_seconds() -> float:
     if not 0 < seconds <= 600:
         raise SettingsError(f"WALLET_DUNE_POLL_SECONDS={value!r} is not a number of seconds in (0, 600]")
     return seconds
+
+
+def mlflow_uri_is_set() -> bool:
+    """Whether `MLFLOW_TRACKING_URI` is set (it may carry credentials, so Dagster reads it as an EnvVar)."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI", "").strip())
+
+
+def mlflow_tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, else a sqlite store in the data folder (`<data>/mlflow/mlflow.db`)."""
+    from wallet_pipeline.lib.mlflow_session import default_tracking_uri
+
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or default_tracking_uri(data_dir())

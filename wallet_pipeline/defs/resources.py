@@ -12,6 +12,7 @@ from wallet_pipeline import settings
 from wallet_pipeline.defs.transform.project import wallet_dbt_project
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.lib.dune import DuneResource
+from wallet_pipeline.lib.mlflow_session import MlflowSession
 
 
 def build_resources(source: str = "simulator") -> dict[str, Any]:
@@ -28,6 +29,12 @@ def build_resources(source: str = "simulator") -> dict[str, Any]:
             project_dir=wallet_dbt_project(),
             target=settings.get_environment(),
             dbt_executable=settings.dbt_executable(),
+        ),
+        # EnvVar when set: a remote tracking URI may carry credentials, which config would show.
+        "mlflow": MlflowSession(
+            tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI")
+            if settings.mlflow_uri_is_set()
+            else settings.mlflow_tracking_uri()
         ),
     }
     if source == "dune":

@@ -9,6 +9,7 @@ artifacts beside it; `MLFLOW_TRACKING_URI` points elsewhere.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,25 @@ from pydantic import Field
 DAGSTER_RUN_TAG = "dagster.run_id"
 DAGSTER_ASSET_TAG = "dagster.asset_key"
 CHAMPION = "champion"
+
+
+def point_mlflow_at(uri: str) -> None:
+    """Point MLflow's fluent API and registry at `uri`, leaving the environment as it was.
+
+    MLflow exports the URI it is given as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI (for its
+    subprocesses); settings would then mistake it for the user's choice and pin every later data
+    folder of this process to the first store.
+    """
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def default_tracking_uri(data_dir: Path) -> str:
@@ -38,8 +58,7 @@ class MlflowSession(dg.ConfigurableResource):
     def _connect(self):  # noqa: ANN202 - mlflow's experiment id
         import mlflow
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
+        point_mlflow_at(self.tracking_uri)
         experiment = mlflow.get_experiment_by_name(self.experiment)
         if experiment is None:
             location = self.artifact_root or self._artifacts_beside_store()
@@ -77,6 +96,15 @@ class MlflowSession(dg.ConfigurableResource):
             run_name=None if run_id else name,
             tags={DAGSTER_RUN_TAG: dagster_run_id, DAGSTER_ASSET_TAG: asset_key},
         ) as active:
+            yield active
+
+    @contextmanager
+    def resume(self, run_id: str) -> Iterator[object]:
+        """An existing MLflow run, reopened to add to it (evaluation of a trained version)."""
+        import mlflow
+
+        self._connect()
+        with mlflow.start_run(run_id=run_id) as active:
             yield active
 
     def champion_version(self, model_name: str) -> str | None:

@@ -49,3 +49,18 @@ def test_promotion_moves_the_champion_alias(session: MlflowSession) -> None:
     session.promote("wallet_personas", versions[1])
     champion = mlflow.sklearn.load_model("models:/wallet_personas@champion")
     assert champion.predict([[5]])[0] == 1
+
+
+def test_pointing_mlflow_at_a_store_leaves_the_environment_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wallet_pipeline import settings
+    from wallet_pipeline.lib.mlflow_session import point_mlflow_at
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("WALLET_DATA_DIR", str(tmp_path / "b"))
+    point_mlflow_at(default_tracking_uri(tmp_path / "a"))
+    assert mlflow.get_tracking_uri() == default_tracking_uri(tmp_path / "a")
+    # MLflow exports the URI it is given; a second data folder in this process must not inherit it.
+    assert not settings.mlflow_uri_is_set()
+    assert settings.mlflow_tracking_uri() == default_tracking_uri(tmp_path / "b")

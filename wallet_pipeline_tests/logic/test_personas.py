@@ -8,6 +8,7 @@ import pytest
 
 from wallet_pipeline.logic.personas import (
     CONTRACT,
+    DORMANT,
     INACTIVE,
     RECEIVE_ONLY,
     SPOOFED_SENDER,
@@ -87,9 +88,11 @@ def test_contracts_and_inactive_wallets_are_named_by_rule_in_training_and_predic
     assert (pred.loc[contracts, "persona"] == CONTRACT).all()
     assert (pred.loc[inactive, "persona"] == INACTIVE).all()
     assert (pred.loc[contracts, "confidence"] == 1.0).all()
-    assert report.population["modelled"] == 640
+    dormant = table.loc[table.group == "dormant", "address"]
+    assert (pred.loc[dormant, "persona"] == DORMANT).all()  # 110 days without a sent transaction
+    assert report.population["modelled"] == 440
     rule = rule_personas(table)
-    assert rule.isna().sum() == 640 and (rule == CONTRACT).sum() == 10
+    assert rule.isna().sum() == 440 and (rule == CONTRACT).sum() == 10 and (rule == DORMANT).sum() == 200
 
 
 def test_planted_groups_are_recovered_and_named_from_their_profile(trained) -> None:
@@ -287,3 +290,79 @@ def test_training_with_named_selection_reports_names_per_candidate_and_refuses_u
     assert win.n_names == len(set(model.cluster_names))
     with pytest.raises(PersonaInputError, match="unknown selection"):
         train_personas(table, PersonaConfig(selection="elbow"))
+
+
+def test_dormant_rule_uses_days_since_the_last_sent_transaction_and_can_be_switched_off() -> None:
+    table = pd.DataFrame(
+        {
+            "address": ["0xa", "0xb", "0xc", "0xd"],
+            "tx_count": [3, 3, 3, 0],
+            "days_since_last_active": [89.9, 90.0, 400.0, np.nan],
+            "is_contract": [False, False, True, False],
+        }
+    )
+    assert rule_personas(table).tolist() == [None, DORMANT, CONTRACT, INACTIVE]
+    assert rule_personas(table, dormant_days=None).tolist() == [None, None, CONTRACT, INACTIVE]
+    assert PersonaConfig(dormant_days=30).rules(table).tolist() == [DORMANT, DORMANT, CONTRACT, INACTIVE]
+
+
+def test_a_tie_on_silhouette_goes_to_the_finer_partition_unless_stable_is_asked_for() -> None:
+    table = pd.DataFrame(
+        {
+            "candidate": ["kmeans(k=4)", "kmeans(k=6)", "kmeans(k=8)", "gmm(k=3)"],
+            "k": [4, 6, 8, 3],
+            "silhouette": [0.55, 0.57, 0.56, 0.40],
+            "stability": [0.99, 0.95, 0.90, 1.0],
+            "min_share": [0.05, 0.02, 0.01, 0.2],
+            "bic": [np.nan, np.nan, np.nan, 1.0],
+        }
+    )
+    finer, _ = choose_winner(table, PersonaConfig())
+    stable, _ = choose_winner(table, PersonaConfig(tie_break="stable"))
+    assert finer == "kmeans(k=8)"
+    assert stable == "kmeans(k=4)"
+    # Outside the 0.02 band nothing is tied: the best silhouette wins either way.
+    narrow, _ = choose_winner(table, PersonaConfig(silhouette_tie=0.001))
+    assert narrow == "kmeans(k=6)"
+
+
+def test_auto_dormancy_puts_the_threshold_between_the_modes_and_falls_back_to_90_days_without_one() -> None:
+    from wallet_pipeline.logic.personas.population import fit_dormant_days
+
+    rng = np.random.default_rng(0)
+    active = rng.exponential(15, 3_000)
+    stopped = rng.uniform(150, 180, 1_000)
+    days, how = fit_dormant_days(np.r_[active, stopped])
+    assert 70 < days < 150 and how.startswith("fitted")
+    days, how = fit_dormant_days(active)
+    assert days == 90 and how.startswith("fixed")
+    table = _table()
+    model, report = train_personas(table, PersonaConfig(**{**FAST.__dict__, "dormant_days": "auto"}))
+    assert report.population["dormant_days"] == model.config.dormant_days
+    assert isinstance(model.config.dormant_days, float)  # prediction applies the trained number
+    with pytest.raises(PersonaInputError, match="dormant_days must be"):
+        train_personas(table, PersonaConfig(**{**FAST.__dict__, "dormant_days": "soon"}))
+
+
+def test_default_features_a_source_cannot_fill_are_left_out_and_reported() -> None:
+    from wallet_pipeline.logic.personas import WALLET_FEATURES
+
+    rng = np.random.default_rng(3)
+    n = 400
+    table = pd.DataFrame(
+        {
+            "address": [f"0x{i:040x}" for i in range(n)],
+            "tx_count": rng.integers(1, 20, n),
+            "forwarded_to_eoa_6h_share": np.r_[np.ones(n // 4), rng.uniform(0, 0.2, n - n // 4)],
+            "nft_trade_share": np.nan,  # the export had no NFT trades
+            "dex_trade_share": np.nan,  # nor DEX trades
+            "large_transfer_share": np.r_[rng.uniform(0.3, 0.6, 20), np.zeros(n - 20)],
+        }
+    )
+    config = PersonaConfig(**{**FAST.__dict__, "feature_columns": None})
+    model, report = train_personas(table, config)
+    assert set(WALLET_FEATURES) <= set(table.columns)
+    assert report.population["dropped_features"] == ["nft_trade_share", "dex_trade_share"]
+    assert model.feature_columns == ("forwarded_to_eoa_6h_share", "large_transfer_share")
+    with pytest.raises(PersonaInputError, match="entirely null"):
+        train_personas(table.assign(forwarded_to_eoa_6h_share=np.nan, large_transfer_share=np.nan), config)

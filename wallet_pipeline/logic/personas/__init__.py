@@ -16,6 +16,7 @@ from wallet_pipeline.logic.personas.model import (
 from wallet_pipeline.logic.personas.naming import MIXED, VOCABULARY
 from wallet_pipeline.logic.personas.population import (
     CONTRACT,
+    DORMANT,
     INACTIVE,
     RECEIVE_ONLY,
     RULE_PERSONAS,
@@ -26,6 +27,7 @@ from wallet_pipeline.logic.personas.selection import WINNER_RULE, SelectionRepor
 
 __all__ = [
     "CONTRACT",
+    "DORMANT",
     "INACTIVE",
     "MIXED",
     "RECEIVE_ONLY",

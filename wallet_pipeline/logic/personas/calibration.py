@@ -1,9 +1,11 @@
 """Probabilities that mean something: a temperature-scaled softmax over cluster scores.
 
-Target: on held-out wallets, the stated confidence (top probability) should match how often the
-assignment survives a refit. For each held-out wallet, `agreement` is the share of bootstrap refits
-(aligned to the model's clusters by the Hungarian method) that put it in the model's cluster,
-smoothed as (hits + 1) / (refits + 2) so that a handful of refits cannot certify certainty. The
+Target: on held-out wallets, the stated confidence (top persona probability) should match how often
+the assignment survives a refit. For each held-out wallet, `agreement` is the share of bootstrap
+refits (aligned to the model's clusters by the Hungarian method) that put it in a cluster of the
+same persona, smoothed as (hits + 1) / (refits + 2) so that a handful of refits cannot certify
+certainty. Personas, not clusters: a user reads the persona, and two clusters that carry one name
+(a split the refits draw differently) are the same answer. The
 temperature T of `softmax(scores / T)` minimises the cross-entropy between confidence and agreement
 on one half of the held-out wallets; the expected calibration error (ECE) is reported on the other
 half, which took no part in the fit.
@@ -35,10 +37,25 @@ def align(reference: np.ndarray, other: np.ndarray, k_ref: int, k_other: int) ->
     return mapping[other]
 
 
+def grouped(probs: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Cluster probabilities summed per group (persona); unchanged without groups."""
+    if groups is None:
+        return probs
+    out = np.zeros((len(probs), int(groups.max()) + 1))
+    for c, g in enumerate(groups):
+        out[:, g] += probs[:, c]
+    return out
+
+
 def agreement(
-    labels: np.ndarray, refit_labels: list[np.ndarray], k: int, refit_k: list[int], smoothed: bool = True
+    labels: np.ndarray,
+    refit_labels: list[np.ndarray],
+    k: int,
+    refit_k: list[int],
+    smoothed: bool = True,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Share of refits that, once aligned, give each wallet the same cluster as `labels`.
+    """Share of refits that, once aligned, give each wallet the same cluster (or group) as `labels`.
 
     `smoothed` gives the posterior mean under a uniform prior, (hits + 1) / (refits + 2): with R
     refits one cannot claim more than (R + 1) / (R + 2), so a wallet no refit moved is not stated
@@ -46,26 +63,35 @@ def agreement(
     """
     hits = np.zeros(len(labels))
     for r, rk in zip(refit_labels, refit_k, strict=True):
-        hits += align(labels, r, k, rk) == labels
+        aligned = align(labels, r, k, rk)
+        if groups is None:
+            hits += aligned == labels
+        else:
+            hits += (aligned >= 0) & (groups[np.maximum(aligned, 0)] == groups[labels])
     n = len(refit_labels)
     if smoothed:
         return (hits + 1) / (n + 2)
     return hits / n if n else np.ones(len(labels))
 
 
-def _loss(scores: np.ndarray, target: np.ndarray, temperature: float) -> float:
-    conf = np.clip(softmax(scores, temperature).max(1), 1e-6, 1 - 1e-6)
+def confidence(scores: np.ndarray, temperature: float, groups: np.ndarray | None = None) -> np.ndarray:
+    """Top probability of each row, per group when groups are given."""
+    return grouped(softmax(scores, temperature), groups).max(1)
+
+
+def _loss(scores: np.ndarray, target: np.ndarray, temperature: float, groups: np.ndarray | None) -> float:
+    conf = np.clip(confidence(scores, temperature, groups), 1e-6, 1 - 1e-6)
     return float(-(target * np.log(conf) + (1 - target) * np.log(1 - conf)).mean())
 
 
-def fit_temperature(scores: np.ndarray, target: np.ndarray) -> float:
+def fit_temperature(scores: np.ndarray, target: np.ndarray, groups: np.ndarray | None = None) -> float:
     """Temperature minimising the cross-entropy of top-probability vs agreement."""
     scale = float(np.median(np.abs(np.diff(np.sort(scores, 1)[:, -2:], axis=1)))) or 1.0
     lo, hi = np.log(T_BOUNDS[0] * scale), np.log(T_BOUNDS[1] * scale)
     grid = np.linspace(lo, hi, 61)
-    best = grid[np.argmin([_loss(scores, target, np.exp(g)) for g in grid])]
+    best = grid[np.argmin([_loss(scores, target, np.exp(g), groups) for g in grid])]
     res = minimize_scalar(
-        lambda g: _loss(scores, target, np.exp(g)), bounds=(best - 0.2, best + 0.2), method="bounded"
+        lambda g: _loss(scores, target, np.exp(g), groups), bounds=(best - 0.2, best + 0.2), method="bounded"
     )
     return float(np.exp(res.x))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -12,12 +12,13 @@ from sklearn.pipeline import Pipeline
 
 from wallet_pipeline.logic.personas.calibration import (
     agreement,
+    confidence,
     expected_calibration_error,
     fit_temperature,
     softmax,
 )
 from wallet_pipeline.logic.personas.naming import inherit_names, name_clusters, profiles
-from wallet_pipeline.logic.personas.population import RULE_PERSONAS, rule_personas
+from wallet_pipeline.logic.personas.population import DORMANT, RULE_PERSONAS, fit_dormant_days, rule_personas
 from wallet_pipeline.logic.personas.preprocess import build_preprocessor
 from wallet_pipeline.logic.personas.selection import (
     WINNER_RULE,
@@ -28,10 +29,11 @@ from wallet_pipeline.logic.personas.selection import (
     compare,
 )
 
-# Features of `marts.wallet_features` the model clusters on when the table has them all: recency
-# (dormant vs active), NFT activity and DEX activity. Adding counts and ETH volumes lowered both
-# silhouette and agreement with the simulator's truth (docs/personas.md).
-WALLET_FEATURES = ("days_since_last_active", "unique_nfts", "dex_volume_usd")
+# Columns of `marts.wallet_features` the model clusters on when the table has them all: what a
+# wallet does, as shares of its activity (forwarding, NFT trading, DEX trading, large transfers).
+# Recency is a rule (population.py); counts and amounts spread every behaviour along an activity
+# continuum and lowered agreement with the simulator's truth (docs/personas.md).
+WALLET_FEATURES = ("forwarded_to_eoa_6h_share", "nft_trade_share", "dex_trade_share", "large_transfer_share")
 
 
 class PersonaInputError(ValueError):
@@ -48,6 +50,10 @@ class PersonaConfig:
     contract_column: str | None = "is_contract"
     activity_column: str | None = "tx_count"
     min_tx_count: float = 1  # below it: "Inactive" by rule
+    recency_column: str | None = "days_since_last_active"
+    # No sent transaction for this many days: "Dormant Holder" by rule; "auto" learns it at training
+    # (population.fit_dormant_days), None switches the rule off.
+    dormant_days: float | str | None = "auto"
     # Preprocessing.
     null_fill: str = "zero"  # "zero" (+ missing indicator) or "median" (+ indicator)
     clip_quantiles: tuple[float, float] = (0.001, 0.999)
@@ -64,15 +70,30 @@ class PersonaConfig:
     stability_refits: int = 5
     min_stability: float = 0.8
     min_cluster_share: float = 0.005
+    # Two clusters of active wallets is a split, not a segmentation (usually forwarders against the
+    # rest), yet its silhouette beats every finer partition; it stays in the table, not eligible.
+    min_clusters: int = 3
     silhouette_tie: float = 0.02
     # "silhouette", "named" (silhouette after merging same names), "distinct" (no two clusters named
     # alike) or "bic" (lowest BIC of the mixtures); see selection.py.
     selection: str = "silhouette"
+    tie_break: str = "finer"  # among candidates tied on the score: "finer" or "stable" (selection.py)
     # Calibration and naming.
     holdout_share: float = 0.2
     max_holdout: int = 20_000
     min_name_overlap: float = 0.5
     seed: int = 0
+
+    def rules(self, features: pd.DataFrame) -> pd.Series:
+        """The rule persona of each row, or None where the model decides (population.py)."""
+        return rule_personas(
+            features,
+            self.contract_column,
+            self.activity_column,
+            self.min_tx_count,
+            self.recency_column,
+            self.dormant_days,
+        )
 
 
 def persona_column(name: str) -> str:
@@ -116,9 +137,7 @@ class PersonaModel:
     def assign_clusters(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """Cluster id per row (-1 where a rule names the wallet) and the cluster probabilities."""
         self._check(features)
-        rule = rule_personas(
-            features, self.config.contract_column, self.config.activity_column, self.config.min_tx_count
-        )
+        rule = self.config.rules(features)
         active = rule.isna().to_numpy()
         labels = np.full(len(features), -1)
         probs = None
@@ -131,9 +150,7 @@ class PersonaModel:
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """address, persona, confidence (probability of that persona) and p_<persona> per persona."""
         self._check(features)
-        rule = rule_personas(
-            features, self.config.contract_column, self.config.activity_column, self.config.min_tx_count
-        )
+        rule = self.config.rules(features)
         active = rule.isna().to_numpy()
         personas = self.personas
         p = np.zeros((len(features), len(personas)))
@@ -188,9 +205,31 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
         raise PersonaInputError(f"features have no {config.id_column!r} column")
     if config.selection not in ("silhouette", "named", "distinct", "bic"):
         raise PersonaInputError(f"unknown selection {config.selection!r}: silhouette, named, distinct or bic")
+    dormant = config.dormant_days
+    if not (dormant is None or dormant == "auto" or (isinstance(dormant, int | float) and dormant > 0)):
+        raise PersonaInputError(f"dormant_days must be a number of days > 0, 'auto' or None, not {dormant!r}")
+    if config.tie_break not in ("finer", "stable"):
+        raise PersonaInputError(f"unknown tie_break {config.tie_break!r}: finer or stable")
     if features[config.id_column].duplicated().any():
         raise PersonaInputError(f"{config.id_column!r} has duplicates: one row per wallet is expected")
     return _feature_columns(features, config)
+
+
+def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tuple[PersonaConfig, str]:
+    """The config with a number (or None) for `dormant_days`, and how it was chosen."""
+    if config.dormant_days is None or not config.recency_column or config.recency_column not in features:
+        return replace(config, dormant_days=None), "off: no recency column"
+    if config.dormant_days != "auto":
+        return config, "fixed by configuration"
+    sent = np.ones(len(features), dtype=bool)
+    if config.activity_column and config.activity_column in features:
+        activity = pd.to_numeric(features[config.activity_column], errors="coerce").fillna(0)
+        sent = (activity >= config.min_tx_count).to_numpy()
+    if config.contract_column and config.contract_column in features:
+        sent &= ~features[config.contract_column].fillna(False).astype(bool).to_numpy()
+    recency = pd.to_numeric(features.loc[sent, config.recency_column], errors="coerce").to_numpy(dtype=float)
+    days, how = fit_dormant_days(recency, config.seed)
+    return replace(config, dormant_days=days), how
 
 
 def train_personas(
@@ -201,7 +240,8 @@ def train_personas(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     cols = _validate(features, config)
-    rule = rule_personas(features, config.contract_column, config.activity_column, config.min_tx_count)
+    config, dormant_how = _resolve_dormant_days(features, config)
+    rule = config.rules(features)
     active = rule.isna().to_numpy()
     x = features.loc[active, list(cols)]
     min_rows = max(20, 2 * max(config.k_range))
@@ -210,10 +250,17 @@ def train_personas(
             f"only {len(x)} wallets are left for the model after the rules; need {min_rows}"
         )
     all_null = [c for c in cols if x[c].isna().all()]
-    if all_null:
+    constant = [c for c in cols if c not in all_null and x[c].nunique(dropna=True) <= 1]
+    dropped: list[str] = []
+    if config.feature_columns is None and len(all_null) + len(constant) < len(cols):
+        # Default features the source cannot fill (no NFT or DEX trades in an ethereum-etl export)
+        # are left out and reported; columns a user asked for are an error instead.
+        dropped = all_null + constant
+        cols = tuple(c for c in cols if c not in dropped)
+        x = x[list(cols)]
+    elif all_null:
         raise PersonaInputError(f"feature columns are entirely null: {all_null}")
-    constant = [c for c in cols if x[c].nunique(dropna=True) <= 1]
-    if constant:
+    elif constant:
         raise PersonaInputError(f"feature columns are constant (nothing to cluster on): {constant}")
     rng = np.random.default_rng(config.seed)
 
@@ -239,37 +286,13 @@ def train_personas(
     _, model, refits = fitted[winner]
     timings["selection"] = time.perf_counter() - t1
 
-    # Calibration: fit T on one half of the held-out wallets, report ECE on the other half.
-    t2 = time.perf_counter()
-    z_hold = z[hold]
-    scores = model.scores(z_hold)
-    labels_hold = scores.argmax(1)
-    refit_labels = [r.predict(z_hold) for r in refits]
-    refit_k = [r.n_clusters for r in refits]
-    agree = agreement(labels_hold, refit_labels, model.n_clusters, refit_k)
-    raw_agree = agreement(labels_hold, refit_labels, model.n_clusters, refit_k, smoothed=False)
-    half = len(hold) // 2
-    temperature = fit_temperature(scores[:half], agree[:half])
-    conf = softmax(scores, temperature).max(1)
-    calibration = {
-        "temperature": temperature,
-        "ece_fit_half": expected_calibration_error(conf[:half], agree[:half]),
-        "ece_heldout": expected_calibration_error(conf[half:], agree[half:]),
-        "mean_confidence": float(conf[half:].mean()),
-        "mean_agreement": float(agree[half:].mean()),
-        "ece_heldout_vs_raw_agreement": expected_calibration_error(conf[half:], raw_agree[half:]),
-        "mean_raw_agreement": float(raw_agree[half:].mean()),
-        "confidence_quantiles": {q: float(np.quantile(conf, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
-        "heldout_wallets": int(len(hold) - half),
-    }
-    timings["calibration"] = time.perf_counter() - t2
-
     # Assign every modelled wallet, profile the clusters and name them.
     t3 = time.perf_counter()
     labels = model.predict(z)
     numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
     prof = profiles(features.loc[active, numeric].astype(float), labels, model.n_clusters)
-    names = name_clusters(prof, model.n_clusters)
+    dormant_by_rule = config.dormant_days is not None and config.recency_column in features.columns
+    names = name_clusters(prof, model.n_clusters, skip=(DORMANT,) if dormant_by_rule else ())
     name_info: dict = {"vocabulary": list(names)}
     if previous is not None:
         try:
@@ -283,6 +306,37 @@ def train_personas(
             name_info["matches"] = matches
     name_info["final"] = list(names)
     timings["naming"] = time.perf_counter() - t3
+
+    # Calibration: fit T on one half of the held-out wallets, report ECE on the other half.
+    t2 = time.perf_counter()
+    z_hold = z[hold]
+    scores = model.scores(z_hold)
+    labels_hold = scores.argmax(1)
+    refit_labels = [r.predict(z_hold) for r in refits]
+    refit_k = [r.n_clusters for r in refits]
+    # T is fitted on clusters: fitted on personas it flattens the scores until a persona made of many
+    # clusters outvotes the nearest one. Calibration is reported for both, personas being what a
+    # user reads (clusters sharing a name are one answer).
+    groups = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1]
+    agree = agreement(labels_hold, refit_labels, model.n_clusters, refit_k)
+    half = len(hold) // 2
+    temperature = fit_temperature(scores[:half], agree[:half])
+    conf = confidence(scores, temperature)
+    p_agree = agreement(labels_hold, refit_labels, model.n_clusters, refit_k, groups=groups)
+    p_raw = agreement(labels_hold, refit_labels, model.n_clusters, refit_k, smoothed=False, groups=groups)
+    p_conf = confidence(scores, temperature, groups)
+    calibration = {
+        "temperature": temperature,
+        "ece_heldout": expected_calibration_error(p_conf[half:], p_agree[half:]),
+        "ece_heldout_vs_raw_agreement": expected_calibration_error(p_conf[half:], p_raw[half:]),
+        "mean_confidence": float(p_conf[half:].mean()),
+        "mean_agreement": float(p_agree[half:].mean()),
+        "ece_heldout_clusters": expected_calibration_error(conf[half:], agree[half:]),
+        "ece_fit_half_clusters": expected_calibration_error(conf[:half], agree[:half]),
+        "confidence_quantiles": {q: float(np.quantile(p_conf, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
+        "heldout_wallets": int(len(hold) - half),
+    }
+    timings["calibration"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
 
     persona_model = PersonaModel(
@@ -302,6 +356,10 @@ def train_personas(
         calibration=calibration,
         timings={k: round(v, 3) for k, v in timings.items()},
         population={
+            "dormant_days": config.dormant_days,
+            "dormant_days_chosen": dormant_how,
+            "features": list(cols),
+            "dropped_features": dropped,
             "wallets": len(features),
             "modelled": int(active.sum()),
             **{p: int((rule == p).sum()) for p in RULE_PERSONAS},

@@ -62,7 +62,10 @@ def _whale(p: Profile) -> bool:
 
 
 def _nft(p: Profile) -> bool:
-    return p.nz("nft_transfers") >= 0.6 and p.lift("nft_transfers") >= 2
+    if p.nz("nft_transfers") < 0.6 or p.lift("nft_transfers") < 2:
+        return False
+    # A retail wallet that bought one NFT holds NFT transfers too; a trader's activity is mostly NFTs.
+    return not p.has("nft_trade_share") or p.med("nft_trade_share") >= 0.25
 
 
 # Share of a wallet's inflows sent on to an externally owned address within 6 h (docs/personas_features.md);
@@ -71,7 +74,8 @@ FORWARD_SHARE_COLUMNS = ("forwarded_to_eoa_6h_share", "forwarded_eoa_6h_share")
 
 
 def _forwarder(p: Profile) -> bool:
-    if p.nz("dex_trades") > 0.1 or p.nz("nft_transfers") > 0.1:
+    # Some users of a deposit address also trade; most of the cluster must not.
+    if p.nz("dex_trades") > 0.25 or p.nz("nft_transfers") > 0.25:
         return False
     share = next((c for c in FORWARD_SHARE_COLUMNS if p.has(c)), None)
     if share is not None:
@@ -93,7 +97,9 @@ def _dormant(p: Profile) -> bool:
 
 
 def _retail(p: Profile) -> bool:
-    return p.pct("days_since_last_active") <= 0.6 and (p.nz("dex_trades") >= 0.3 or p.pct("tx_count") >= 0.5)
+    # Dormant Holder is tested first (or given by rule), so what reaches here is recent enough.
+    sends_eth = p.has("eth_sent") and p.nz("eth_sent") >= 0.5
+    return p.nz("dex_trades") >= 0.3 or p.pct("tx_count") >= 0.5 or sends_eth
 
 
 # (name, columns the test needs, test), checked in this order.
@@ -109,7 +115,7 @@ VOCABULARY: list[tuple[str, tuple[str, ...], Callable[[Profile], bool]]] = [
         _farmer,
     ),
     ("Dormant Holder", ("days_since_last_active",), _dormant),
-    ("Active Retail Trader", ("days_since_last_active", "dex_trades", "tx_count"), _retail),
+    ("Active Retail Trader", ("dex_trades", "tx_count"), _retail),
 ]
 
 
@@ -150,21 +156,21 @@ def profiles(raw: pd.DataFrame, labels: np.ndarray, k: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def name_cluster(profile: pd.DataFrame) -> str:
-    """The first vocabulary name whose test passes for one cluster's profile rows, else Mixed."""
+def name_cluster(profile: pd.DataFrame, skip: tuple[str, ...] = ()) -> str:
+    """The first vocabulary name (not in `skip`) whose test passes for one cluster's profile, else Mixed."""
     p = profile.set_index("column")
     prof = Profile(
         p["percentile"].fillna(0.5), p["nonzero_share"], p["population_nonzero_share"], p["median"].fillna(0)
     )
     for name, cols, test in VOCABULARY:
-        if prof.has(*cols) and test(prof):
+        if name not in skip and prof.has(*cols) and test(prof):
             return name
     return MIXED
 
 
-def name_clusters(profile_table: pd.DataFrame, k: int) -> list[str]:
-    """Vocabulary name of each cluster 0..k-1."""
-    return [name_cluster(profile_table[profile_table["cluster"] == c]) for c in range(k)]
+def name_clusters(profile_table: pd.DataFrame, k: int, skip: tuple[str, ...] = ()) -> list[str]:
+    """Vocabulary name of each cluster 0..k-1; names in `skip` are given by rule, never to a cluster."""
+    return [name_cluster(profile_table[profile_table["cluster"] == c], skip) for c in range(k)]
 
 
 def inherit_names(

@@ -226,9 +226,11 @@ def add_named_scores(
 
 
 WINNER_RULE = (
-    "eligible: stability >= {min_stability} and smallest cluster >= {min_cluster_share:.1%} of wallets; "
-    "winner: best {selection} score among the eligible, ties (within {silhouette_tie}) broken by higher "
-    "stability then fewer clusters; no eligible candidate: the most stable one"
+    "eligible: stability >= {min_stability}, smallest cluster >= {min_cluster_share:.1%} of wallets and "
+    "at least {min_clusters} clusters; "
+    "winner: best {selection} score among the eligible; candidates within {silhouette_tie} of it are "
+    "tied, and the tie goes to the {tie_break} candidate ('finer': more clusters, then higher stability; "
+    "'stable': higher stability, then fewer clusters); no eligible candidate: the most stable one"
 )
 
 
@@ -240,6 +242,7 @@ def choose_winner(table: pd.DataFrame, config: object) -> tuple[str, pd.DataFram
     t["eligible"] = (
         (t["stability"] >= config.min_stability)
         & (t["min_share"] >= config.min_cluster_share)
+        & (t["k"] >= getattr(config, "min_clusters", 1))
         & t[score].notna()
     )
     if selection == "distinct" and "n_names" in t:
@@ -254,7 +257,12 @@ def choose_winner(table: pd.DataFrame, config: object) -> tuple[str, pd.DataFram
     else:
         top = pool[score].max()
         tied = pool[pool[score] >= top - config.silhouette_tie]
-        best = tied.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]
+        # Names merge clusters that are the same persona, so a finer partition loses nothing a user
+        # sees, while a coarser one can merge two behaviours for good.
+        if getattr(config, "tie_break", "finer") == "finer":
+            best = tied.sort_values(["k", "stability"], ascending=[False, False]).iloc[0]
+        else:
+            best = tied.sort_values(["stability", "k"], ascending=[False, True]).iloc[0]
     t["winner"] = t["candidate"] == best["candidate"]
     order = t.sort_values(["winner", "eligible", "silhouette"], ascending=False).reset_index(drop=True)
     return str(best["candidate"]), order

@@ -26,6 +26,8 @@ totals as (
         count(*) filter (where is_failed) as failed_tx_count,
         -- A reverted transaction moves no ETH; it only burns its fee.
         coalesce(sum(value_eth) filter (where not coalesce(is_failed, false)), 0) as eth_sent,
+        -- 10 ETH (about $25-40k at 2024-25 prices): a transfer few retail wallets ever make.
+        count(*) filter (where value_eth >= 10 and not coalesce(is_failed, false)) as large_transfers_sent,
         -- NULL as soon as one fee is unknown: a partial sum would understate the wallet's spend.
         case when count(fee_eth) = count(*) then sum(fee_eth) end as total_gas_spent_eth,
         -- Distinct over a 64-bit hash of the 4-byte selector: the same count, without strings.

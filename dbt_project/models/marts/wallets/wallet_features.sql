@@ -17,6 +17,8 @@ counterparties as (select * from {{ ref('int_counterparties_aggregated_to_wallet
 
 trades as (select * from {{ ref('int_trades_aggregated_to_wallets') }}),
 
+forwarding as (select * from {{ ref('int_forwarding_aggregated_to_wallets') }}),
+
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
 balances as (select * from {{ ref('stg_ethereum__balances') }}),
@@ -25,6 +27,7 @@ coverage as (
 
     -- Which tables the source provided: a feature built on a missing table is unknown (NULL).
     select
+        coalesce(bool_or(provided) filter (where table_name = 'transactions'), false) as has_transactions,
         coalesce(bool_or(provided) filter (where table_name = 'token_transfers'), false) as has_token_transfers,
         coalesce(bool_or(provided) filter (where table_name = 'dex_trades'), false) as has_dex_trades,
         coalesce(bool_or(provided) filter (where table_name = 'nft_trades'), false) as has_nft_trades,
@@ -62,6 +65,7 @@ joined as (
         coalesce(senders.active_days, 0) as active_days,
         case when senders.tx_count is null then 0 else senders.total_gas_spent_eth end as total_gas_spent_eth,
         coalesce(senders.eth_sent, 0) as eth_sent,
+        senders.large_transfers_sent,
         coalesce(receivers.eth_received, 0) as eth_received,
         coalesce(senders.unique_contracts_called, 0) as unique_contracts_called,
         coalesce(senders.unique_method_ids, 0) as unique_method_ids,
@@ -87,6 +91,8 @@ joined as (
         trades.nft_volume,
         trades.unique_nfts,
         trades.nft_collections,
+        forwarding.inflow_count,
+        forwarding.forwarded_inflow_count_6h,
         balances.eth_balance,
         coverage.*,
         horizon.as_of,
@@ -98,6 +104,7 @@ joined as (
     left join token_activity using (wallet_key)
     left join counterparties using (wallet_key)
     left join trades using (wallet_key)
+    left join forwarding using (wallet_key)
     left join contracts using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
 
@@ -139,7 +146,13 @@ final as (
         case when has_nft_trades then coalesce(nft_volume, 0) end as nft_volume,
         case when has_nft_trades then coalesce(unique_nfts, 0) end as unique_nfts,
         case when has_nft_trades then coalesce(nft_collections, 0) end as nft_collections,
+        -- Above 1 for sellers: the buyer sends the sale, so it is not among the seller's transactions.
+        case
+            when has_nft_trades and tx_count > 0 then (coalesce(nft_buys, 0) + coalesce(nft_sells, 0)) / tx_count
+        end as nft_trade_share,
         case when has_dex_trades then coalesce(dex_trades, 0) end as dex_trades,
+        case when has_dex_trades and tx_count > 0 then coalesce(dex_trades, 0) / tx_count end as dex_trade_share,
+        case when tx_count > 0 then coalesce(large_transfers_sent, 0) / tx_count end as large_transfer_share,
         avg_trade_size,
         -- Unpriced trades (no USD in the source) leave the volume unknown rather than zero.
         case when has_dex_trades then (case when coalesce(dex_trades, 0) = 0 then 0 else dex_volume_usd end) end
@@ -148,6 +161,11 @@ final as (
         max_tx_per_hour,
         hour_of_day_entropy,
         inter_arrival_cv,
+        -- Without token transfers only ETH inflows count; without transactions neither is known.
+        case when has_transactions and inflow_count > 0 then forwarded_inflow_count_6h / inflow_count end
+            as forwarded_to_eoa_6h_share,
+        case when has_transactions then coalesce(inflow_count - forwarded_inflow_count_6h, 0) end
+            as unforwarded_inflows_6h,
         as_of,
     from joined
 

@@ -1,0 +1,324 @@
+"""Persona assets: train and register a model, promote it behind a check, score every wallet.
+
+persona_model (MLflow run + registry version) -> persona_model_promotion (blocking check, moves
+the `champion` alias) -> wallet_personas, persona_profiles (scored with the champion) ->
+persona_evaluation (simulator only: against ground_truth.wallets).
+"""
+
+import base64
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from wallet_pipeline.lib.duckdb_resource import DuckDBFile
+from wallet_pipeline.lib.mlflow_session import MlflowSession
+from wallet_pipeline.lib.persona_registry import (
+    MODEL_NAME,
+    PersonaModelUnavailable,
+    load_persona_model,
+    log_persona_model,
+    profiles_with_names,
+    version_run_id,
+    version_scorecard,
+)
+from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
+from wallet_pipeline.logic.personas.evaluation import evaluate_personas
+from wallet_pipeline.logic.personas.plots import projection_png, radar_png
+from wallet_pipeline.logic.personas.promotion import PromotionMargins, decide_promotion, scorecard
+from wallet_pipeline.logic.personas.store import (
+    FeaturesUnavailable,
+    read_features,
+    replace_table,
+    scored_table,
+)
+
+GROUP = "personas"
+FEATURES = dg.AssetKey(["marts", "wallet_features"])
+TRUTH = dg.AssetKey(["ground_truth", "wallets"])
+PERSONA_MODEL = dg.AssetKey([GROUP, "persona_model"])
+
+
+class PersonaTrainingConfig(dg.Config):
+    """Knobs of a training run; the defaults are what the schedules use."""
+
+    seed: int = Field(default=0, description="Seed of sampling, fits and bootstraps.")
+    dormant_days: str = Field(
+        default="auto",
+        description=(
+            "Days without a sent transaction after which a wallet is Dormant Holder: 'auto' (learned "
+            "from the recency of the population, 90 when it has no dormant mode), a number, or 'off'."
+        ),
+    )
+    selection_sample: int = Field(default=10_000, description="Wallets the candidate models are fitted on.")
+
+
+class PromotionConfig(dg.Config):
+    """Margins by which a new model may be worse than the champion and still be promoted."""
+
+    silhouette_margin: float = 0.05
+    stability_margin: float = 0.05
+    calibration_error_margin: float = 0.05
+
+
+def _dormant_days(value: str) -> float | str | None:
+    if value in ("auto", "off"):
+        return None if value == "off" else value
+    try:
+        return float(value)
+    except ValueError:
+        raise dg.Failure(f"dormant_days must be 'auto', 'off' or a number of days, not {value!r}") from None
+
+
+def _image(png: bytes, alt: str) -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+def _previous_model(mlflow: MlflowSession, log: dg.DagsterLogManager):  # noqa: ANN202 - PersonaModel | None
+    """The champion, whose names the new model inherits; None before the first promotion."""
+    try:
+        model, version = load_persona_model(mlflow.tracking_uri)
+    except PersonaModelUnavailable:
+        return None
+    log.info(f"new clusters are matched to the names of {MODEL_NAME} version {version}")
+    return model
+
+
+@dg.asset(
+    key=PERSONA_MODEL,
+    deps=[FEATURES],
+    group_name=GROUP,
+    kinds={"sklearn", "mlflow"},
+)
+def persona_model(
+    context: dg.AssetExecutionContext,
+    config: PersonaTrainingConfig,
+    duckdb: DuckDBFile,
+    mlflow: MlflowSession,
+) -> dg.MaterializeResult:
+    """The persona model, trained on marts.wallet_features and registered in MLflow.
+
+    Rules first, then a Yeo-Johnson pipeline, model selection over K-Means, GMM, HDBSCAN and
+    agglomerative clustering, calibrated probabilities and names. The run is logged to MLflow and a
+    new version of the `wallet_personas` model is registered; the promotion check decides its use.
+    """
+    with duckdb.get_connection() as con:
+        try:
+            features = read_features(con)
+        except FeaturesUnavailable as exc:
+            raise dg.Failure(str(exc)) from None
+    previous = _previous_model(mlflow, context.log)
+    persona_config = PersonaConfig(
+        seed=config.seed,
+        dormant_days=_dormant_days(config.dormant_days),
+        selection_sample=config.selection_sample,
+    )
+    try:
+        model, report = train_personas(features, persona_config, previous=previous)
+    except PersonaInputError as exc:
+        # The registry is untouched: the promoted model keeps scoring.
+        raise dg.Failure(f"marts.wallet_features cannot train the persona model: {exc}") from None
+    plots = {
+        "projection.png": projection_png(model, features, seed=config.seed),
+        "persona_radar.png": radar_png(model),
+    }
+    with mlflow.run(PERSONA_MODEL.to_user_string(), context.run_id) as run:
+        version = log_persona_model(model, report, plots, example=features.head(20))
+    selection = report.table.assign(model_version=version)
+    with duckdb.get_connection() as con:
+        replace_table(con, "persona_selection", selection)
+    card = scorecard(report)
+    shown = ["candidate", "k", "silhouette", "davies_bouldin", "calinski_harabasz", "bic", "stability"]
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": version,
+            "mlflow_run_id": run.info.run_id,
+            "winner": report.winner,
+            "winner_rule": dg.MetadataValue.md(report.rule),
+            **{k: dg.MetadataValue.float(round(v, 4)) for k, v in card.items()},
+            "temperature": round(float(report.calibration["temperature"]), 4),
+            "personas": dg.MetadataValue.json(dict(enumerate(model.cluster_names))),
+            "population": dg.MetadataValue.json(report.population),
+            "selection_table": dg.MetadataValue.md(
+                report.table.sort_values("silhouette", ascending=False)[shown + ["winner"]]
+                .round(4)
+                .to_markdown(index=False)
+            ),
+            "seconds": dg.MetadataValue.json(report.timings),
+            "projection": _image(plots["projection.png"], "t-SNE projection of modelled wallets"),
+            "radar": _image(plots["persona_radar.png"], "persona profiles"),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=PERSONA_MODEL,
+    blocking=True,
+)
+def persona_model_promotion(
+    context: dg.AssetCheckExecutionContext, config: PromotionConfig, mlflow: MlflowSession
+) -> dg.AssetCheckResult:
+    """Promotes the new persona model (alias `champion`) unless it is worse than the champion.
+
+    "Worse" is by more than the configured margins (logic/personas/promotion.py). A refusal fails
+    this blocking check, so scoring does not run and the champion stays as it is.
+    """
+    event = context.instance.get_latest_materialization_event(PERSONA_MODEL)
+    if event is None or event.asset_materialization is None:
+        return dg.AssetCheckResult(passed=False, description="persona_model has never been materialized")
+    candidate_version = str(event.asset_materialization.metadata["model_version"].value)
+    champion_version = mlflow.champion_version(MODEL_NAME)
+    candidate = version_scorecard(mlflow.tracking_uri, candidate_version)
+    champion = (
+        None
+        if champion_version in (None, candidate_version)
+        else version_scorecard(mlflow.tracking_uri, champion_version)
+    )
+    margins = PromotionMargins(
+        silhouette=config.silhouette_margin,
+        stability=config.stability_margin,
+        calibration_error=config.calibration_error_margin,
+    )
+    decision = decide_promotion(candidate, champion, margins)
+    if decision.promote:
+        mlflow.promote(MODEL_NAME, candidate_version)
+    return dg.AssetCheckResult(
+        passed=decision.promote,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(decision.reasons),
+        metadata={
+            "candidate_version": candidate_version,
+            "champion_version_before": champion_version or "none",
+            "champion_version_now": candidate_version if decision.promote else (champion_version or "none"),
+            "comparison": dg.MetadataValue.md(decision.comparison.round(4).to_markdown(index=False)),
+        },
+    )
+
+
+@dg.asset(
+    key=[GROUP, "wallet_personas"],
+    deps=[PERSONA_MODEL, FEATURES],
+    group_name=GROUP,
+    kinds={"duckdb"},
+)
+def wallet_personas(
+    context: dg.AssetExecutionContext, duckdb: DuckDBFile, mlflow: MlflowSession
+) -> dg.MaterializeResult:
+    """personas.wallet_personas: each wallet's persona, confidence and every persona's probability.
+
+    Scored with the promoted (champion) model version, whichever run trained it.
+    """
+    try:
+        model, version = load_persona_model(mlflow.tracking_uri)
+    except PersonaModelUnavailable as exc:
+        raise dg.Failure(str(exc)) from None
+    with duckdb.get_connection() as con:
+        features = read_features(con)
+        try:
+            predictions = model.predict(features)
+        except PersonaInputError as exc:
+            raise dg.Failure(f"champion {version} cannot score marts.wallet_features: {exc}") from None
+        table = scored_table(predictions, version)
+        rows = replace_table(con, "wallet_personas", table)
+    counts = table["persona"].value_counts()
+    context.log.info(f"scored {rows:,} wallets with {MODEL_NAME} version {version}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "model_version": version,
+            "mean_confidence": round(float(table["confidence"].mean()), 4),
+            "wallets_per_persona": dg.MetadataValue.md(
+                counts.rename_axis("persona").reset_index(name="wallets").to_markdown(index=False)
+            ),
+        }
+    )
+
+
+@dg.asset(
+    key=[GROUP, "persona_profiles"],
+    deps=[PERSONA_MODEL],
+    group_name=GROUP,
+    kinds={"duckdb"},
+)
+def persona_profiles(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.MaterializeResult:
+    """personas.persona_profiles: what each persona of the champion model looks like.
+
+    Per cluster and column: the median in original units, its population percentile and the
+    non-zero share, with a radar chart of the model's features.
+    """
+    try:
+        model, version = load_persona_model(mlflow.tracking_uri)
+    except PersonaModelUnavailable as exc:
+        raise dg.Failure(str(exc)) from None
+    table = profiles_with_names(model).assign(model_version=version)
+    with duckdb.get_connection() as con:
+        rows = replace_table(con, "persona_profiles", table)
+    summary = table[table["column"].isin(model.feature_columns)].pivot_table(
+        index="persona", columns="column", values="median", aggfunc="median"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "model_version": version,
+            "medians_of_model_features": dg.MetadataValue.md(summary.round(4).to_markdown()),
+            "radar": _image(radar_png(model), "persona profiles"),
+        }
+    )
+
+
+@dg.asset(
+    key=[GROUP, "persona_evaluation"],
+    deps=[dg.AssetKey([GROUP, "wallet_personas"]), TRUTH],
+    group_name=GROUP,
+    kinds={"duckdb", "mlflow"},
+)
+def persona_evaluation(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.MaterializeResult:
+    """personas.persona_evaluation: the scored personas against the simulator's truth.
+
+    Adjusted Rand index and per-class precision and recall, also logged to the MLflow run that
+    trained the scored version.
+    """
+    with duckdb.get_connection() as con:
+        scored = con.sql("select address, persona, model_version from personas.wallet_personas").df()
+        truth = con.sql("select address, persona from ground_truth.wallets").df()
+        result = evaluate_personas(scored, truth)
+        version = str(scored["model_version"].iloc[0])
+        per_class = result.per_class.assign(
+            ari=result.ari, model_version=version, evaluated_at=datetime.now(UTC).replace(tzinfo=None)
+        )
+        replace_table(con, "persona_evaluation", per_class)
+    _log_evaluation(mlflow, version, result)
+    return dg.MaterializeResult(
+        metadata={
+            "adjusted_rand_index": dg.MetadataValue.float(round(result.ari, 4)),
+            "model_version": version,
+            "wallets": result.wallets,
+            "per_class": dg.MetadataValue.md(result.per_class.round(3).to_markdown(index=False)),
+            "confusion": dg.MetadataValue.md(result.confusion.to_markdown()),
+        }
+    )
+
+
+def _log_evaluation(mlflow: MlflowSession, version: str, result) -> None:  # noqa: ANN001
+    """Evaluation metrics go to the MLflow run that trained the scored version."""
+    import mlflow as mlflow_api
+
+    with mlflow.resume(version_run_id(mlflow.tracking_uri, version)):
+        metrics = {"eval_ari": result.ari}
+        for row in result.per_class.itertuples():
+            for name in ("precision", "recall"):
+                value = getattr(row, name)
+                if pd.notna(value):
+                    metrics[f"eval_{name}_{row.truth_class}"] = float(value)
+        mlflow_api.log_metrics(metrics)
+        mlflow_api.log_text(result.confusion.to_csv(), "evaluation/confusion.csv")
+
+
+def persona_assets(source: str) -> list[dg.AssetsDefinition]:
+    """The persona assets of a source; only the simulator has a truth to evaluate against."""
+    assets = [persona_model, wallet_personas, persona_profiles]
+    return [*assets, persona_evaluation] if source == "simulator" else assets
+
+
+persona_checks = [persona_model_promotion]

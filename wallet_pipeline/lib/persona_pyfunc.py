@@ -1,0 +1,33 @@
+"""The MLflow pyfunc flavour of the persona model, logged as code ("models from code").
+
+MLflow loads this file, and the wrapper loads the pickled `PersonaModel` artifact, so any MLflow
+client (`mlflow.pyfunc.load_model`, `mlflow models serve`) scores a features table the same way the
+pipeline does. It needs `wallet_pipeline` importable, as the pickle refers to its classes.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+MODEL_ARTIFACT = "persona_model"
+
+
+class PersonaPyfunc(PythonModel):
+    """Scores a wallets-by-features table: address, persona, confidence, p_<persona>..."""
+
+    model = None
+
+    def load_context(self, context) -> None:  # noqa: ANN001 - mlflow's PythonModelContext
+        with open(context.artifacts[MODEL_ARTIFACT], "rb") as f:
+            self.model = pickle.load(f)
+
+    # No type hints: MLflow would try to derive the signature from them; it is logged explicitly.
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        return self.model.predict(pd.DataFrame(model_input))
+
+
+mlflow.models.set_model(PersonaPyfunc())

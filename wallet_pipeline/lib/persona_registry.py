@@ -1,0 +1,187 @@
+"""The persona model in MLflow: log a training run, register it, load the promoted version.
+
+Every function takes the tracking URI it works on; `MlflowSession` gives the assets theirs and the
+command-line predictor reads `MLFLOW_TRACKING_URI` or the data folder's default.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from wallet_pipeline.lib.mlflow_session import CHAMPION, point_mlflow_at
+from wallet_pipeline.lib.persona_pyfunc import MODEL_ARTIFACT
+from wallet_pipeline.logic.personas import PersonaModel, SelectionReport
+from wallet_pipeline.logic.personas.promotion import scorecard
+
+MODEL_NAME = "wallet_personas"
+_PYFUNC_CODE = Path(__file__).with_name("persona_pyfunc.py")
+# Stated rather than inferred (inference imports and probes the model). The pickle also needs
+# wallet_pipeline itself, which is not on PyPI: load it where the project is installed.
+_REQUIREMENTS = ["scikit-learn", "pandas", "numpy", "scipy"]
+
+
+class PersonaModelUnavailable(RuntimeError):
+    """No usable persona model: none promoted, the version is missing, or the file is not one."""
+
+
+def _flat_params(model: PersonaModel) -> dict[str, str]:
+    params = {k: str(v) for k, v in model.config.__dict__.items()}
+    params["features"] = ",".join(model.feature_columns)
+    return params
+
+
+def log_persona_model(
+    model: PersonaModel,
+    report: SelectionReport,
+    plots: dict[str, bytes],
+    example: pd.DataFrame | None = None,
+) -> str:
+    """Log params, scores, tables, plots and the model into the active MLflow run; register it.
+
+    `example` (a few feature rows) gives the model its input/output signature. Returns the new
+    registry version.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    mlflow.log_params(_flat_params(model))
+    card = scorecard(report)
+    mlflow.log_metrics({**card, **{f"timing_{k}": v for k, v in report.timings.items()}})
+    mlflow.log_metrics({k: v for k, v in report.calibration.items() if isinstance(v, int | float)})
+    mlflow.log_metrics(
+        {
+            f"population_{k.lower().replace(' ', '_').replace('-', '_')}": v
+            for k, v in report.population.items()
+            if isinstance(v, int | float)
+        }
+    )
+    mlflow.set_tags(
+        {
+            "winner": report.winner,
+            "winner_rule": report.rule[:5000],
+            "dormant_days_chosen": str(report.population.get("dormant_days_chosen", ""))[:5000],
+        }
+    )
+    mlflow.log_text(report.table.to_csv(index=False), "selection/selection_table.csv")
+    mlflow.log_text(model.profiles.to_csv(index=False), "profiles/persona_profiles.csv")
+    mlflow.log_text(json.dumps(report.names, indent=2, default=str), "profiles/names.json")
+    for name, png in plots.items():
+        mlflow.log_artifact(_to_file(png, name), "plots")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "persona_model.pkl"
+        path.write_bytes(pickle.dumps(model))
+        signature = sample = None
+        if example is not None and len(example):
+            sample = example[[model.config.id_column, *model.feature_columns]].head(5)
+            signature = infer_signature(sample, model.predict(sample))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(_PYFUNC_CODE),
+            artifacts={MODEL_ARTIFACT: str(path)},
+            registered_model_name=MODEL_NAME,
+            pip_requirements=_REQUIREMENTS,
+            signature=signature,
+            input_example=sample,
+        )
+    return str(info.registered_model_version)
+
+
+def _to_file(data: bytes, name: str) -> str:
+    path = Path(tempfile.mkdtemp()) / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def _client(tracking_uri: str):  # noqa: ANN202 - MlflowClient
+    from mlflow import MlflowClient
+
+    point_mlflow_at(tracking_uri)
+    return MlflowClient(tracking_uri, registry_uri=tracking_uri)
+
+
+def resolve_version(tracking_uri: str, ref: str = CHAMPION) -> str:
+    """The registry version `ref` names: an alias (default the promoted one) or a version number."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(tracking_uri)
+    try:
+        if ref.isdigit():
+            return str(client.get_model_version(MODEL_NAME, ref).version)
+        return str(client.get_model_version_by_alias(MODEL_NAME, ref).version)
+    except MlflowException as exc:
+        if ref == CHAMPION:
+            raise PersonaModelUnavailable(
+                f"no promoted persona model in the MLflow registry at {_safe(tracking_uri)}: "
+                "materialize personas/persona_model first (its promotion check sets the "
+                f"'{CHAMPION}' alias)"
+            ) from exc
+        raise PersonaModelUnavailable(
+            f"persona model {MODEL_NAME!r} has no version or alias {ref!r} in {_safe(tracking_uri)}"
+        ) from exc
+
+
+def load_persona_model(tracking_uri: str, ref: str = CHAMPION) -> tuple[PersonaModel, str]:
+    """The registered model `ref` names (default: the promoted version) and its version."""
+    import mlflow
+
+    version = resolve_version(tracking_uri, ref)
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}")
+    model = pyfunc.unwrap_python_model().model
+    if not isinstance(model, PersonaModel):
+        raise PersonaModelUnavailable(f"version {version} of {MODEL_NAME} does not hold a persona model")
+    return model, version
+
+
+def load_model_file(path: Path) -> PersonaModel:
+    """A persona model pickled to a file (`persona_model.pkl` of an MLflow model, or a copy)."""
+    if not path.exists():
+        raise PersonaModelUnavailable(f"model file {path} does not exist")
+    try:
+        with path.open("rb") as f:
+            model = pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ModuleNotFoundError) as exc:
+        raise PersonaModelUnavailable(f"{path} is not a persona model file: {exc}") from exc
+    if not isinstance(model, PersonaModel):
+        raise PersonaModelUnavailable(f"{path} holds a {type(model).__name__}, not a persona model")
+    return model
+
+
+def version_run_id(tracking_uri: str, version: str) -> str:
+    """The MLflow run that trained a registered version."""
+    return _client(tracking_uri).get_model_version(MODEL_NAME, version).run_id
+
+
+def version_scorecard(tracking_uri: str, version: str) -> dict[str, float]:
+    """The promotion scores logged by the run that trained `version`."""
+    client = _client(tracking_uri)
+    return dict(client.get_run(version_run_id(tracking_uri, version)).data.metrics)
+
+
+def version_of_dagster_run(tracking_uri: str, dagster_run_id: str) -> str | None:
+    """The newest version registered by the MLflow run tied to a Dagster run, if any."""
+    from wallet_pipeline.lib.mlflow_session import DAGSTER_RUN_TAG
+
+    client = _client(tracking_uri)
+    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    mine = [v for v in versions if client.get_run(v.run_id).data.tags.get(DAGSTER_RUN_TAG) == dagster_run_id]
+    return str(max(int(v.version) for v in mine)) if mine else None
+
+
+def profiles_with_names(model: PersonaModel) -> pd.DataFrame:
+    """Profiles with the persona name of each cluster, for tables and the UI."""
+    prof = model.profiles.copy()
+    prof.insert(0, "persona", [model.cluster_names[int(c)] for c in prof["cluster"]])
+    return prof
+
+
+def _safe(uri: str) -> str:
+    """A tracking URI without credentials (http://user:pass@host)."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri
