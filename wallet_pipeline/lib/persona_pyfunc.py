@@ -25,8 +25,7 @@ class PersonaPyfunc(PythonModel):
         with open(context.artifacts[MODEL_ARTIFACT], "rb") as f:
             self.model = pickle.load(f)
 
-    # No type hints: MLflow would try to derive the signature from them; it is logged explicitly.
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # noqa: ANN001
         return self.model.predict(pd.DataFrame(model_input))
 
 

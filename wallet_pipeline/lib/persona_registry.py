@@ -79,16 +79,22 @@ def log_persona_model(
         if example is not None and len(example):
             sample = example[[model.config.id_column, *model.feature_columns]].head(5)
             signature = infer_signature(sample, model.predict(sample))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(_PYFUNC_CODE),
-            artifacts={MODEL_ARTIFACT: str(path)},
-            registered_model_name=MODEL_NAME,
-            pip_requirements=_REQUIREMENTS,
-            signature=signature,
-            input_example=sample,
-        )
+        info = _log_pyfunc(path, signature, sample)
     return str(info.registered_model_version)
+
+
+def _log_pyfunc(path: Path, signature, sample: pd.DataFrame | None):  # noqa: ANN001, ANN202 - mlflow types
+    import mlflow
+
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(_PYFUNC_CODE),
+        artifacts={MODEL_ARTIFACT: str(path)},
+        registered_model_name=MODEL_NAME,
+        pip_requirements=_REQUIREMENTS,
+        signature=signature,
+        input_example=sample,
+    )
 
 
 def _to_file(data: bytes, name: str) -> str:

@@ -27,8 +27,9 @@ from wallet_pipeline.logic.personas.model import PersonaModel
 PROJECTION_METHODS = ("tsne", "pca")
 # t-SNE settings. Barnes-Hut costs 20-60 ms per iteration at 3,000 points on the 2-core workers, so
 # the run stops after 500 iterations (250 of them early exaggeration) with a coarser angle (0.8
-# instead of 0.5): about 3x faster, and a 10-nearest-neighbour vote in 2-D still recovers the
-# persona of 99% of the wallets of the real mart, as with the defaults.
+# instead of 0.5): 2-3x faster than sklearn's defaults (10-28 s instead of 30-47 s), and on the real
+# mart a 10-nearest-neighbour vote in 2-D still recovers the persona of 99-100% of the wallets, with
+# the same trustworthiness (0.986) as the defaults. 350 iterations take ~8 s but stop mid-descent.
 TSNE_PERPLEXITY = 30.0
 TSNE_MAX_ITER = 500
 TSNE_ANGLE = 0.8
@@ -261,8 +262,23 @@ def radar_png(model: PersonaModel) -> bytes:
     ax.set_rlabel_position(180 / max(len(cols), 1))
     ax.set_xticks(angles)
     ax.set_xticklabels([_wrap(c) for c in cols], fontsize=9)
-    ax.tick_params(axis="x", pad=12)
-    ax.set_title("Persona profiles: population percentile of each persona's median", pad=24, fontsize=12)
+    ax.tick_params(axis="x", pad=10)
+    # Labels grow away from the circle: left-aligned on the right half, right-aligned on the left half.
+    for label, angle in zip(ax.get_xticklabels(), angles, strict=True):
+        side = np.sin(angle)
+        label.set_horizontalalignment("left" if side > 0.1 else "right" if side < -0.1 else "center")
+    # A figure title above room left for the axis labels: an axes title collides with the top label.
+    fig.subplots_adjust(top=0.82, bottom=0.1)
+    fig.suptitle("Persona profiles: population percentile of each persona's median", y=0.97, fontsize=12)
+    fig.text(
+        0.5,
+        0.01,
+        "0-100: percentile of the persona's median among the modelled wallets; clusters sharing a name"
+        " are combined (size-weighted)",
+        ha="center",
+        fontsize=8,
+        color="0.35",
+    )
     handles = [Line2D([], [], color=colors[name], linewidth=2) for name in frame.index]
     labels = [f"{name} ({int(sizes.get(name, 0)):,})" for name in frame.index]
     ax.legend(
@@ -270,7 +286,7 @@ def radar_png(model: PersonaModel) -> bytes:
         labels,
         title="Persona (training wallets)",
         loc="upper left",
-        bbox_to_anchor=(1.12, 1.05),
+        bbox_to_anchor=(1.1, 1.05),
         frameon=False,
         ncols=1 if len(labels) <= 20 else 2,
     )
