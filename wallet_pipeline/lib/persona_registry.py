@@ -168,16 +168,6 @@ def version_scorecard(tracking_uri: str, version: str) -> dict[str, float]:
     return dict(client.get_run(version_run_id(tracking_uri, version)).data.metrics)
 
 
-def version_of_dagster_run(tracking_uri: str, dagster_run_id: str) -> str | None:
-    """The newest version registered by the MLflow run tied to a Dagster run, if any."""
-    from wallet_pipeline.lib.mlflow_session import DAGSTER_RUN_TAG
-
-    client = _client(tracking_uri)
-    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
-    mine = [v for v in versions if client.get_run(v.run_id).data.tags.get(DAGSTER_RUN_TAG) == dagster_run_id]
-    return str(max(int(v.version) for v in mine)) if mine else None
-
-
 def profiles_with_names(model: PersonaModel) -> pd.DataFrame:
     """Profiles with the persona name of each cluster, for tables and the UI."""
     prof = model.profiles.copy()
