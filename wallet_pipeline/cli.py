@@ -127,8 +127,9 @@ def _failure_messages(result) -> list[str]:  # noqa: ANN001 - dagster's result t
             data = event.event_specific_data
             evaluation = getattr(data, "asset_check_evaluation", data)
             if evaluation is not None and not evaluation.passed:
+                why = f": {evaluation.description}" if evaluation.description else ""
                 messages.append(
-                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed"
+                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed{why}"
                 )
     return messages or ["see the run in the Dagster UI for details"]
 
