@@ -34,7 +34,7 @@ from wallet_pipeline.logic.personas import PersonaConfig, train_personas  # noqa
 
 def _features(db: str) -> pd.DataFrame:
     with duckdb.connect(db, read_only=True) as con:
-        return con.sql("select * from marts.wallet_features").df()
+        return con.sql("select * from marts.wallet_features order by address").df()
 
 
 def _resample(features: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:

@@ -30,7 +30,8 @@ def _features_query(con: duckdb.DuckDBPyConnection, sql: str, table: str) -> pd.
 
 def read_features(con: duckdb.DuckDBPyConnection, table: str = FEATURES_TABLE) -> pd.DataFrame:
     """The wallets-by-features table."""
-    return _features_query(con, f"select * from {table}", table)
+    # Ordered: training samples rows by position, so the same data must come in the same order.
+    return _features_query(con, f"select * from {table} order by address", table)
 
 
 def read_features_of(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> pd.DataFrame:
