@@ -13,7 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-MODEL_ARTIFACT = "persona_model"
+from wallet_pipeline.lib.persona_registry import MODEL_ARTIFACT
 
 
 class PersonaPyfunc(PythonModel):

@@ -14,11 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from wallet_pipeline.lib.mlflow_session import CHAMPION, point_mlflow_at
-from wallet_pipeline.lib.persona_pyfunc import MODEL_ARTIFACT
 from wallet_pipeline.logic.personas import PersonaModel, SelectionReport
 from wallet_pipeline.logic.personas.promotion import scorecard
 
 MODEL_NAME = "wallet_personas"
+# Name of the pickled PersonaModel among the MLflow model's artifacts (read by persona_pyfunc.py).
+MODEL_ARTIFACT = "persona_model"
 _PYFUNC_CODE = Path(__file__).with_name("persona_pyfunc.py")
 # Stated rather than inferred (inference imports and probes the model). The pickle also needs
 # wallet_pipeline itself, which is not on PyPI: load it where the project is installed.

@@ -14,25 +14,10 @@ from pydantic import Field
 
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.lib.mlflow_session import MlflowSession
-from wallet_pipeline.lib.persona_registry import (
-    MODEL_NAME,
-    PersonaModelUnavailable,
-    load_persona_model,
-    log_persona_model,
-    profiles_with_names,
-    version_run_id,
-    version_scorecard,
-)
-from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
-from wallet_pipeline.logic.personas.evaluation import evaluate_personas
-from wallet_pipeline.logic.personas.plots import projection_png, radar_png
-from wallet_pipeline.logic.personas.promotion import PromotionMargins, decide_promotion, scorecard
-from wallet_pipeline.logic.personas.store import (
-    FeaturesUnavailable,
-    read_features,
-    replace_table,
-    scored_table,
-)
+
+# The persona code (scikit-learn, MLflow, matplotlib) is imported inside the asset bodies: at module
+# level it added about 3 s to every load of the definitions (`python -X importtime`), which every
+# run, code server and `dagster` command pays, whether or not it touches personas.
 
 GROUP = "personas"
 FEATURES = dg.AssetKey(["marts", "wallet_features"])
@@ -75,8 +60,20 @@ def _image(png: bytes, alt: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
 
 
+def _champion(mlflow: MlflowSession):  # noqa: ANN202 - (PersonaModel, version)
+    """The promoted model and its version; a run fails with the registry's reason without one."""
+    from wallet_pipeline.lib.persona_registry import PersonaModelUnavailable, load_persona_model
+
+    try:
+        return load_persona_model(mlflow.tracking_uri)
+    except PersonaModelUnavailable as exc:
+        raise dg.Failure(str(exc)) from None
+
+
 def _previous_model(mlflow: MlflowSession, log: dg.DagsterLogManager):  # noqa: ANN202 - PersonaModel | None
     """The champion, whose names the new model inherits; None before the first promotion."""
+    from wallet_pipeline.lib.persona_registry import MODEL_NAME, PersonaModelUnavailable, load_persona_model
+
     try:
         model, version = load_persona_model(mlflow.tracking_uri)
     except PersonaModelUnavailable:
@@ -103,6 +100,12 @@ def persona_model(
     agglomerative clustering, calibrated probabilities and names. The run is logged to MLflow and a
     new version of the `wallet_personas` model is registered; the promotion check decides its use.
     """
+    from wallet_pipeline.lib.persona_registry import log_persona_model
+    from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
+    from wallet_pipeline.logic.personas.plots import projection_png, radar_png
+    from wallet_pipeline.logic.personas.promotion import scorecard
+    from wallet_pipeline.logic.personas.store import FeaturesUnavailable, read_features, replace_table
+
     with duckdb.get_connection() as con:
         try:
             features = read_features(con)
@@ -164,6 +167,9 @@ def persona_model_promotion(
     "Worse" is by more than the configured margins (logic/personas/promotion.py). A refusal fails
     this blocking check, so scoring does not run and the champion stays as it is.
     """
+    from wallet_pipeline.lib.persona_registry import MODEL_NAME, version_scorecard
+    from wallet_pipeline.logic.personas.promotion import PromotionMargins, decide_promotion
+
     event = context.instance.get_latest_materialization_event(PERSONA_MODEL)
     if event is None or event.asset_materialization is None:
         return dg.AssetCheckResult(passed=False, description="persona_model has never been materialized")
@@ -209,10 +215,11 @@ def wallet_personas(
 
     Scored with the promoted (champion) model version, whichever run trained it.
     """
-    try:
-        model, version = load_persona_model(mlflow.tracking_uri)
-    except PersonaModelUnavailable as exc:
-        raise dg.Failure(str(exc)) from None
+    from wallet_pipeline.lib.persona_registry import MODEL_NAME
+    from wallet_pipeline.logic.personas import PersonaInputError
+    from wallet_pipeline.logic.personas.store import read_features, replace_table, scored_table
+
+    model, version = _champion(mlflow)
     with duckdb.get_connection() as con:
         features = read_features(con)
         try:
@@ -247,10 +254,11 @@ def persona_profiles(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.Materializ
     Per cluster and column: the median in original units, its population percentile and the
     non-zero share, with a radar chart of the model's features.
     """
-    try:
-        model, version = load_persona_model(mlflow.tracking_uri)
-    except PersonaModelUnavailable as exc:
-        raise dg.Failure(str(exc)) from None
+    from wallet_pipeline.lib.persona_registry import profiles_with_names
+    from wallet_pipeline.logic.personas.plots import radar_png
+    from wallet_pipeline.logic.personas.store import replace_table
+
+    model, version = _champion(mlflow)
     table = profiles_with_names(model).assign(model_version=version)
     with duckdb.get_connection() as con:
         rows = replace_table(con, "persona_profiles", table)
@@ -279,6 +287,9 @@ def persona_evaluation(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.Material
     Adjusted Rand index and per-class precision and recall, also logged to the MLflow run that
     trained the scored version.
     """
+    from wallet_pipeline.logic.personas.evaluation import evaluate_personas
+    from wallet_pipeline.logic.personas.store import replace_table
+
     with duckdb.get_connection() as con:
         scored = con.sql("select address, persona, model_version from personas.wallet_personas").df()
         truth = con.sql("select address, persona from ground_truth.wallets").df()
@@ -303,6 +314,8 @@ def persona_evaluation(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.Material
 def _log_evaluation(mlflow: MlflowSession, version: str, result) -> None:  # noqa: ANN001
     """Evaluation metrics go to the MLflow run that trained the scored version."""
     import mlflow as mlflow_api
+
+    from wallet_pipeline.lib.persona_registry import version_run_id
 
     with mlflow.resume(version_run_id(mlflow.tracking_uri, version)):
         metrics = {"eval_ari": result.ari}
