@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -286,6 +287,63 @@ def persona(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the DuckDB file, read-only
+    import duckdb
+
+    from wallet_pipeline import settings
+
+    try:
+        with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
+            return func(con)
+    except duckdb.IOException as exc:
+        raise OSError(
+            f"cannot read {settings.duckdb_path()} ({exc}); a pipeline run may be writing it, "
+            "try again when it finishes"
+        ) from None
+
+
+def wallet(args: argparse.Namespace) -> int:
+    """Who is this wallet: its risk and why, its persona, its cluster and the evidence for it."""
+    _apply_options(args)
+    from wallet_pipeline.logic.graph.report import NotFound, format_wallet_report, wallet_report
+
+    try:
+        report = _read_only(lambda con: wallet_report(con, args.address))
+    except (NotFound, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        out = {**report, "evidence_chain": report["evidence_chain"].to_dict(orient="records")}
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(format_wallet_report(report))
+    return 0
+
+
+def cluster(args: argparse.Namespace) -> int:
+    """A cluster's risk, members, links and history, or its export as CSV, JSON or GraphML."""
+    _apply_options(args)
+    from wallet_pipeline.logic.graph.export import export_cluster
+    from wallet_pipeline.logic.graph.report import NotFound, cluster_report, format_cluster_report
+    from wallet_pipeline.logic.graph.store import ENTITIES_SCHEMA
+
+    try:
+        report = _read_only(lambda con: cluster_report(con, args.cluster))
+        if args.export:
+            cluster_id = report["cluster"]["cluster_id"]
+            out = Path(args.out or f"{cluster_id}.{args.export}")
+            written = _read_only(
+                lambda con: export_cluster(con, cluster_id, args.export, out, ENTITIES_SCHEMA)
+            )
+            print("\n".join(f"wrote {p}" for p in written))
+            return 0
+    except (NotFound, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_cluster_report(report))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallet-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -319,6 +377,17 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--top", type=int, default=0, help="print only the N most likely personas")
     who.add_argument("--json", action="store_true", help="print JSON records instead of text")
     who.set_defaults(func=persona)
+
+    who_wallet = sub.add_parser("wallet", help="a wallet's risk and why, its persona, cluster and evidence")
+    who_wallet.add_argument("address")
+    who_wallet.add_argument("--json", action="store_true", help="print JSON instead of text")
+    who_wallet.set_defaults(func=wallet)
+
+    group = sub.add_parser("cluster", help="a cluster's risk, members, links and history; or export it")
+    group.add_argument("cluster", help="cluster id (c_0x...) or the address of one of its wallets")
+    group.add_argument("--export", choices=["csv", "json", "graphml"], help="write the cluster to a file")
+    group.add_argument("--out", help="file to write (default: <cluster_id>.<format>)")
+    group.set_defaults(func=cluster)
 
     tracking = sub.add_parser("mlflow-ui", help="start the MLflow UI on 127.0.0.1 (model runs, registry)")
     tracking.add_argument("--port", type=int, default=5000)

@@ -6,6 +6,8 @@ import dagster as dg
 
 from wallet_pipeline import settings
 from wallet_pipeline.defs.automation.jobs import jobs_for
+from wallet_pipeline.defs.entities.assets import entity_assets, entity_checks
+from wallet_pipeline.defs.graph.assets import graph_assets
 from wallet_pipeline.defs.ingestion.assets import raw_assets_for
 from wallet_pipeline.defs.ingestion.checks import raw_table_checks
 from wallet_pipeline.defs.personas.assets import persona_assets, persona_checks
@@ -18,8 +20,14 @@ def defs() -> dg.Definitions:
     """All assets, checks, jobs and resources, for the source `WALLET_SOURCE` names."""
     source = settings.get_source()
     return dg.Definitions(
-        assets=[*raw_assets_for(source), wallet_dbt_models, *persona_assets(source)],
-        asset_checks=[*raw_table_checks, *persona_checks],
+        assets=[
+            *raw_assets_for(source),
+            wallet_dbt_models,
+            *persona_assets(source),
+            *graph_assets,
+            *entity_assets(source),
+        ],
+        asset_checks=[*raw_table_checks, *persona_checks, *entity_checks],
         jobs=jobs_for(source),
         resources=build_resources(source),
         # DuckDB takes one writing process; steps run one after another in the run's process.

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import mlflow
 import numpy as np
 import pytest
 
 from wallet_pipeline.lib.persona_registry import MODEL_NAME
+from wallet_pipeline_tests.defs.runs import Run
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
@@ -20,20 +19,6 @@ PERSONA_KEYS = [
     dg.AssetKey(["personas", name])
     for name in ("persona_model", "wallet_personas", "persona_profiles", "persona_evaluation")
 ]
-
-
-@dataclass
-class Run:
-    folder: Path
-    result: dg.ExecuteInProcessResult
-
-    @property
-    def db(self) -> Path:
-        return self.folder / "wallet_pipeline.duckdb"
-
-    def sql(self, query: str):  # noqa: ANN201 - a pandas frame
-        with duckdb.connect(str(self.db), read_only=True) as con:
-            return con.sql(query).df()
 
 
 def _execute(

@@ -1,9 +1,9 @@
-"""Clustering of the wallet graph: vectorized label propagation (scipy.sparse) or NetworkX Louvain.
+"""Clustering of the wallet graph: compiled label propagation (numba) or NetworkX Louvain.
 
-Label propagation here is synchronous with a self-loop: every node takes the label with the largest
-total weight among its neighbours and itself; ties go to the smallest label. Initial labels are a
-seeded permutation of the nodes, so the seed decides ties and the result is deterministic. Each
-iteration is a handful of numpy/scipy calls over the edge arrays (no Python loop over nodes).
+Label propagation here is asynchronous and weighted: every node takes the label with the largest
+total weight among its neighbours, one node at a time, in a seeded random order, with seeded
+tie-breaks, so a seed gives one result. The loop over nodes is compiled (`lpa_kernel`, numba);
+this module only prepares the arrays.
 
 Cluster ids are stable: a cluster's id is derived from its smallest member address
 (`"c_" + address`), not from the seed or the iteration order.
@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from wallet_pipeline.logic.graph.config import GraphConfig
+from wallet_pipeline.logic.graph.lpa_kernel import kernels as _lpa_kernels
 
 
 @dataclass
@@ -40,54 +41,37 @@ def label_propagation(
     self_weight: float = 1.0,
     tol: float = 0.0,
 ) -> tuple[np.ndarray, int]:
-    """Label propagation on an undirected weighted graph given as edge arrays (each edge once).
+    """Asynchronous weighted label propagation on an undirected graph given as edge arrays.
 
-    Stops when no label changes, when at most `tol * n` labels changed in an iteration, after
-    `max_iter` iterations, or when the number of changes stops falling for five iterations.
+    Each edge appears once (parallel edges add up); edges with a weight <= 0 and self-loops are
+    ignored. A node takes the label with the largest total edge weight among its neighbours, seeing
+    the labels its neighbours already got; it keeps its label when that is among the heaviest, and
+    other ties are drawn with the seeded generator. The first pass visits every node in a seeded
+    random order, then only neighbours of changed nodes are visited again (see `lpa_kernel`). The
+    seed fixes the result. Stops when at most `tol * n` nodes are left to visit (0: when no node
+    would change) or after `max_iter` passes' worth of visits.
 
-    Returns (labels, iterations); labels are node indexes (the seeded-rank winner of each group).
+    `self_weight` is accepted and ignored: the self-loop only stopped the two-node swaps of the
+    former synchronous updates, and asynchronous updates have none (with it, no label would move).
+
+    Returns (labels, passes); a label is the index of the node whose initial label won, and passes
+    counts node visits in units of n, rounded up.
     """
+    del self_weight
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
-    rng = np.random.default_rng(seed)
-    rank = rng.permutation(n).astype(np.int64)  # label value of node i is rank[i]
-    inv = np.empty(n, dtype=np.int64)
-    inv[rank] = np.arange(n, dtype=np.int64)
-    # Self-loop: a node's own label weighs `self_weight` times its heaviest edge, which stops the
-    # two-node swaps of synchronous updates (ties then go to the smaller label).
-    heaviest = np.zeros(n)
-    np.maximum.at(heaviest, rows, weights)
-    np.maximum.at(heaviest, cols, weights)
-    r = np.concatenate([rows, cols, np.arange(n)]).astype(np.int64)
-    c = np.concatenate([cols, rows, np.arange(n)]).astype(np.int64)
-    w = np.concatenate([weights, weights, self_weight * heaviest]).astype(np.float64)
-    order = np.argsort(r, kind="stable")
-    r, c, w = r[order], c[order], w[order]
-    indptr = np.searchsorted(r, np.arange(n + 1))
-    labels = rank.copy()
-    it = 0
-    prev_changes = None
-    stall = 0
-    for it in range(1, max_iter + 1):  # noqa: B007
-        m = sp.csr_matrix((w, (r, labels[c])), shape=(n, n))
-        m.sum_duplicates()  # also sorts the label indices within each row
-        data, idx = m.data, m.indices
-        starts = m.indptr[:-1]
-        rowmax = np.maximum.reduceat(data, starts)
-        row_of = np.repeat(np.arange(n), np.diff(m.indptr))
-        best = np.where(data >= rowmax[row_of] - 1e-12, idx, n)
-        new = np.minimum.reduceat(best, starts)
-        changes = int(np.count_nonzero(new != labels))
-        labels = new
-        if changes == 0 or changes <= tol * n:
-            break
-        # Synchronous updates can oscillate on bipartite pieces: stop when progress stalls.
-        stall = stall + 1 if prev_changes is not None and changes >= prev_changes else 0
-        prev_changes = changes
-        if stall >= 5:
-            break
-    del indptr
-    return inv[labels], it
+    build_csr, propagate = _lpa_kernels()
+    # int32 indexes halve the memory traffic of the kernel; int64 only past 2**31 nodes.
+    idx = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    w = np.asarray(weights, dtype=np.float64)
+    pos = w > 0
+    r = np.ascontiguousarray(np.asarray(rows)[pos], dtype=idx)
+    c = np.ascontiguousarray(np.asarray(cols)[pos], dtype=idx)
+    indptr, nbr, wt = build_csr(n, r, c, np.ascontiguousarray(w[pos]))
+    del r, c
+    labels = np.arange(n, dtype=idx)
+    passes = propagate(indptr, nbr, wt, labels, int(seed) % 2**32, int(max_iter), int(tol * n))
+    return labels.astype(np.int64), int(passes)
 
 
 def louvain(n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, seed: int, resolution: float):

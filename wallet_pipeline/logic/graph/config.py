@@ -58,6 +58,18 @@ class GraphConfig:
     peel_window_hours: float = 24.0
     peel_weight: float = 0.8
 
+    # peel_chain: every hop of a chain of peel_forward senders joins the chain's first hop.
+    peel_chain_min_hops: int = 4
+    peel_chain_weight: float = 1.0
+
+    # wash_cycle: a token (or one NFT) passed around a directed cycle at near-equal amounts.
+    wash_min_repeats: int = 3
+    wash_amount_tolerance: float = 0.02
+    wash_min_len: int = 3
+    wash_max_len: int = 8
+    wash_max_component: int = 200
+    wash_weight: float = 1.0
+
     # nft_repeat_trade: the same two wallets trade NFTs again and again.
     nft_repeat_min: int = 3
 
@@ -71,6 +83,7 @@ class GraphConfig:
     fingerprint_max_group: int = 80
     fingerprint_min_cooccur: int = 3
     fingerprint_max_calls: int = 200
+    fingerprint_min_share: float = 0.5
     fingerprint_weight: float = 0.5
 
     # scam_label: direct transfers with an address labelled scam.

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig
+from wallet_pipeline.logic.graph.group_rules import peel_chain_edges, wash_cycle_edges
 from wallet_pipeline.logic.graph.hubs import detect_hubs, table_columns
 
 EDGE_COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
@@ -389,7 +390,9 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
 
     Windows with more than `fingerprint_max_group` callers (a popular method) link nobody; a wallet
     calling one method more than `fingerprint_max_calls` times (a bot) is left out; a pair needs
-    `fingerprint_min_cooccur` shared windows.
+    `fingerprint_min_cooccur` shared windows, and those must be at least `fingerprint_min_share` of
+    the windows in which the less active of the two called those methods: scripted wallets move
+    together nearly every time, while two busy users of one marketplace meet by chance now and then.
     """
     s = cfg.schema
     w = int(cfg.fingerprint_window_minutes) * 60
@@ -408,16 +411,31 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
             having count(distinct w) between 2 and {cfg.fingerprint_max_group}
         ),
         x as (select c2.* from c2 join g using (c, m, b)),
+        windows as (select w, c, m, count(distinct b) nb from c2 group by all),
+        per_method as (
+            select a.w src, b.w dst, a.c, a.m, count(distinct a.b) co
+            from x a join x b on a.c = b.c and a.m = b.m and a.b = b.b and a.w < b.w
+            group by all
+        ),
+        alike as (
+            select p.src, p.dst, sum(p.co) co, sum(least(wa.nb, wb.nb)) possible
+            from per_method p
+            join windows wa on wa.w = p.src and wa.c = p.c and wa.m = p.m
+            join windows wb on wb.w = p.dst and wb.c = p.c and wb.m = p.m
+            group by all
+            having sum(p.co) >= {cfg.fingerprint_min_cooccur}
+               and sum(p.co) >= {cfg.fingerprint_min_share} * sum(least(wa.nb, wb.nb))
+        ),
         pairs as (
-            select a.w src, b.w dst, count(distinct (a.c, a.m, a.b)) co,
-                   min(least(a.t, b.t)) first_time, max(greatest(a.t, b.t)) last_time,
+            select a.w src, b.w dst, min(least(a.t, b.t)) first_time, max(greatest(a.t, b.t)) last_time,
                    list(a.hash)[1:{int(cfg.evidence_cap)}] evidence
             from x a join x b on a.c = b.c and a.m = b.m and a.b = b.b and a.w < b.w
+            semi join alike l on l.src = a.w and l.dst = b.w
             group by 1, 2
         )
         select src, dst, 'fingerprint' edge_type, false directed, {cfg.fingerprint_weight} weight,
-               first_time, last_time, co n, evidence
-        from pairs where co >= {cfg.fingerprint_min_cooccur}
+               first_time, last_time, alike.co n, evidence
+        from pairs join alike using (src, dst)
         """
     )
 
@@ -456,11 +474,13 @@ def poisoning_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.
 
 
 def scam_label_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
-    """Transfers a wallet made with an address labelled `scam` (initiated, not dust)."""
+    """Transfers a wallet made with an address labelled `scam` or `phishing` (initiated, not dust)."""
     s = cfg.schema
     return con.sql(
         f"""
-        with sc as (select distinct lower(address) a from {s}.address_labels where label_type = 'scam')
+        with sc as (
+            select distinct lower(address) a from {s}.address_labels where label_type in ('scam', 'phishing')
+        )
         select src, dst, 'scam_label' edge_type, true directed, {cfg.scam_weight} weight,
                min(t) first_time, max(t) last_time, count(*) n, {_ev(cfg)} evidence
         from g_xfer where src in (select a from sc) or dst in (select a from sc)
@@ -470,7 +490,11 @@ def scam_label_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb
 
 
 # rule name -> (function, {table: required columns})
-RULES: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, GraphConfig], duckdb.DuckDBPyRelation], dict]] = {
+# A rule returns a relation (SQL rules) or a DataFrame (group rules, found in Python).
+RULES: dict[
+    str,
+    tuple[Callable[[duckdb.DuckDBPyConnection, GraphConfig], duckdb.DuckDBPyRelation | pd.DataFrame], dict],
+] = {
     "direct_transfer": (direct_transfer_edges, {}),
     "common_funder": (
         common_funder_edges,
@@ -481,6 +505,23 @@ RULES: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, GraphConfig], duckdb
     "peel_forward": (
         peel_forward_edges,
         {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
+    ),
+    "peel_chain": (
+        peel_chain_edges,
+        {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
+    ),
+    "wash_cycle": (
+        wash_cycle_edges,
+        {
+            "token_transfers": {
+                "token_address",
+                "from_address",
+                "to_address",
+                "value",
+                "transaction_hash",
+                "block_timestamp",
+            }
+        },
     ),
     "nft_repeat_trade": (
         nft_repeat_trade_edges,
@@ -518,6 +559,20 @@ def _missing(con: duckdb.DuckDBPyConnection, cfg: GraphConfig, needs: dict) -> s
     return None
 
 
+def _unseen_labels(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
+    """Labels of addresses that appear in no transfer: kept (they cost nothing), but counted."""
+    if "address" not in table_columns(con, cfg.schema, "address_labels"):
+        return {}
+    n = con.execute(
+        f"""
+        select count(*) from {cfg.schema}.address_labels l
+        where lower(l.address) not in (select src from g_eth union select dst from g_eth
+                                       union select src from g_tok union select dst from g_tok)
+        """
+    ).fetchone()[0]
+    return {"labels_for_unseen_addresses": int(n)}
+
+
 def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) -> EdgeResult:
     """Run every rule, apply the hub guard, and return the edge table with its report.
 
@@ -527,6 +582,7 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
     """
     cfg = cfg or GraphConfig()
     bad = prepare(con, cfg)
+    bad.update(_unseen_labels(con, cfg))
     hubs = detect_hubs(con, cfg)
     skipped: dict[str, str] = {}
     rels: list[str] = []
@@ -537,9 +593,17 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
         if why is not None:
             skipped[name] = why
             continue
-        con.execute(
-            f"create or replace temp table g_rule_{name} as select * from ({fn(con, cfg).sql_query()})"
-        )
+        found = fn(con, cfg)
+        if isinstance(found, pd.DataFrame):
+            con.register("g_rule_frame", found)
+            con.execute(
+                f"create or replace temp table g_rule_{name} as select src, dst, edge_type, directed, "
+                "weight, first_time::timestamp first_time, last_time::timestamp last_time, n::bigint n, "
+                "evidence::varchar[] evidence from g_rule_frame"
+            )
+            con.unregister("g_rule_frame")
+        else:
+            con.execute(f"create or replace temp table g_rule_{name} as select * from ({found.sql_query()})")
         rels.append(f"select {', '.join(EDGE_COLUMNS)} from g_rule_{name}")
     if rels:
         con.execute("create or replace temp table g_edges_raw as " + " union all ".join(rels))

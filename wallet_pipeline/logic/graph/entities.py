@@ -1,0 +1,378 @@
+"""From the stored wallet graph to the entity tables: the steps the entity assets run, without Dagster.
+
+`build_entities` clusters `graph.wallet_edges`, keeps the previous run's cluster ids, and builds
+sub-clusters, bridge wallets, cluster links and the evidence chains. `score_entities` scores
+clusters and wallets. `evaluate_entities` scores both against the simulator's truth. Each returns
+the tables to write; the caller writes them in one transaction (`store.replace_tables`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from wallet_pipeline.logic.graph.clustering import cluster_edges
+from wallet_pipeline.logic.graph.config import GraphConfig
+from wallet_pipeline.logic.graph.evidence import evidence_chains
+from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql, issued_ids
+from wallet_pipeline.logic.graph.store import (
+    ENTITIES_SCHEMA,
+    GRAPH_SCHEMA,
+    read_table,
+    replace_tables,
+    table_exists,
+)
+from wallet_pipeline.logic.graph.structure import StructureConfig, bridge_wallets, cluster_links, sub_clusters
+
+EDGES_TABLE = f"{GRAPH_SCHEMA}.wallet_edges"
+WALLET_CLUSTERS_TABLE = f"{ENTITIES_SCHEMA}.wallet_clusters"
+HISTORY_TABLE = f"{ENTITIES_SCHEMA}.cluster_history"
+FEATURES_TABLE = "marts.wallet_features"
+
+# Edges inside one cluster, for SQL and exports; read inside the write transaction, so it sees the
+# wallet_clusters written just before it.
+CLUSTER_EDGES_SQL = f"""
+    select a.cluster_id, e.*
+    from {EDGES_TABLE} e
+    join {WALLET_CLUSTERS_TABLE} a on a.address = e.src
+    join {WALLET_CLUSTERS_TABLE} b on b.address = e.dst and b.cluster_id = a.cluster_id
+    order by a.cluster_id, e.src, e.dst, e.edge_type
+"""
+
+
+@dataclass
+class BuiltEntities:
+    """The entity tables of one run, the history rows to append, and what to report."""
+
+    tables: dict[str, pd.DataFrame | str]
+    history: pd.DataFrame
+    metadata: dict = field(default_factory=dict)
+    super_clusters: list[dict] = field(default_factory=list)
+
+    def report_lines(self) -> list[str]:
+        """Lines for the run's log: what a user should know about this clustering."""
+        meta = self.metadata
+        lines = [
+            f"{meta.get('clusters', 0):,} clusters hold {meta.get('clustered_wallets', 0):,} "
+            f"wallets; the largest has {self.metadata.get('largest_cluster', 0):,}."
+        ]
+        for s in self.super_clusters:
+            if s["split_into"]:
+                lines.append(
+                    f"Super-cluster of {s['size']:,} wallets split into {s['split_into']} clusters after "
+                    f"removing its {len(s['hubs'])} most connected wallets "
+                    f"(first: {', '.join(s['hubs'][:3])})."
+                )
+            else:
+                lines.append(
+                    f"Super-cluster of {s['size']:,} wallets kept whole: it is a star around "
+                    f"{', '.join(s['hubs'][:3])}, which removing its hubs would not split."
+                )
+        return lines
+
+
+def wallet_activity(con: duckdb.DuckDBPyConnection, edges: pd.DataFrame) -> pd.DataFrame:
+    """address, first_time, last_time: from the features table when there is one, else the edges."""
+    if table_exists(con, FEATURES_TABLE):
+        return con.sql(
+            f"select address, first_seen first_time, last_active last_time from {FEATURES_TABLE}"
+        ).df()
+    ends = pd.concat(
+        [
+            edges[["src", "first_time", "last_time"]].rename(columns={"src": "address"}),
+            edges[["dst", "first_time", "last_time"]].rename(columns={"dst": "address"}),
+        ]
+    )
+    return ends.groupby("address", as_index=False).agg(
+        first_time=("first_time", "min"), last_time=("last_time", "max")
+    )
+
+
+def _previous(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame | None, set[str]]:
+    previous = read_table(con, WALLET_CLUSTERS_TABLE, "address, cluster_id")
+    return previous, issued_ids(read_table(con, HISTORY_TABLE, "distinct cluster_id"))
+
+
+def write_entities(con: duckdb.DuckDBPyConnection, built: BuiltEntities) -> dict[str, int]:
+    """Replace the entity tables and append the history rows, in one transaction."""
+    con.execute(f"create schema if not exists {ENTITIES_SCHEMA}")
+    # Typed up front: a first run's empty list columns would otherwise be created as INTEGER[].
+    con.execute(history_table_sql(HISTORY_TABLE))
+    return replace_tables(con, ENTITIES_SCHEMA, built.tables, append={"cluster_history": built.history})
+
+
+def build_entities(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    as_of: datetime,
+    method: str = "lpa",
+    seed: int = 0,
+    min_cluster_weight: float = 0.3,
+    max_cluster_size: int = 5_000,
+    max_cluster_share: float = 0.2,
+    sub_cluster_min_size: int = 30,
+    min_overlap: float = 0.5,
+    schema: str = "raw",
+) -> BuiltEntities:
+    """Cluster `graph.wallet_edges` and build every entity table except the risk scores."""
+    cfg = GraphConfig(
+        schema=schema,
+        method=method,
+        seed=seed,
+        min_cluster_weight=min_cluster_weight,
+        max_cluster_size=max_cluster_size,
+        max_cluster_share=max_cluster_share,
+    )
+    edges = con.sql(f"select * from {EDGES_TABLE}").df()
+    result = cluster_edges(edges, cfg)
+    previous, used_ids = _previous(con)
+    activity = wallet_activity(con, edges)
+    stable = assign_stable_ids(
+        result.clusters[["address", "cluster_id"]],
+        previous,
+        run_id=run_id,
+        as_of=as_of,
+        used_ids=used_ids,
+        activity=activity,
+        min_overlap=min_overlap,
+    )
+    clusters = stable.clusters[["address", "cluster_id"]]
+    # A bridge needs a link strong enough to cluster on; any transfer between clusters is a link.
+    scfg = StructureConfig.from_graph(
+        cfg, sub_cluster_min_size=sub_cluster_min_size, bridge_min_weight=min_cluster_weight
+    )
+    subs = sub_clusters(edges, clusters, scfg)
+    bridges = bridge_wallets(edges, clusters, scfg)
+    links = cluster_links(con, edges, clusters, replace(scfg, bridge_min_weight=0.0), schema=schema)
+    chains = evidence_chains(edges, clusters, scfg)
+    wallet_clusters = clusters.merge(subs[["address", "sub_cluster_id"]], on="address", how="left")
+    wallet_clusters = wallet_clusters.merge(
+        bridges[["address", "bridge_reason"]].drop_duplicates("address"), on="address", how="left"
+    )
+    wallet_clusters.insert(3, "is_bridge", wallet_clusters["bridge_reason"].notna())
+    wallet_clusters["cluster_size"] = wallet_clusters.groupby("cluster_id")["address"].transform("size")
+    wallet_clusters = wallet_clusters.sort_values(["cluster_id", "address"]).reset_index(drop=True)
+    sizes = wallet_clusters.groupby("cluster_id").size()
+    addresses_in_graph = pd.unique(pd.concat([edges["src"], edges["dst"]])) if len(edges) else []
+    metadata = {
+        "method": method,
+        "seed": seed,
+        "iterations": int(result.iterations),
+        "clusters": int(len(sizes)),
+        "clustered_wallets": int(sizes.sum()) if len(sizes) else 0,
+        "largest_cluster": int(sizes.max()) if len(sizes) else 0,
+        "wallets_in_graph_not_clustered": int(len(addresses_in_graph) - (sizes.sum() if len(sizes) else 0)),
+        "sub_clusters": int(wallet_clusters["sub_cluster_id"].nunique()),
+        "bridge_wallets": int(wallet_clusters["is_bridge"].sum()),
+        "super_clusters": [
+            {"size": s["size"], "split_into": s["split_into"], "hubs": s["hubs"][:5]}
+            for s in result.super_clusters
+        ],
+        "cluster_links": int(len(links)),
+        "history_events": stable.history["event"].value_counts().to_dict() if len(stable.history) else {},
+    }
+    return BuiltEntities(
+        tables={
+            "wallet_clusters": wallet_clusters,
+            "cluster_edges": CLUSTER_EDGES_SQL,
+            "cluster_evidence": chains,
+            "cluster_links": links,
+            "bridge_wallets": bridges,
+        },
+        history=stable.history,
+        metadata=metadata,
+        super_clusters=result.super_clusters,
+    )
+
+
+PERSONAS_TABLE = "personas.wallet_personas"
+
+
+@dataclass
+class ScoredEntities:
+    """The risk tables of one run and what to show about them."""
+
+    tables: dict[str, pd.DataFrame]
+    cluster_levels: dict[str, int]
+    wallet_levels: dict[str, int]
+    riskiest_markdown: str
+    stats: dict
+    reputation_metadata: dict
+
+
+def dominant_personas(
+    con: duckdb.DuckDBPyConnection, wallet_clusters: pd.DataFrame, top: int = 3
+) -> pd.Series:
+    """Per cluster id, its most common personas as text ("Whale 3, NFT Trader 1"); empty without personas.
+
+    Personas come from `personas.wallet_personas` as it stands when the risk step runs (the
+    champion model's scoring); the entity steps do not wait for a persona run.
+    """
+    if not table_exists(con, PERSONAS_TABLE) or not len(wallet_clusters):
+        return pd.Series(dtype=object)
+    con.register("_wc", wallet_clusters[["address", "cluster_id"]])
+    try:
+        mix = con.sql(
+            f"""
+            select cluster_id, string_agg(persona || ' ' || n, ', ' order by n desc, persona) personas
+            from (
+                select cluster_id, persona, n,
+                       row_number() over (partition by cluster_id order by n desc, persona) r
+                from (select c.cluster_id, p.persona, count(*) n from _wc c
+                      join {PERSONAS_TABLE} p using (address) group by all)
+            ) where r <= {int(top)} group by cluster_id
+            """
+        ).df()
+    finally:
+        con.unregister("_wc")
+    return mix.set_index("cluster_id")["personas"]
+
+
+def _cluster_activity(wallet_clusters: pd.DataFrame, activity: pd.DataFrame) -> pd.DataFrame:
+    a = wallet_clusters[["address", "cluster_id"]].merge(activity, on="address", how="left")
+    return a.groupby("cluster_id").agg(first_seen=("first_time", "min"), last_active=("last_time", "max"))
+
+
+def _levels(frame: pd.DataFrame) -> dict[str, int]:
+    from wallet_pipeline.logic.graph.risk_evaluation import LEVELS
+
+    counts = frame["risk_level"].value_counts()
+    return {level: int(counts.get(level, 0)) for level in LEVELS}
+
+
+def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str = "raw") -> ScoredEntities:
+    """Reputation, cluster risk and wallet risk over the stored graph and clusters."""
+    from wallet_pipeline.logic.graph.reputation import wallet_reputation
+    from wallet_pipeline.logic.graph.risk import pattern_wallets, rugged_tokens, score_clusters, score_wallets
+
+    edges = con.sql(f"select * from {EDGES_TABLE}").df()
+    wallet_clusters = con.sql(f"select * from {WALLET_CLUSTERS_TABLE}").df()
+    features = FEATURES_TABLE if table_exists(con, FEATURES_TABLE) else None
+    rugs = rugged_tokens(con, schema=schema)
+    patterns = pattern_wallets(con, edges, schema=schema, rugs=rugs)
+    reputation = wallet_reputation(
+        con, schema=schema, features_table=features, bad_addresses=patterns["address"]
+    )
+    missing_factors = dict(reputation.attrs.get("missing_factors", {}))
+    members = wallet_clusters[["address", "cluster_id"]]
+    clusters = score_clusters(con, edges, members, reputation, schema=schema, patterns=patterns, rugs=rugs)
+    wallets = score_wallets(
+        con, edges, members, reputation, clusters, schema=schema, patterns=patterns, rugs=rugs
+    )
+    activity = wallet_activity(con, edges)
+    clusters = clusters.join(_cluster_activity(wallet_clusters, activity), on="cluster_id")
+    clusters["dominant_personas"] = clusters["cluster_id"].map(dominant_personas(con, wallet_clusters))
+    sub = wallet_clusters.groupby("cluster_id").agg(
+        sub_clusters=("sub_cluster_id", "nunique"), bridge_wallets=("is_bridge", "sum")
+    )
+    clusters = clusters.join(sub, on="cluster_id").sort_values(["risk_score", "size"], ascending=False)
+    clusters = clusters.reset_index(drop=True)
+    high = clusters["risk_level"].isin(["High", "Critical"])
+    stats = {
+        "run_id": run_id,
+        "total_clusters": int(len(clusters)),
+        "high_risk_clusters": int(high.sum()),
+        "critical_clusters": int((clusters["risk_level"] == "Critical").sum()),
+        "wallets_clustered": int(clusters["size"].sum()),
+        "wallets_scored": int(len(wallets)),
+        "high_risk_wallets": int(wallets["risk_level"].isin(["High", "Critical"]).sum()),
+        "average_cluster_size": round(float(clusters["size"].mean()), 2) if len(clusters) else 0.0,
+        "largest_cluster_size": int(clusters["size"].max()) if len(clusters) else 0,
+        "bridge_wallets": int(wallet_clusters["is_bridge"].sum()),
+        "edges": int(len(edges)),
+    }
+    top = clusters.head(10)[["cluster_id", "size", "risk_score", "risk_level", "scam_rate", "known_scammers"]]
+    return ScoredEntities(
+        tables={
+            "wallet_reputation": reputation,
+            "clusters": clusters,
+            "wallet_risk": wallets,
+            "graph_stats": pd.DataFrame([stats]),
+        },
+        cluster_levels=_levels(clusters),
+        wallet_levels=_levels(wallets),
+        riskiest_markdown=top.to_markdown(index=False) if len(top) else "no clusters",
+        stats=stats,
+        reputation_metadata={"factors_not_computed": missing_factors or {"none": "every factor computed"}},
+    )
+
+
+def breakdown_mismatches(con: duckdb.DuckDBPyConnection, tolerance: float = 0.11) -> list[str]:
+    """Cluster ids whose breakdown points do not add up to the score, or whose score is out of 0-100.
+
+    The points are rounded to 2 decimals and the score to 1, so they may differ by rounding.
+    """
+    import json
+
+    rows = con.execute(
+        f"select cluster_id, risk_score, risk_breakdown from {ENTITIES_SCHEMA}.clusters"
+    ).fetchall()
+    bad = []
+    for cluster_id, score, breakdown in rows:
+        points = sum(factor["points"] for factor in json.loads(breakdown).values())
+        if not 0 <= score <= 100 or abs(points - score) > tolerance:
+            bad.append(cluster_id)
+    return bad
+
+
+@dataclass
+class EntityEvaluation:
+    """The evaluation table and the figures for the asset's metadata."""
+
+    table: pd.DataFrame
+    metadata: dict
+
+
+def evaluate_entities(con: duckdb.DuckDBPyConnection, truth_schema: str = "ground_truth") -> EntityEvaluation:
+    """B-cubed of the clusters and the risk levels against the simulator's planted entities."""
+    from wallet_pipeline.logic.graph.evaluation import evaluate_clusters
+    from wallet_pipeline.logic.graph.risk_evaluation import evaluate_risk
+
+    wallet_clusters = con.sql(f"select * from {WALLET_CLUSTERS_TABLE}").df()
+    clusters = con.sql(f"select * from {ENTITIES_SCHEMA}.clusters").df()
+    wallets = con.sql(f"select * from {ENTITIES_SCHEMA}.wallet_risk").df()
+    bc = evaluate_clusters(con, wallet_clusters, schema=truth_schema)
+    risk = evaluate_risk(con, wallet_clusters, clusters, wallets, schema=truth_schema)
+    rows = [
+        {"section": "bcubed", "name": scope, **{k: bc[scope][k] for k in ("n", "precision", "recall", "f1")}}
+        for scope in ("overall", "entity_members")
+    ]
+    rows += [
+        {
+            "section": "bcubed_by_entity_type",
+            "name": kind,
+            **{k: v[k] for k in ("n", "precision", "recall", "f1")},
+        }
+        for kind, v in bc["per_entity_type"].items()
+    ]
+    rows += [
+        {
+            "section": "malicious_entity",
+            "name": entity,
+            "n": v["wallets"],
+            "precision": None,
+            "recall": v["share_high_or_above"],
+            "f1": None,
+            "detail": f"{v['entity_type']}: main cluster {v['main_cluster']} ({v['main_cluster_wallets']} "
+            f"wallets) {v['main_cluster_level']} {v['main_cluster_score']}",
+        }
+        for entity, v in risk["per_entity"].items()
+    ]
+    table = pd.DataFrame(rows)
+    metadata = {
+        "bcubed_f1": round(bc["overall"]["f1"], 4),
+        "bcubed_precision": round(bc["overall"]["precision"], 4),
+        "bcubed_recall": round(bc["overall"]["recall"], 4),
+        "bcubed_f1_entity_members": round(bc["entity_members"]["f1"], 4),
+        "malicious_entities_found": f"{risk['found']} of {risk['malicious_entities']}",
+        "malicious_recall_high_or_above": round(risk["recall"], 4),
+        "benign_entities_high_or_above": risk["benign_entities_high"]["total"],
+        "benign_entity_wallets_high_or_above": risk["benign_entity_wallets_high"],
+        "benign_wallets_high_or_above_by_kind": risk["benign_wallets_high_by_kind"],
+        "benign_wallets_glued": bc["benign_glued"],
+    }
+    return EntityEvaluation(table=table, metadata=metadata)

@@ -1,0 +1,152 @@
+"""Edge rules that join a whole group at once: peel chains and wash-trading cycles.
+
+Label propagation keeps dense groups together but breaks paths and rings into pieces: a 14-hop
+peel chain or a five-wallet trading ring has no wallet whose neighbours agree on a label. Both
+patterns are transitive evidence of one actor (each hop hands on what it just received; each ring
+member hands on the same amount to the next), so these rules find the whole chain or ring first
+and join every member to its first wallet with one strong edge. Their evidence is the hashes of
+the transfers that make the chain or ring.
+
+Both return DataFrames with the columns of `edges.EDGE_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from wallet_pipeline.logic.graph.config import GraphConfig
+
+COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
+
+
+def _star(groups: pd.DataFrame, edge_type: str, weight: float, cap: int) -> pd.DataFrame:
+    """One edge from each group's first wallet to every other member.
+
+    `groups` has one row per (group, member): group, address, first_time, last_time, hashes
+    (list), order (position of the member in the group; the smallest is the root).
+    """
+    if groups.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    groups = groups.sort_values(["group", "order", "address"])
+    root = groups.groupby("group")["address"].transform("first")
+    evidence = groups.groupby("group")["hashes"].agg(lambda h: sorted({x for lst in h for x in lst})[:cap])
+    span = groups.groupby("group").agg(first_time=("first_time", "min"), last_time=("last_time", "max"))
+    size = groups.groupby("group").size()
+    out = groups.assign(root=root)
+    out = out[out["address"] != out["root"]]
+    return pd.DataFrame(
+        {
+            "src": out["root"].to_numpy(),
+            "dst": out["address"].to_numpy(),
+            "edge_type": edge_type,
+            "directed": False,
+            "weight": float(weight),
+            "first_time": out["group"].map(span["first_time"]).to_numpy(),
+            "last_time": out["group"].map(span["last_time"]).to_numpy(),
+            "n": out["group"].map(size).astype("int64").to_numpy(),
+            "evidence": out["group"].map(evidence).to_numpy(),
+        },
+        columns=COLUMNS,
+    )
+
+
+def peel_chain_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """Every hop of a peel chain -> the chain's first hop.
+
+    Hops are the senders of `peel_forward` edges (they forwarded most of what they had just
+    received). A chain is a connected set of hops, linked by peel_forward edges between hops, of
+    at least `peel_chain_min_hops`. The wallet at the end of a chain receives but does not forward
+    on, so it is not a hop: paying someone is not being them.
+    """
+    peel = con.sql("select src, dst, first_time, last_time, evidence from g_rule_peel_forward").df()
+    if peel.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    hops = np.unique(peel["src"].to_numpy(dtype=str))
+    inner = peel[peel["dst"].isin(hops)]
+    index = pd.Series(np.arange(len(hops)), index=hops)
+    r, c = index[inner["src"]].to_numpy(), index[inner["dst"]].to_numpy()
+    graph = sp.coo_matrix((np.ones(len(r)), (r, c)), shape=(len(hops), len(hops)))
+    _, comp = connected_components(graph, directed=False)
+    sent = peel.groupby("src").agg(
+        first_time=("first_time", "min"),
+        last_time=("last_time", "max"),
+        hashes=("evidence", lambda e: [h for x in e for h in x]),
+    )
+    groups = pd.DataFrame({"address": hops, "group": comp}).join(sent, on="address")
+    sizes = groups.groupby("group")["address"].transform("size")
+    groups = groups[sizes >= cfg.peel_chain_min_hops]
+    # The chain's first hop is the one that forwarded first.
+    groups = groups.assign(order=groups["first_time"].rank(method="first"))
+    return _star(groups, "peel_chain", cfg.peel_chain_weight, cfg.evidence_cap)
+
+
+def wash_cycle_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """Every member of a wash-trading cycle -> the cycle's first member.
+
+    A hop is a pair (sender, receiver) that moved one token (or one NFT: same token id) at least
+    `wash_min_repeats` times at amounts within `wash_amount_tolerance` of each other. A cycle is a
+    directed cycle of `wash_min_len` to `wash_max_len` such hops on one token, with amounts within
+    the tolerance of the cycle's median. Hubs never take part. Strongly connected components are
+    searched first, and components over `wash_max_component` wallets are skipped (a popular token's
+    traffic, not a ring).
+    """
+    s = cfg.schema
+    hops = con.sql(
+        f"""
+        with t as (
+            select lower(token_address) token, lower(from_address) src, lower(to_address) dst,
+                   try_cast(value as double) amount, transaction_hash hash, block_timestamp::timestamp t
+            from {s}.token_transfers
+            where from_address <> to_address and try_cast(value as double) > 0
+        )
+        select token, src, dst, count(*) n, median(amount) amount,
+               coalesce(stddev_samp(amount), 0) / nullif(avg(amount), 0) cv,
+               min(t) first_time, max(t) last_time, list(hash order by t)[1:{int(cfg.evidence_cap)}] hashes
+        from t
+        where src not in (select address from g_hubs) and dst not in (select address from g_hubs)
+        group by 1, 2, 3 having count(*) >= {int(cfg.wash_min_repeats)}
+        """
+    ).df()
+    hops = hops[hops["cv"].fillna(1.0) <= cfg.wash_amount_tolerance]
+    rows = []
+    group = 0
+    for token, g in hops.groupby("token", sort=True):
+        graph = nx.DiGraph()
+        for h in g.itertuples():
+            graph.add_edge(
+                h.src, h.dst, amount=h.amount, first=h.first_time, last=h.last_time, hashes=list(h.hashes)
+            )
+        for comp in nx.strongly_connected_components(graph):
+            if not cfg.wash_min_len <= len(comp) <= cfg.wash_max_component:
+                continue
+            members: set[str] = set()
+            for cycle in nx.simple_cycles(graph.subgraph(comp), length_bound=cfg.wash_max_len):
+                if len(cycle) < cfg.wash_min_len:
+                    continue
+                links = [graph[cycle[i]][cycle[(i + 1) % len(cycle)]] for i in range(len(cycle))]
+                med = float(np.median([e["amount"] for e in links]))
+                if med > 0 and all(abs(e["amount"] - med) <= cfg.wash_amount_tolerance * med for e in links):
+                    members.update(cycle)
+            if not members:
+                continue
+            for m in sorted(members):
+                out = [graph[m][d] for d in graph.successors(m) if d in members]
+                rows.append(
+                    {
+                        "group": f"{token}:{group}",
+                        "address": m,
+                        "first_time": min(e["first"] for e in out),
+                        "last_time": max(e["last"] for e in out),
+                        "hashes": [x for e in out for x in e["hashes"]],
+                    }
+                )
+            group += 1
+    groups = pd.DataFrame(rows, columns=["group", "address", "first_time", "last_time", "hashes"])
+    groups = groups.assign(order=groups["address"])
+    # A wallet in rings of several tokens keeps one edge per ring: the union of rings is one actor.
+    return _star(groups, "wash_cycle", cfg.wash_weight, cfg.evidence_cap)

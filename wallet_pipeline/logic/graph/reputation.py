@@ -1,0 +1,289 @@
+"""Wallet reputation: a 0-100 score from age, activity diversity, counterparty quality and labels.
+
+Higher is more trustworthy. Computed for every address seen in the raw tables (senders and receivers
+of transactions and token transfers, DEX takers, NFT buyers and sellers, labelled addresses).
+
+Factors, each in [0, 1]:
+
+- **age**: `min(1, age_days / RepConfig.age_full_days)` where `age_days` is the span from the first
+  to the last activity: a year of history earns full credit; a wallet used once or for a few weeks
+  (sybil members, peel-chain hops, look-alike addresses) scores near 0. (A square root was tried
+  first; it gave sybil members of 6 weeks 0.34 and kept their farms just under High.)
+- **activity_diversity**: half the share of the five kinds of action it shows (ETH transfers, token
+  transfers, DEX swaps, NFT trades, contract calls), half `min(1, ln(1 + counterparties) /
+  ln(1 + RepConfig.counterparties_full))` over its distinct counterparties.
+- **counterparty_quality**: 0.5 when it never meets a labelled address; raised towards 1 by the share
+  of its interactions (transactions, token transfers, trades) with reputable services (labels
+  `exchange, dex, bridge, nft_marketplace, defi, airdrop`): `+0.5 * min(1, good_share / 0.5)`;
+  lowered by the share with bad addresses (labels `scam, phishing, sanctioned, mixer`, and the
+  `bad_addresses` given, e.g. wallets showing a malicious pattern):
+  `- min(1, bad_share / 0.1)`, so 10% of its interactions with bad addresses take it to 0. Clipped
+  to [0, 1]. Token transfers signed by neither side (address poisoning) are left out: the victim
+  did not choose them.
+- **label_points**: a scam, phishing or sanctioned label on the address itself gives
+  `RepConfig.bad_label_points` (-50) and caps the reputation at `bad_label_cap` (10); a reputable
+  service label gives `+good_label_points` (10).
+
+`reputation = 100 * weighted mean of the available factors (weights age 0.35, diversity 0.30,
+quality 0.35) + label_points`, clipped to [0, 100]. A factor that cannot be computed (a table or
+column is missing) is NaN and left out of the weighted mean; `df.attrs["missing_factors"]` says
+which and why. Ground truth is never read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from wallet_pipeline.logic.graph.config import BURN_ADDRESSES
+from wallet_pipeline.logic.graph.hubs import _has_table, table_columns
+
+GOOD_LABELS = ("exchange", "dex", "bridge", "nft_marketplace", "defi", "airdrop")
+BAD_LABELS = ("scam", "phishing", "sanctioned", "mixer")
+# Labels on the address itself that crush its reputation (a mixer is a contract, not a wallet).
+CRUSH_LABELS = ("scam", "phishing", "sanctioned")
+KINDS = ("eth", "token", "swap", "nft", "call")
+
+REPUTATION_COLUMNS = [
+    "address",
+    "reputation",
+    "age_days",
+    "age",
+    "activity_diversity",
+    "n_kinds",
+    "n_counterparties",
+    "counterparty_quality",
+    "good_interactions",
+    "bad_interactions",
+    "interactions",
+    "label_points",
+    "labels",
+    "is_contract",
+]
+
+
+@dataclass(frozen=True)
+class RepConfig:
+    """Weights and scales of the reputation score."""
+
+    w_age: float = 0.35
+    w_diversity: float = 0.30
+    w_quality: float = 0.35
+    age_full_days: float = 365.0
+    counterparties_full: int = 20
+    good_share_full: float = 0.5  # this share of interactions with reputable services gives +0.5
+    bad_share_zero: float = 0.1  # this share of interactions with bad addresses takes quality to 0
+    bad_label_points: float = -50.0
+    bad_label_cap: float = 10.0
+    good_label_points: float = 10.0
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str], dict[str, str]]:
+    """SELECTs of (address, counterparty, kind, t) rows, one per table found, and what is missing."""
+    parts: list[str] = []
+    missing: dict[str, str] = {}
+    tx = table_columns(con, schema, "transactions")
+    tt = table_columns(con, schema, "token_transfers")
+    dx = table_columns(con, schema, "dex_trades")
+    nf = table_columns(con, schema, "nft_trades")
+    if {"from_address", "to_address"} <= tx:
+        t = "block_timestamp::timestamp" if "block_timestamp" in tx else "null::timestamp"
+        eth = "coalesce(try_cast(value as double), 0) > 0" if "value" in tx else "true"
+        call = "length(coalesce(input, '0x')) >= 10" if "input" in tx else "false"
+        parts.append(
+            f"select lower(from_address) a, lower(to_address) b, "
+            f"case when {call} then 'call' else 'eth' end kind, {t} t, true sol from {schema}.transactions"
+        )
+        parts.append(
+            f"select lower(to_address) a, lower(from_address) b, 'eth' kind, {t} t, true sol "
+            f"from {schema}.transactions where to_address is not null and {eth}"
+        )
+        if "input" not in tx:
+            missing["kind:call"] = f"{schema}.transactions lacks input"
+        if "block_timestamp" not in tx:
+            missing["age"] = f"{schema}.transactions lacks block_timestamp"
+    else:
+        missing["transactions"] = f"no table {schema}.transactions with from_address, to_address"
+    if {"from_address", "to_address"} <= tt:
+        t = "tr.block_timestamp::timestamp" if "block_timestamp" in tt else "null::timestamp"
+        # Unsolicited transfers (signed by neither side: address poisoning) say nothing of the wallet.
+        if "transaction_hash" in tt and {"hash", "from_address"} <= tx:
+            src = (
+                f"{schema}.token_transfers tr left join (select hash, any_value(lower(from_address)) signer "
+                f"from {schema}.transactions group by 1) x on x.hash = tr.transaction_hash"
+            )
+            sol = "coalesce(x.signer in (lower(tr.from_address), lower(tr.to_address)), true)"
+        else:
+            src, sol = f"{schema}.token_transfers tr", "true"
+        for a, b in (("from_address", "to_address"), ("to_address", "from_address")):
+            parts.append(
+                f"select lower(tr.{a}) a, lower(tr.{b}) b, 'token' kind, {t} t, {sol} sol from {src}"
+            )
+    else:
+        missing["kind:token"] = f"no table {schema}.token_transfers with from_address, to_address"
+    if "taker" in dx:
+        t = "block_time::timestamp" if "block_time" in dx else "null::timestamp"
+        cp = "project_contract_address" if "project_contract_address" in dx else "null"
+        parts.append(
+            f"select lower(taker) a, lower({cp}) b, 'swap' kind, {t} t, true sol from {schema}.dex_trades"
+        )
+    else:
+        missing["kind:swap"] = f"no table {schema}.dex_trades with taker"
+    if {"buyer", "seller"} <= nf:
+        t = "block_time::timestamp" if "block_time" in nf else "null::timestamp"
+        for a, b in (("buyer", "seller"), ("seller", "buyer")):
+            parts.append(
+                f"select lower({a}) a, lower({b}) b, 'nft' kind, {t} t, true sol from {schema}.nft_trades"
+            )
+    else:
+        missing["kind:nft"] = f"no table {schema}.nft_trades with buyer, seller"
+    return parts, missing
+
+
+def wallet_reputation(
+    con: duckdb.DuckDBPyConnection,
+    schema: str = "raw",
+    features_table: str | None = "marts.wallet_features",
+    cfg: RepConfig | None = None,
+    bad_addresses: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Reputation 0-100 and its factors for every address seen in `schema`; see the module docstring.
+
+    `bad_addresses` (e.g. the wallets of `risk.pattern_wallets`) count as bad counterparties too,
+    like scam-labelled ones.
+
+    Returns one row per address with the columns of `REPUTATION_COLUMNS`;
+    `attrs["missing_factors"]` maps each factor or input that could not be used to the reason.
+    """
+    cfg = cfg or RepConfig()
+    parts, missing = _activity_sql(con, schema)
+    burn = _in(BURN_ADDRESSES)
+    labels = table_columns(con, schema, "address_labels")
+    if {"address", "label_type"} <= labels:
+        con.execute(
+            f"create or replace temp table r_labels as select lower(address) address, "
+            f"list(distinct label_type order by label_type) labels, "
+            f"bool_or(label_type in ({_in(GOOD_LABELS)})) good, "
+            f"bool_or(label_type in ({_in(BAD_LABELS)})) bad, "
+            f"bool_or(label_type in ({_in(CRUSH_LABELS)})) crush "
+            f"from {schema}.address_labels group by 1"
+        )
+        parts.append(
+            f"select lower(address) a, null b, null kind, null::timestamp t, true sol "
+            f"from {schema}.address_labels"
+        )
+    else:
+        missing["counterparty_quality"] = f"no table {schema}.address_labels with address, label_type"
+        missing["label_points"] = missing["counterparty_quality"]
+        con.execute(
+            "create or replace temp table r_labels (address varchar, labels varchar[], good boolean, "
+            "bad boolean, crush boolean)"
+        )
+    if not parts:
+        out = pd.DataFrame(columns=REPUTATION_COLUMNS)
+        out.attrs["missing_factors"] = missing
+        return out
+    con.execute(
+        "create or replace temp table r_act as select * from ("
+        + " union all ".join(f"({p})" for p in parts)
+        + f") where a is not null and a not in ({burn})"
+    )
+    given = () if bad_addresses is None else bad_addresses
+    bad = pd.DataFrame({"address": pd.Series(sorted({a.lower() for a in given}), dtype=object)})  # noqa: F841
+    # Counterparty classes: labels, plus the given bad addresses.
+    con.execute(
+        "create or replace temp table r_cp as select coalesce(l.address, b.address) address, "
+        "coalesce(l.good, false) good, coalesce(l.bad, false) or b.address is not null bad "
+        "from r_labels l full join (select address::varchar address from bad) b on b.address = l.address"
+    )
+    df = con.sql(
+        f"""
+        with base as (
+            select a address, min(t) first_t, max(t) last_t,
+                   count(distinct b) filter (where b is not null and b not in ({burn}) and b <> a) n_cp,
+                   {", ".join(f"bool_or(kind = '{k}')::int k_{k}" for k in KINDS)},
+                   count(*) filter (where kind is not null) interactions
+            from r_act group by a
+        ),
+        q as (
+            select r.a address, count(*) filter (where l.good and not l.bad) good_n,
+                   count(*) filter (where l.bad) bad_n
+            from r_act r join r_cp l on l.address = r.b where r.kind is not null and r.sol group by r.a
+        )
+        select base.*, coalesce(q.good_n, 0) good_interactions, coalesce(q.bad_n, 0) bad_interactions,
+               l.labels, coalesce(l.good, false) label_good, coalesce(l.crush, false) label_crush
+        from base left join q using (address) left join r_labels l using (address)
+        """
+    ).df()
+    df["age_days"] = (df["last_t"] - df["first_t"]).dt.total_seconds() / 86400.0
+    df["age"] = np.clip(df["age_days"] / cfg.age_full_days, 0, 1)
+    if "age" in missing:
+        df["age"] = np.nan
+    kinds = df[[f"k_{k}" for k in KINDS]].sum(axis=1)
+    n_known_kinds = len(KINDS) - sum(1 for k in KINDS if f"kind:{k}" in missing)
+    df["n_kinds"] = kinds
+    df["n_counterparties"] = df["n_cp"]
+    cp_score = np.minimum(1.0, np.log1p(df["n_cp"]) / np.log1p(cfg.counterparties_full))
+    df["activity_diversity"] = 0.5 * kinds / max(n_known_kinds, 1) + 0.5 * cp_score
+    tot = df["interactions"].clip(lower=1)
+    good_share = df["good_interactions"] / tot
+    bad_share = df["bad_interactions"] / tot
+    df["counterparty_quality"] = np.clip(
+        0.5
+        + 0.5 * np.minimum(1.0, good_share / cfg.good_share_full)
+        - np.minimum(1.0, bad_share / cfg.bad_share_zero),
+        0,
+        1,
+    )
+    if "counterparty_quality" in missing:
+        df["counterparty_quality"] = np.nan
+    df["label_points"] = np.where(
+        df["label_crush"], cfg.bad_label_points, np.where(df["label_good"], cfg.good_label_points, 0.0)
+    )
+    df["reputation"] = _combine(df, cfg)
+    df["is_contract"] = _contracts(con, schema, features_table, df["address"])
+    out = df[REPUTATION_COLUMNS].sort_values("address").reset_index(drop=True)
+    out.attrs["missing_factors"] = missing
+    return out
+
+
+def _combine(df: pd.DataFrame, cfg: RepConfig) -> pd.Series:
+    """Weighted mean of the available factors, scaled to 100, plus label points, capped when crushed."""
+    f = df[["age", "activity_diversity", "counterparty_quality"]].to_numpy(dtype=float)
+    w = np.array([cfg.w_age, cfg.w_diversity, cfg.w_quality])
+    avail = ~np.isnan(f)
+    wsum = (avail * w).sum(axis=1)
+    mean = np.where(wsum > 0, np.nansum(f * w, axis=1) / np.where(wsum > 0, wsum, 1), 0.5)
+    rep = np.clip(100 * mean + df["label_points"].to_numpy(dtype=float), 0, 100)
+    rep = np.where(df["label_crush"], np.minimum(rep, cfg.bad_label_cap), rep)
+    return pd.Series(np.round(rep, 1), index=df.index)
+
+
+def _contracts(
+    con: duckdb.DuckDBPyConnection, schema: str, features_table: str | None, addresses: pd.Series
+) -> pd.Series:
+    """True for addresses known to be contracts (created, token, or `is_contract` in the features)."""
+    known: set[str] = set()
+    if table_columns(con, schema, "contract_creations") >= {"address"}:
+        known |= {
+            r[0] for r in con.execute(f"select lower(address) from {schema}.contract_creations").fetchall()
+        }
+    if table_columns(con, schema, "tokens") >= {"address"}:
+        known |= {r[0] for r in con.execute(f"select lower(address) from {schema}.tokens").fetchall()}
+    if features_table and _has_table(con, features_table):
+        if "is_contract" in table_columns(con, *features_table.split(".", 1)):
+            known |= {
+                r[0]
+                for r in con.execute(
+                    f"select lower(address) from {features_table} where is_contract"
+                ).fetchall()
+            }
+    return addresses.isin(known)
