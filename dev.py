@@ -6,6 +6,8 @@
     python3 dev.py ui         start the Dagster UI on http://127.0.0.1:3000
     python3 dev.py mlflow     start the MLflow UI on http://127.0.0.1:5000 (model runs and registry)
     python3 dev.py persona 0x...   persona of a wallet, scored with the promoted model
+    python3 dev.py wallet 0x...    a wallet's risk and why, its cluster and the evidence for it
+    python3 dev.py cluster c_0x... a cluster's risk, members and links (--export csv|json|graphml)
     python3 dev.py lint       ruff check and format check
 
 The first call installs uv (pinned) into .tools/uv, then the locked dependencies into .venv.
@@ -66,6 +68,8 @@ def main(argv: list[str]) -> int:
         "ui": ("wallet-pipeline", "ui", *rest),
         "mlflow": ("wallet-pipeline", "mlflow-ui", *rest),
         "persona": ("wallet-pipeline", "persona", *rest),
+        "wallet": ("wallet-pipeline", "wallet", *rest),
+        "cluster": ("wallet-pipeline", "cluster", *rest),
         "lint": ("ruff", "check", "."),
     }
     if command not in commands:

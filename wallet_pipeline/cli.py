@@ -143,7 +143,8 @@ def outputs_summary(db_path: Path) -> str:
     try:
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('raw', 'marts', 'ground_truth', 'personas') order by 1, 2"
+            "where schema_name in ('raw', 'marts', 'ground_truth', 'personas', 'graph', 'entities') "
+            "order by 1, 2"
         ).fetchall()
         rows = [
             (schema, table, con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0])
@@ -160,6 +161,22 @@ def outputs_summary(db_path: Path) -> str:
             if ("personas", "wallet_personas") in tables
             else []
         )
+        stats = (
+            con.execute(
+                "select total_clusters, wallets_clustered, high_risk_clusters, critical_clusters, "
+                "high_risk_wallets, largest_cluster_size from entities.graph_stats"
+            ).fetchone()
+            if ("entities", "graph_stats") in tables
+            else None
+        )
+        riskiest = (
+            con.execute(
+                "select cluster_id, size, risk_score, risk_level from entities.clusters "
+                "order by risk_score desc, size desc limit 3"
+            ).fetchall()
+            if stats
+            else []
+        )
     finally:
         con.close()
     lines = ["", "Outputs (DuckDB file):", f"  {db_path}", ""]
@@ -174,6 +191,16 @@ def outputs_summary(db_path: Path) -> str:
         lines += [f"  {name:<28} {n:>10,} wallets" for name, n, _ in personas]
         example = "python3 dev.py persona <address>"
         lines += ["", f"Who is a wallet: {example}   MLflow UI: python3 dev.py mlflow"]
+    if stats:
+        lines += [
+            "",
+            f"entities.clusters: {stats[0]:,} clusters of {stats[1]:,} wallets (largest {stats[5]:,}); "
+            f"{stats[2]:,} at High or Critical risk ({stats[3]:,} Critical); {stats[4]:,} wallets at High or above.",
+        ]
+        lines += [f"  {cid}  {size:>5} wallets  {score:5.1f} {level}" for cid, size, score, level in riskiest]
+        lines += [
+            "Who is a wallet, and why: python3 dev.py wallet <address>   A cluster: python3 dev.py cluster <id>"
+        ]
     lines += [
         "",
         "Query it:",

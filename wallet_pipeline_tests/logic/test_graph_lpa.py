@@ -108,14 +108,6 @@ def test_nodes_without_positive_edges_keep_their_own_label() -> None:
     assert labels[3:].tolist() == [3, 4, 5, 6]
 
 
-def test_self_weight_is_ignored_and_does_not_freeze_the_labels() -> None:
-    edges = cliques(4, 4) + [(3, 4, 0.4)]
-    plain, _ = run(8, edges, seed=3, self_weight=0.0)
-    braked, _ = run(8, edges, seed=3, self_weight=1.0)
-    np.testing.assert_array_equal(plain, braked)
-    assert len(set(plain.tolist())) == 2
-
-
 @pytest.mark.parametrize(("kw", "passes"), [({"max_iter": 1}, 1), ({"tol": 1.0}, 0)])
 def test_max_iter_and_tol_cut_the_propagation_short(kw: dict, passes: int) -> None:
     r, c, w = planted()

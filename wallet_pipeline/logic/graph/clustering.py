@@ -38,7 +38,6 @@ def label_propagation(
     weights: np.ndarray,
     seed: int = 0,
     max_iter: int = 100,
-    self_weight: float = 1.0,
     tol: float = 0.0,
 ) -> tuple[np.ndarray, int]:
     """Asynchronous weighted label propagation on an undirected graph given as edge arrays.
@@ -51,13 +50,9 @@ def label_propagation(
     seed fixes the result. Stops when at most `tol * n` nodes are left to visit (0: when no node
     would change) or after `max_iter` passes' worth of visits.
 
-    `self_weight` is accepted and ignored: the self-loop only stopped the two-node swaps of the
-    former synchronous updates, and asynchronous updates have none (with it, no label would move).
-
     Returns (labels, passes); a label is the index of the node whose initial label won, and passes
     counts node visits in units of n, rounded up.
     """
-    del self_weight
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
     build_csr, propagate = _lpa_kernels()
@@ -153,9 +148,7 @@ def cluster_edges(edges: pd.DataFrame, cfg: GraphConfig | None = None) -> Cluste
             raise ValueError(f"louvain is for small graphs: {n} nodes > louvain_max_nodes")
         labels = louvain(n, rows, cols, weights, cfg.seed, cfg.louvain_resolution)
     elif cfg.method == "lpa":
-        labels, iters = label_propagation(
-            n, rows, cols, weights, cfg.seed, cfg.max_iter, cfg.self_weight, cfg.lpa_tol
-        )
+        labels, iters = label_propagation(n, rows, cols, weights, cfg.seed, cfg.max_iter, cfg.lpa_tol)
     else:
         raise ValueError(f"unknown clustering method {cfg.method!r}")
     # Label propagation may give one label to disconnected pieces: split them.

@@ -94,12 +94,11 @@ class GraphConfig:
     hub_min_degree: int = 300  # distinct counterparties past which an EOA is a hub
 
     # Clustering.
-    method: str = "lpa"  # "lpa" (scipy sparse label propagation) or "louvain" (NetworkX)
+    method: str = "lpa"  # "lpa" (compiled asynchronous label propagation) or "louvain" (NetworkX)
     seed: int = 0
     min_cluster_weight: float = 0.3
     max_iter: int = 100
     lpa_tol: float = 0.0  # stop when at most this share of labels changed (benchmark: 1e-3)
-    self_weight: float = 1.0  # a node's own label counts this times its heaviest edge
     louvain_resolution: float = 1.0
     louvain_max_nodes: int = 200_000
     # Super-clusters: bigger than this many wallets or this share of clustered wallets.
