@@ -195,11 +195,13 @@ def outputs_summary(db_path: Path) -> str:
         lines += [
             "",
             f"entities.clusters: {stats[0]:,} clusters of {stats[1]:,} wallets (largest {stats[5]:,}); "
-            f"{stats[2]:,} at High or Critical risk ({stats[3]:,} Critical); {stats[4]:,} wallets at High or above.",
+            f"{stats[2]:,} at High or Critical risk ({stats[3]:,} Critical); "
+            f"{stats[4]:,} wallets at High or above.",
         ]
         lines += [f"  {cid}  {size:>5} wallets  {score:5.1f} {level}" for cid, size, score, level in riskiest]
         lines += [
-            "Who is a wallet, and why: python3 dev.py wallet <address>   A cluster: python3 dev.py cluster <id>"
+            "Who is a wallet, and why: python3 dev.py wallet <address>   "
+            "A cluster: python3 dev.py cluster <id>"
         ]
     lines += [
         "",
