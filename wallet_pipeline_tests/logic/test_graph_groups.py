@@ -150,3 +150,12 @@ def test_scores_of_a_clean_pair_stay_minimal_and_keep_their_breakdown() -> None:
     assert row["scam_rate"] == 0 and row["known_scammers"] == 0
     assert row["risk_level"] in ("Minimal", "Low")
     assert set(json.loads(row["risk_breakdown"])) == {"scam_rate", "reputation", "density", "known_scammers"}
+
+
+def test_moving_zero_tokens_out_of_someone_else_proves_no_control_of_the_token() -> None:
+    # Any ERC-20 lets anyone transferFrom zero tokens: the poisoner's trick, not the deployer's hand.
+    deployer, token, poisoner = A(600), A(601), A(602)
+    t, r = tok(token, A(603), A(604), 0, signer=poisoner)
+    creations = [{"address": token, "creator_address": deployer}]
+    tokens = [{"address": token, "decimals": 18}]
+    assert edges_of(db([t], [r], tokens=tokens, creations=creations), kind="co_creation").empty

@@ -367,7 +367,9 @@ def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
     tokens of others through another contract and links nobody). Only the controller of a token
     contract (or someone the holder approved) makes a token leave an
     address the signer is not; for a token created by the deployer, that ties the signer to it.
-    Pools and other hubs as the source are excluded (router swaps).
+    Pools and other hubs as the source are excluded (router swaps). Zero-value and dust transfers
+    are excluded too: any ERC-20 lets anyone `transferFrom` zero tokens out of any address, which is
+    how address poisoners fake a victim's history, so such a move proves no control.
     """
     s = cfg.schema
     return con.sql(
@@ -377,6 +379,7 @@ def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
                {_ev(cfg, "g.t")} evidence
         from {s}.contract_creations c join g_tok g on g.token = lower(c.address)
         where g.tx_from is not null and g.tx_from <> g.src and g.tx_to = g.token
+          and g.is_zero is not true and (g.amount is null or g.amount >= {cfg.dust_token_units})
           and g.src not in (select address from g_hubs) and g.src not in ({_BURN})
           and g.tx_from not in (select address from g_hubs)
           and g.tx_from <> lower(c.creator_address)
