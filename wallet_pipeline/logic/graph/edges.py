@@ -389,16 +389,17 @@ def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
 
 
 def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
-    """Wallet -- wallet calling the same contract and method in the same short window, repeatedly.
+    """Wallet -- wallet calling the same contract and method in the same short windows, repeatedly.
 
     Windows with more than `fingerprint_max_group` callers (a popular method) link nobody; a wallet
-    calling one method more than `fingerprint_max_calls` times (a bot) is left out; a pair needs
-    `fingerprint_min_cooccur` shared windows, and those must be at least `fingerprint_min_share` of
-    the windows in which the less active of the two called those methods: scripted wallets move
-    together nearly every time, while two busy users of one marketplace meet by chance now and then.
+    calling one method more than `fingerprint_max_calls` times (a bot) is left out. A pair needs
+    `fingerprint_min_cooccur` shared windows, and on the methods they share, the Jaccard index of
+    their windows (shared / either) must reach `fingerprint_min_share`: scripted wallets move
+    together nearly every time, while two users of one busy marketplace meet by chance now and then.
     """
     s = cfg.schema
     w = int(cfg.fingerprint_window_minutes) * 60
+    # Integer keys for wallets and windows: the pair self-join is the costly part at scale.
     return con.sql(
         f"""
         with c as (
@@ -409,36 +410,41 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
         ),
         busy as (select w, c, m from c group by all having count(*) > {cfg.fingerprint_max_calls}),
         c2 as (select * from c anti join busy using (w, c, m)),
+        methods as (select c, m, row_number() over (order by c, m) mid from (select distinct c, m from c2)),
+        wallets as (select w, row_number() over (order by w) wid from (select distinct w from c2)),
+        k as (select wallets.wid, methods.mid, c2.b, c2.t, c2.hash
+              from c2 join wallets using (w) join methods using (c, m)),
+        windows as (select wid, mid, count(distinct b) nb from k group by all),
         g as (
-            select c, m, b from c2 group by all
-            having count(distinct w) between 2 and {cfg.fingerprint_max_group}
+            select mid, b from k group by all
+            having count(distinct wid) between 2 and {cfg.fingerprint_max_group}
         ),
-        x as (select c2.* from c2 join g using (c, m, b)),
-        windows as (select w, c, m, count(distinct b) nb from c2 group by all),
+        x as (select distinct wid, mid, b from k semi join g using (mid, b)),
         per_method as (
-            select a.w src, b.w dst, a.c, a.m, count(distinct a.b) co
-            from x a join x b on a.c = b.c and a.m = b.m and a.b = b.b and a.w < b.w
+            select a.wid src, b.wid dst, a.mid, count(*) co
+            from x a join x b on a.mid = b.mid and a.b = b.b and a.wid < b.wid
             group by all
         ),
         alike as (
-            select p.src, p.dst, sum(p.co) co, sum(least(wa.nb, wb.nb)) possible
+            select p.src, p.dst, sum(p.co) co, sum(wa.nb + wb.nb - p.co) either
             from per_method p
-            join windows wa on wa.w = p.src and wa.c = p.c and wa.m = p.m
-            join windows wb on wb.w = p.dst and wb.c = p.c and wb.m = p.m
+            join windows wa on wa.wid = p.src and wa.mid = p.mid
+            join windows wb on wb.wid = p.dst and wb.mid = p.mid
             group by all
             having sum(p.co) >= {cfg.fingerprint_min_cooccur}
-               and sum(p.co) >= {cfg.fingerprint_min_share} * sum(least(wa.nb, wb.nb))
+               and sum(p.co) >= {cfg.fingerprint_min_share} * sum(wa.nb + wb.nb - p.co)
         ),
-        pairs as (
-            select a.w src, b.w dst, min(least(a.t, b.t)) first_time, max(greatest(a.t, b.t)) last_time,
-                   list(a.hash)[1:{int(cfg.evidence_cap)}] evidence
-            from x a join x b on a.c = b.c and a.m = b.m and a.b = b.b and a.w < b.w
-            semi join alike l on l.src = a.w and l.dst = b.w
-            group by 1, 2
+        shared as (
+            select l.src, l.dst, l.co, a.t ta, b.t tb, a.hash
+            from alike l
+            join k a on a.wid = l.src
+            join k b on b.wid = l.dst and b.mid = a.mid and b.b = a.b
         )
-        select src, dst, 'fingerprint' edge_type, false directed, {cfg.fingerprint_weight} weight,
-               first_time, last_time, alike.co n, evidence
-        from pairs join alike using (src, dst)
+        select ws.w src, wd.w dst, 'fingerprint' edge_type, false directed, {cfg.fingerprint_weight} weight,
+               min(least(ta, tb)) first_time, max(greatest(ta, tb)) last_time, any_value(co) n,
+               list(distinct hash)[1:{int(cfg.evidence_cap)}] evidence
+        from shared join wallets ws on ws.wid = shared.src join wallets wd on wd.wid = shared.dst
+        group by ws.w, wd.w
         """
     )
 

@@ -357,30 +357,52 @@ def _cohesion(edges: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("cluster_id").reset_index()[cols]
 
 
-def _points(values: dict[str, float], cfg: RiskConfig) -> tuple[dict[str, float], float]:
-    """Points per factor (rounded to 2 decimals) and the score (their sum, rounded to 1 decimal)."""
+def _score_frame(values: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
+    """Points per factor (rounded to 2 decimals), score (their sum, rounded to 1) and level, per row.
+
+    `values` has one column per factor, each in [0, 1] (clipped here).
+    """
     w = cfg.weights()
-    pts = {f: round(100 * w[f] * float(np.clip(values[f], 0, 1)), 2) for f in FACTORS}
-    return pts, round(sum(pts.values()), 1)
+    out = pd.DataFrame(index=values.index)
+    for f in FACTORS:
+        out[f"points_{f}"] = (100 * w[f] * values[f].astype(float).clip(0, 1)).round(2)
+    out["risk_score"] = out[[f"points_{f}" for f in FACTORS]].sum(axis=1).round(1)
+    bounds = [cfg.critical, cfg.high, cfg.medium, cfg.low]
+    names = ["Critical", "High", "Medium", "Low"]
+    out["risk_level"] = np.select([out["risk_score"] >= b for b in bounds], names, default="Minimal")
+    return out
 
 
-def _breakdown(
-    values: dict[str, float], pts: dict[str, float], evidence: dict[str, dict], cfg: RiskConfig
-) -> str:
+def _plain(value):  # noqa: ANN001, ANN202 - numpy scalars to JSON-able Python values
+    return value.item() if hasattr(value, "item") else value
+
+
+def _breakdowns(
+    values: pd.DataFrame, scored: pd.DataFrame, evidence: dict[str, list[dict]], cfg: RiskConfig
+) -> list[str]:
+    """One JSON breakdown per row: each factor's value, weight, points and the evidence behind it."""
     w = cfg.weights()
-    return json.dumps(
-        {
-            f: {
-                "value": round(float(values[f]), 4),
-                "weight": w[f],
-                "points": pts[f],
-                "evidence": evidence[f],
-            }
-            for f in FACTORS
-        },
-        sort_keys=False,
-        default=lambda o: o.item() if hasattr(o, "item") else str(o),
-    )
+    cols = {f: (values[f].astype(float).round(4).tolist(), scored[f"points_{f}"].tolist()) for f in FACTORS}
+    out = []
+    for i in range(len(values)):
+        out.append(
+            json.dumps(
+                {
+                    f: {
+                        "value": cols[f][0][i],
+                        "weight": w[f],
+                        "points": cols[f][1][i],
+                        "evidence": {k: _plain(v) for k, v in evidence[f][i].items()},
+                    }
+                    for f in FACTORS
+                }
+            )
+        )
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict("records") if len(frame.columns) else [{} for _ in range(len(frame))]
 
 
 def score_clusters(
@@ -400,69 +422,90 @@ def score_clusters(
     cfg = cfg or RiskConfig()
     rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
     patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
-    flagged = set(patterns["address"])
+    cols = [
+        "cluster_id", "size", "risk_score", "risk_level", "scam_rate", "reputation", "density",
+        "known_scammers", "tokens_created", "scam_tokens", "flagged_wallets", "risk_breakdown",
+    ]  # fmt: skip
+    if clusters.empty:
+        return pd.DataFrame(columns=cols)
     crushed = crush_labelled(con, schema)
     rugged = set(rugs["token"]) if len(rugs) else set()
     tokens = _created_tokens(con, schema)
-    tokens["bad"] = tokens["scam_label"] | tokens["token"].isin(rugged)
-    rep = reputation.set_index("address")["reputation"]
-    coh = _cohesion(edges, clusters).set_index("cluster_id")
-    cols = [
-        "cluster_id", "size", "risk_score", "risk_level", "scam_rate", "reputation", "density",
-        "known_scammers",
-        "tokens_created", "scam_tokens", "flagged_wallets", "risk_breakdown",
-    ]  # fmt: skip
-    rows = []
-    for cid, g in clusters.groupby("cluster_id"):
-        members = list(g["address"])
-        mine = tokens[tokens["creator"].isin(members)]
-        n_tok, n_bad = int(len(mine)), int(mine["bad"].sum())
-        n_flag = sum(1 for a in members if a in flagged)
-        n_known = sum(1 for a in members if a in crushed)
-        token_share = n_bad / n_tok if n_tok else 0.0
-        wallet_share = n_flag / len(members)
-        r = rep.reindex(members)
-        rep_median = float(r.median()) if r.notna().any() else 50.0
-        inside = float(coh["pairs_inside"].get(cid, 0))
-        w_in, w_touch = float(coh["weight_inside"].get(cid, 0)), float(coh["weight_touching"].get(cid, 0))
-        n = len(members)
-        values = {
-            "scam_rate": max(token_share, wallet_share),
-            "reputation": 1 - rep_median / 100,
-            "density": float(coh["cohesion"].get(cid, 0.0)),
-            "known_scammers": min(1.0, n_known / cfg.known_full),
+    tokens["bad"] = tokens["scam_label"].astype(bool) | tokens["token"].isin(rugged)
+    m = clusters[["address", "cluster_id"]].merge(
+        reputation[["address", "reputation"]], on="address", how="left"
+    )
+    m["flagged"] = m["address"].isin(set(patterns["address"]))
+    m["known"] = m["address"].isin(crushed)
+    made = tokens.merge(m[["address", "cluster_id"]], left_on="creator", right_on="address")
+    g = m.groupby("cluster_id", sort=True).agg(
+        size=("address", "size"),
+        flagged_wallets=("flagged", "sum"),
+        known_scammers=("known", "sum"),
+        median_reputation=("reputation", "median"),
+        members_with_reputation=("reputation", "count"),
+    )
+    g = g.join(made.groupby("cluster_id").agg(tokens_created=("token", "size"), scam_tokens=("bad", "sum")))
+    g[["tokens_created", "scam_tokens"]] = g[["tokens_created", "scam_tokens"]].fillna(0).astype(int)
+    g["median_reputation"] = g["median_reputation"].fillna(50.0)
+    g = g.join(_cohesion(edges, clusters).set_index("cluster_id"))
+    g[["weight_inside", "weight_touching", "pairs_inside", "cohesion"]] = g[
+        ["weight_inside", "weight_touching", "pairs_inside", "cohesion"]
+    ].fillna(0.0)
+    token_share = np.where(g["tokens_created"] > 0, g["scam_tokens"] / g["tokens_created"].clip(lower=1), 0.0)
+    wallet_share = g["flagged_wallets"] / g["size"]
+    values = pd.DataFrame(
+        {
+            "scam_rate": np.maximum(token_share, wallet_share),
+            "reputation": 1 - g["median_reputation"] / 100,
+            "density": g["cohesion"],
+            "known_scammers": np.minimum(1.0, g["known_scammers"] / cfg.known_full),
+        },
+        index=g.index,
+    )
+    scored = _score_frame(values, cfg)
+    n = g["size"].to_numpy()
+    possible = n * (n - 1) / 2
+    evidence = {
+        "scam_rate": _records(
+            pd.DataFrame(
+                {
+                    "tokens_created": g["tokens_created"], "scam_tokens": g["scam_tokens"],
+                    "token_share": np.round(token_share, 4), "flagged_wallets": g["flagged_wallets"],
+                    "members": g["size"], "wallet_share": wallet_share.round(4),
+                }
+            )
+        ),
+        "reputation": _records(g[["median_reputation", "members_with_reputation"]]),
+        "density": _records(
+            pd.DataFrame(
+                {
+                    "weight_inside": g["weight_inside"].round(3),
+                    "weight_touching": g["weight_touching"].round(3),
+                    "pairs_inside": g["pairs_inside"].astype(int),
+                    "graph_density": np.round(g["pairs_inside"] / np.maximum(possible, 1), 4),
+                }
+            )
+        ),
+        "known_scammers": _records(pd.DataFrame({"count": g["known_scammers"]})),
+    }  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "cluster_id": g.index,
+            "size": g["size"].astype(int).to_numpy(),
+            "risk_score": scored["risk_score"].to_numpy(),
+            "risk_level": scored["risk_level"].to_numpy(),
+            "scam_rate": values["scam_rate"].round(4).to_numpy(),
+            "reputation": g["median_reputation"].to_numpy(),
+            "density": values["density"].round(4).to_numpy(),
+            "known_scammers": g["known_scammers"].astype(int).to_numpy(),
+            "tokens_created": g["tokens_created"].to_numpy(),
+            "scam_tokens": g["scam_tokens"].to_numpy(),
+            "flagged_wallets": g["flagged_wallets"].astype(int).to_numpy(),
+            "risk_breakdown": _breakdowns(values, scored, evidence, cfg),
         }
-        evidence = {
-            "scam_rate": {
-                "tokens_created": n_tok, "scam_tokens": n_bad, "token_share": round(token_share, 4),
-                "flagged_wallets": n_flag, "members": n, "wallet_share": round(wallet_share, 4),
-            },
-            "reputation": {"median_reputation": rep_median, "members_with_reputation": int(r.notna().sum())},
-            "density": {
-                "weight_inside": round(w_in, 3), "weight_touching": round(w_touch, 3),
-                "pairs_inside": int(inside),
-                "graph_density": round(inside / (n * (n - 1) / 2), 4) if n > 1 else 0.0,
-            },
-            "known_scammers": {"count": n_known},
-        }  # fmt: skip
-        pts, score = _points(values, cfg)
-        rows.append(
-            [
-                cid,
-                n,
-                score,
-                _level(score, cfg),
-                round(values["scam_rate"], 4),
-                rep_median,
-                round(values["density"], 4),
-                n_known,
-                n_tok,
-                n_bad,
-                n_flag,
-                _breakdown(values, pts, evidence, cfg),
-            ]  # fmt: skip
-        )
-    return pd.DataFrame(rows, columns=cols)
+    )
+    return out[cols]
 
 
 def score_wallets(
@@ -484,52 +527,60 @@ def score_wallets(
     cfg = cfg or RiskConfig()
     rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
     patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
-    pat = patterns.set_index("address")["patterns"]
     crushed = crush_labelled(con, schema)
     tokens = _created_tokens(con, schema)
     rugged = set(rugs["token"]) if len(rugs) else set()
-    tokens["bad"] = tokens["scam_label"] | tokens["token"].isin(rugged)
-    tok = tokens.groupby("creator")["bad"].agg(["size", "sum"])
-    cid = clusters.set_index("address")["cluster_id"]
-    cs = cluster_scores.set_index("cluster_id")
+    tokens["bad"] = tokens["scam_label"].astype(bool) | tokens["token"].isin(rugged)
+    tok = tokens.groupby("creator").agg(tokens_created=("token", "size"), scam_tokens=("bad", "sum"))
     w = reputation[["address", "reputation"]].copy()
-    w["cluster_id"] = w["address"].map(cid)
-    w["patterns"] = w["address"].map(pat)
-    scores, levels, breakdowns = [], [], []
-    for a, r, c, p in zip(w["address"], w["reputation"], w["cluster_id"], w["patterns"], strict=True):
-        own_flag = isinstance(p, str)
-        n_tok, n_bad = (int(tok.at[a, "size"]), int(tok.at[a, "sum"])) if a in tok.index else (0, 0)
-        own_scam = 1.0 if own_flag else (n_bad / n_tok if n_tok else 0.0)
-        rep_v = 1 - (float(r) if pd.notna(r) else 50.0) / 100
-        if isinstance(c, str) and c in cs.index:
-            row = cs.loc[c]
-            values = {
-                "scam_rate": max(float(row["scam_rate"]), own_scam),
-                "reputation": rep_v,
-                "density": float(row["density"]),
-                "known_scammers": min(1.0, (int(row["known_scammers"]) + 0) / cfg.known_full),
-            }
-            source = "cluster"
-        else:
-            values = {
-                "scam_rate": own_scam,
-                "reputation": rep_v,
-                "density": 0.0,
-                "known_scammers": 1.0 if a in crushed else 0.0,
-            }
-            source = "own"
-        evidence = {
-            "scam_rate": {"source": source, "own_patterns": p if own_flag else "", "tokens_created": n_tok,
-                          "scam_tokens": n_bad},
-            "reputation": {"own_reputation": None if pd.isna(r) else float(r)},
-            "density": {"source": source},
-            "known_scammers": {"source": source, "self_labelled": a in crushed},
-        }  # fmt: skip
-        pts, score = _points(values, cfg)
-        scores.append(score)
-        levels.append(_level(score, cfg))
-        breakdowns.append(_breakdown(values, pts, evidence, cfg))
-    w["risk_score"], w["risk_level"], w["risk_breakdown"] = scores, levels, breakdowns
+    w["cluster_id"] = w["address"].map(clusters.set_index("address")["cluster_id"])
+    w["patterns"] = w["address"].map(patterns.set_index("address")["patterns"])
+    w = w.join(tok, on="address")
+    w[["tokens_created", "scam_tokens"]] = w[["tokens_created", "scam_tokens"]].fillna(0).astype(int)
+    cs = cluster_scores.set_index("cluster_id")[["scam_rate", "density", "known_scammers"]].astype(float)
+    w = w.join(cs.add_prefix("cluster_"), on="cluster_id")
+    in_cluster = w["cluster_scam_rate"].notna()
+    own_flag = w["patterns"].notna()
+    self_labelled = w["address"].isin(crushed)
+    own_scam = np.where(
+        own_flag,
+        1.0,
+        np.where(w["tokens_created"] > 0, w["scam_tokens"] / w["tokens_created"].clip(lower=1), 0.0),
+    )
+    values = pd.DataFrame(
+        {
+            "scam_rate": np.where(
+                in_cluster, np.maximum(w["cluster_scam_rate"].fillna(0), own_scam), own_scam
+            ),
+            "reputation": 1 - w["reputation"].fillna(50.0) / 100,
+            "density": np.where(in_cluster, w["cluster_density"].fillna(0), 0.0),
+            "known_scammers": np.where(
+                in_cluster,
+                np.minimum(1.0, w["cluster_known_scammers"].fillna(0) / cfg.known_full),
+                self_labelled.astype(float),
+            ),
+        },
+        index=w.index,
+    )
+    scored = _score_frame(values, cfg)
+    source = np.where(in_cluster, "cluster", "own")
+    evidence = {
+        "scam_rate": _records(
+            pd.DataFrame(
+                {
+                    "source": source, "own_patterns": w["patterns"].fillna(""),
+                    "tokens_created": w["tokens_created"], "scam_tokens": w["scam_tokens"],
+                }
+            )
+        ),
+        "reputation": [{"own_reputation": None if pd.isna(r) else float(r)} for r in w["reputation"]],
+        "density": _records(pd.DataFrame({"source": source})),
+        "known_scammers": _records(
+            pd.DataFrame({"source": source, "self_labelled": self_labelled.to_numpy()})
+        ),
+    }  # fmt: skip
+    w["risk_score"], w["risk_level"] = scored["risk_score"], scored["risk_level"]
+    w["risk_breakdown"] = _breakdowns(values, scored, evidence, cfg)
     return w[
         ["address", "cluster_id", "risk_score", "risk_level", "reputation", "patterns", "risk_breakdown"]
     ]
