@@ -127,3 +127,16 @@ def test_a_cluster_exports_as_csv_json_and_graphml_from_the_command_line(run: Ru
     graph = nx.read_graphml(tmp_path / "cluster.graphml")
     assert sum(1 for _, d in graph.nodes(data=True) if d.get("in_cluster")) == size
     assert json.loads((tmp_path / "cluster.json").read_text())["cluster_id"] == cluster_id
+
+
+def test_wallets_without_any_edge_are_counted_in_the_run(run: Run) -> None:
+    [materialization] = [
+        m
+        for m in run.result.asset_materializations_for_node("entity_clusters")
+        if m.asset_key == dg.AssetKey(["entities", "wallet_clusters"])
+    ]
+    expected = run.sql(
+        "select count(*) n from marts.wallet_features where not is_contract and address not in "
+        "(select src from graph.wallet_edges union select dst from graph.wallet_edges)"
+    )
+    assert materialization.metadata["wallets_without_edges"].value == int(expected["n"][0]) > 0

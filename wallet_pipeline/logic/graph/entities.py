@@ -91,6 +91,19 @@ def wallet_activity(con: duckdb.DuckDBPyConnection, edges: pd.DataFrame) -> pd.D
     )
 
 
+def _wallets_without_edges(con: duckdb.DuckDBPyConnection, in_graph) -> int | str:  # noqa: ANN001
+    """Wallets (non-contracts of the features table) that no edge touches: they stand alone."""
+    if not table_exists(con, FEATURES_TABLE):
+        return "unknown: no features table"
+    linked = pd.DataFrame({"address": pd.Series(list(in_graph), dtype=object)})  # noqa: F841 - read by DuckDB
+    return int(
+        con.sql(
+            f"select count(*) from {FEATURES_TABLE} where not is_contract "
+            "and address not in (select address from linked)"
+        ).fetchone()[0]
+    )
+
+
 def _previous(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame | None, set[str]]:
     previous = read_table(con, WALLET_CLUSTERS_TABLE, "address, cluster_id")
     return previous, issued_ids(read_table(con, HISTORY_TABLE, "distinct cluster_id"))
@@ -166,6 +179,7 @@ def build_entities(
         "clustered_wallets": int(sizes.sum()) if len(sizes) else 0,
         "largest_cluster": int(sizes.max()) if len(sizes) else 0,
         "wallets_in_graph_not_clustered": int(len(addresses_in_graph) - (sizes.sum() if len(sizes) else 0)),
+        "wallets_without_edges": _wallets_without_edges(con, addresses_in_graph),
         "sub_clusters": int(wallet_clusters["sub_cluster_id"].nunique()),
         "bridge_wallets": int(wallet_clusters["is_bridge"].sum()),
         "super_clusters": [
