@@ -74,21 +74,20 @@ class BuiltEntities:
         return lines
 
 
-def wallet_activity(con: duckdb.DuckDBPyConnection, edges: pd.DataFrame) -> pd.DataFrame:
+def wallet_activity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """address, first_time, last_time: from the features table when there is one, else the edges."""
     if table_exists(con, FEATURES_TABLE):
         return con.sql(
             f"select address, first_seen first_time, last_active last_time from {FEATURES_TABLE}"
         ).df()
-    ends = pd.concat(
-        [
-            edges[["src", "first_time", "last_time"]].rename(columns={"src": "address"}),
-            edges[["dst", "first_time", "last_time"]].rename(columns={"dst": "address"}),
-        ]
-    )
-    return ends.groupby("address", as_index=False).agg(
-        first_time=("first_time", "min"), last_time=("last_time", "max")
-    )
+    return con.sql(
+        f"""
+        select address, min(first_time) first_time, max(last_time) last_time from (
+            select src address, first_time, last_time from {EDGES_TABLE}
+            union all select dst, first_time, last_time from {EDGES_TABLE}
+        ) group by address
+        """
+    ).df()
 
 
 def _wallets_without_edges(con: duckdb.DuckDBPyConnection, in_graph) -> int | str:  # noqa: ANN001
@@ -143,7 +142,7 @@ def build_entities(
     edges = con.sql(f"select * from {EDGES_TABLE}").df()
     result = cluster_edges(edges, cfg)
     previous, used_ids = _previous(con)
-    activity = wallet_activity(con, edges)
+    activity = wallet_activity(con)
     stable = assign_stable_ids(
         result.clusters[["address", "cluster_id"]],
         previous,
@@ -277,7 +276,7 @@ def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str =
     wallets = score_wallets(
         con, edges, members, reputation, clusters, schema=schema, patterns=patterns, rugs=rugs
     )
-    activity = wallet_activity(con, edges)
+    activity = wallet_activity(con)
     clusters = clusters.join(_cluster_activity(wallet_clusters, activity), on="cluster_id")
     clusters["dominant_personas"] = clusters["cluster_id"].map(dominant_personas(con, wallet_clusters))
     sub = wallet_clusters.groupby("cluster_id").agg(
