@@ -5,7 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from wallet_pipeline import settings
-from wallet_pipeline.defs.automation.jobs import jobs_for
+from wallet_pipeline.defs.automation.gates import gate_checks
+from wallet_pipeline.defs.automation.jobs import jobs_for, persona_retrain_job
+from wallet_pipeline.defs.automation.policy import with_policy
+from wallet_pipeline.defs.automation.schedules import schedules_for, sensors_for
 from wallet_pipeline.defs.entities.assets import entity_assets, entity_checks
 from wallet_pipeline.defs.graph.assets import graph_assets
 from wallet_pipeline.defs.ingestion.assets import raw_assets_for
@@ -19,16 +22,20 @@ from wallet_pipeline.defs.transform.assets import wallet_dbt_models
 def defs() -> dg.Definitions:
     """All assets, checks, jobs and resources, for the source `WALLET_SOURCE` names."""
     source = settings.get_source()
+    assets = [
+        *raw_assets_for(source),
+        wallet_dbt_models,
+        *persona_assets(source),
+        *graph_assets,
+        *entity_assets(source),
+    ]
+    jobs = jobs_for(source)
     return dg.Definitions(
-        assets=[
-            *raw_assets_for(source),
-            wallet_dbt_models,
-            *persona_assets(source),
-            *graph_assets,
-            *entity_assets(source),
-        ],
-        asset_checks=[*raw_table_checks, *persona_checks, *entity_checks],
-        jobs=jobs_for(source),
+        assets=dg.map_asset_specs(with_policy, assets),
+        asset_checks=[*raw_table_checks, *persona_checks, *entity_checks, *gate_checks],
+        jobs=[*jobs, persona_retrain_job],
+        schedules=schedules_for(source, jobs),
+        sensors=sensors_for(source, jobs),
         resources=build_resources(source),
         # DuckDB takes one writing process; steps run one after another in the run's process.
         executor=dg.in_process_executor,

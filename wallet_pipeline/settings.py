@@ -197,3 +197,41 @@ def mlflow_tracking_uri() -> str:
     from wallet_pipeline.lib.mlflow_session import default_tracking_uri
 
     return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or default_tracking_uri(data_dir())
+
+
+def _share(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise SettingsError(f"{name}={value!r} is not a share between 0 and 1")
+    return share
+
+
+def gate_max_row_drop() -> float:
+    """`WALLET_GATE_MAX_ROW_DROP`: the share by which a gated table's rows may fall between runs (0.5)."""
+    return _share("WALLET_GATE_MAX_ROW_DROP", 0.5)
+
+
+def gate_max_single_value_share() -> float:
+    """`WALLET_GATE_MAX_SINGLE_VALUE_SHARE`: the largest share one persona may hold (0.95)."""
+    return _share("WALLET_GATE_MAX_SINGLE_VALUE_SHARE", 0.95)
+
+
+def retrain_cron() -> str:
+    """`WALLET_RETRAIN_CRON`: when the persona model retrains (Monday 00:00 UTC: `0 0 * * 1`)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    value = os.environ.get("WALLET_RETRAIN_CRON", "").strip() or "0 0 * * 1"
+    if not is_valid_cron_string(value):
+        raise SettingsError(f"WALLET_RETRAIN_CRON={value!r} is not a cron expression (e.g. '0 0 * * 1')")
+    return value
+
+
+def freshness_hours() -> int:
+    """`WALLET_FRESHNESS_HOURS`: hours after which the outputs users read count as stale (48)."""
+    return _positive_int("WALLET_FRESHNESS_HOURS", 48)

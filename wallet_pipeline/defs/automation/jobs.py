@@ -11,6 +11,17 @@ full_pipeline_job = dg.define_asset_job(
 )
 
 
+persona_retrain_job = dg.define_asset_job(
+    name="persona_retrain_job",
+    selection=dg.AssetSelection.groups("personas"),
+    description=(
+        "Retrain the persona model, promote it behind its check, and re-score every wallet; run by the "
+        "weekly schedule and the drift sensor."
+    ),
+    tags={"wallet_pipeline/job": "retrain"},
+)
+
+
 def jobs_for(source: str) -> list[dg.UnresolvedAssetJobDefinition]:
     """The jobs of a source.
 

@@ -273,3 +273,23 @@ def sql_ident(name: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A digest of the export folder's data files (relative path, size, modification time).
+
+    It changes when a file is added, removed, replaced or rewritten, and only then; hidden files
+    and files that are not data (by suffix) do not count. A missing folder raises `EtlFilesError`.
+    """
+    import hashlib
+
+    if not folder.is_dir():
+        raise EtlFilesError(f"export folder {folder} does not exist or is not a folder")
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        rel_parts = path.relative_to(folder).parts
+        if path.is_dir() or any(_hidden(p) for p in rel_parts) or _data_suffix(path.name) is None:
+            continue
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
