@@ -8,6 +8,7 @@
     python3 dev.py persona 0x...   persona of a wallet, scored with the promoted model
     python3 dev.py wallet 0x...    a wallet's risk and why, its cluster and the evidence for it
     python3 dev.py cluster c_0x... a cluster's risk, members and links (--export csv|json|graphml)
+    python3 dev.py flag add c_0x... --reason scam_ring --note ... --by me   analysts' flags (add|list|remove)
     python3 dev.py lint       ruff check and format check
 
 The first call installs uv (pinned) into .tools/uv, then the locked dependencies into .venv.
@@ -70,6 +71,7 @@ def main(argv: list[str]) -> int:
         "persona": ("wallet-pipeline", "persona", *rest),
         "wallet": ("wallet-pipeline", "wallet", *rest),
         "cluster": ("wallet-pipeline", "cluster", *rest),
+        "flag": ("wallet-pipeline", "flag", *rest),
         "lint": ("ruff", "check", "."),
     }
     if command not in commands:

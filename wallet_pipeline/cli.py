@@ -34,9 +34,15 @@ def _apply_options(args: argparse.Namespace) -> None:
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
+    from wallet_pipeline.defs.publish import RUN_QUEUE_YAML
+
     if not instance_yaml.exists():
-        # Default local storage; telemetry off, since pipeline machines often have no internet.
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+        # Default local storage; telemetry off, since pipeline machines often have no internet;
+        # one run at a time, since DuckDB takes one writer.
+        instance_yaml.write_text("telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML)
+    elif not any(k in instance_yaml.read_text() for k in ("concurrency:", "run_queue:", "run_coordinator:")):
+        # A home made by an earlier version: add the queue limit, keep the rest.
+        instance_yaml.write_text(instance_yaml.read_text() + RUN_QUEUE_YAML)
 
 
 def materialize(args: argparse.Namespace) -> int:
@@ -293,13 +299,18 @@ def persona(args: argparse.Namespace) -> int:
             table = pd.DataFrame({"address": pr.normalise_addresses(args.addresses)})
         if pr.needs_lookup(table, model):
             wanted = list(table["address"])
-            with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
-                table = read_features_of(con, wanted)
+            table = _read_only(lambda con: read_features_of(con, wanted))
             missing = pr.missing_addresses(wanted, table)
             if missing:
                 raise pr.WalletsNotFound(missing)
         predictions = model.predict(table)
-    except (PersonaModelUnavailable, PersonaInputError, FeaturesUnavailable, pr.WalletsNotFound) as exc:
+    except (
+        PersonaModelUnavailable,
+        PersonaInputError,
+        FeaturesUnavailable,
+        pr.WalletsNotFound,
+        OSError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except duckdb.IOException as exc:
@@ -316,13 +327,19 @@ def persona(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the DuckDB file, read-only
+def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the published snapshot, read-only
+    """Run `func` on the last published snapshot, which a running pipeline never locks.
+
+    Before the first publish it falls back to the pipeline's own file.
+    """
     import duckdb
 
     from wallet_pipeline import settings
+    from wallet_pipeline.logic.snapshot import current_snapshot
 
+    snapshot = current_snapshot(settings.data_dir() / "snapshots")
     try:
-        with duckdb.connect(str(settings.duckdb_path()), read_only=True) as con:
+        with duckdb.connect(str(snapshot or settings.duckdb_path()), read_only=True) as con:
             return func(con)
     except duckdb.IOException as exc:
         raise OSError(
@@ -373,6 +390,34 @@ def cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def flag(args: argparse.Namespace) -> int:
+    """Add, list or remove analysts' flags on clusters (kept apart from the pipeline's tables)."""
+    _apply_options(args)
+    from wallet_pipeline import settings
+    from wallet_pipeline.logic.flags import FlagError, add_flag, list_flags, remove_flag
+
+    path = settings.flags_path()
+    try:
+        if args.action == "add":
+            if not args.target:
+                raise FlagError("give the cluster id to flag")
+            flag_id = add_flag(path, args.target, args.reason, args.note or "", args.by or "")
+            print(f"flag {flag_id} on {args.target} ({args.reason}) saved in {path}")
+        elif args.action == "remove":
+            if not (args.target or "").isdigit():
+                raise FlagError("give the number of the flag to remove (see: flag list)")
+            if not remove_flag(path, int(args.target), args.by or ""):
+                raise FlagError(f"no flag {args.target}")
+            print(f"flag {args.target} removed")
+        else:
+            flags = list_flags(path)
+            print(flags.to_string(index=False) if len(flags) else f"no flags in {path}")
+    except (FlagError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallet-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -417,6 +462,18 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--export", choices=["csv", "json", "graphml"], help="write the cluster to a file")
     group.add_argument("--out", help="file to write (default: <cluster_id>.<format>)")
     group.set_defaults(func=cluster)
+
+    flags = sub.add_parser("flag", help="analysts' flags on clusters: add, list, remove")
+    flags.add_argument("action", choices=["add", "list", "remove"])
+    flags.add_argument("target", nargs="?", help="cluster id to flag (add) or flag number (remove)")
+    flags.add_argument(
+        "--reason",
+        default="other",
+        choices=["scam_ring", "wash_trading", "token_farm", "money_laundering", "other"],
+    )
+    flags.add_argument("--note", help="free text: why")
+    flags.add_argument("--by", help="who flags or removes it")
+    flags.set_defaults(func=flag)
 
     tracking = sub.add_parser("mlflow-ui", help="start the MLflow UI on 127.0.0.1 (model runs, registry)")
     tracking.add_argument("--port", type=int, default=5000)

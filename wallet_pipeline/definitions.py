@@ -14,6 +14,7 @@ from wallet_pipeline.defs.graph.assets import graph_assets
 from wallet_pipeline.defs.ingestion.assets import raw_assets_for
 from wallet_pipeline.defs.ingestion.checks import raw_table_checks
 from wallet_pipeline.defs.personas.assets import persona_assets, persona_checks
+from wallet_pipeline.defs.publish.assets import publish_assets
 from wallet_pipeline.defs.resources import build_resources
 from wallet_pipeline.defs.transform.assets import wallet_dbt_models
 
@@ -28,6 +29,7 @@ def defs() -> dg.Definitions:
         *persona_assets(source),
         *graph_assets,
         *entity_assets(source),
+        *publish_assets,
     ]
     jobs = jobs_for(source)
     return dg.Definitions(

@@ -235,3 +235,41 @@ def retrain_cron() -> str:
 def freshness_hours() -> int:
     """`WALLET_FRESHNESS_HOURS`: hours after which the outputs users read count as stale (48)."""
     return _positive_int("WALLET_FRESHNESS_HOURS", 48)
+
+
+def alert_webhooks() -> str | None:
+    """`WALLET_ALERT_WEBHOOKS`: where alerts go (format: `logic/webhooks.py`). A secret: never logged."""
+    return os.environ.get("WALLET_ALERT_WEBHOOKS", "").strip() or None
+
+
+def alert_min_risk() -> float:
+    """`WALLET_ALERT_MIN_RISK`: the risk score (0-100) from which a cluster's changes raise alerts (75)."""
+    value = os.environ.get("WALLET_ALERT_MIN_RISK", "").strip()
+    if not value:
+        return 75.0
+    try:
+        score = float(value)
+    except ValueError:
+        score = -1.0
+    if not 0 <= score <= 100:
+        raise SettingsError(f"WALLET_ALERT_MIN_RISK={value!r} is not a risk score between 0 and 100")
+    return score
+
+
+def flags_path() -> Path:
+    """`WALLET_FLAGS_PATH`: the analysts' flags on clusters, a SQLite file no pipeline run rewrites."""
+    explicit = os.environ.get("WALLET_FLAGS_PATH")
+    return Path(explicit).resolve() if explicit else data_dir() / "analyst_flags.sqlite"
+
+
+def drift_thresholds():  # noqa: ANN201 - logic.drift.DriftThresholds, imported lazily
+    """`WALLET_DRIFT_PSI` (0.2), `_KS_PVALUE` (0.01), `_PERSONA_CHANGE` (0.1), `_MIN_FEATURES` (1).
+
+    When the drift sensor retrains the persona model; see `logic/drift.py`.
+    """
+    from wallet_pipeline.logic.drift import thresholds_from_env
+
+    try:
+        return thresholds_from_env(os.environ)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None

@@ -182,3 +182,66 @@ def _safe(uri: str) -> str:
         scheme, rest = uri.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return uri
+
+
+# --- Drift reference (issue 6, drift sensor): stored with each trained model, read by the sensor. ---
+
+# The reference of the features a version was trained on, an artifact of its training run.
+DRIFT_REFERENCE_ARTIFACT = "drift/drift_reference.json"
+# Experiment of the drift sensor's evaluations (one MLflow run per evaluated data).
+DRIFT_EXPERIMENT = "wallet_personas_drift"
+
+
+def log_drift_reference(reference: dict) -> None:
+    """Log `reference` (logic/drift.py `feature_reference`) into the active MLflow run."""
+    import mlflow
+
+    mlflow.log_dict(reference, DRIFT_REFERENCE_ARTIFACT)
+
+
+def load_drift_reference(tracking_uri: str, alias: str = CHAMPION) -> dict | None:
+    """The drift reference of the version `alias` names, with `model_version` set; None when missing.
+
+    None before the first promotion (no model holds the alias) and for versions trained before
+    references were stored: the first pipeline run, or the next training, provides one.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = resolve_version(tracking_uri, alias)
+    except PersonaModelUnavailable:
+        return None
+    client = _client(tracking_uri)
+    run_id = client.get_model_version(MODEL_NAME, version).run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, DRIFT_REFERENCE_ARTIFACT, tmp)
+        except (MlflowException, OSError):
+            return None
+        reference = json.loads(Path(path).read_text())
+    reference["model_version"] = version
+    return reference
+
+
+def log_drift_evaluation(
+    tracking_uri: str,
+    run_name: str,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    report: dict,
+    artifact_root: str | None = None,
+) -> str:
+    """One MLflow run in the `wallet_personas_drift` experiment with the figures; returns its id."""
+    import mlflow
+
+    from wallet_pipeline.lib.mlflow_session import MlflowSession
+
+    session = MlflowSession(
+        tracking_uri=tracking_uri, experiment=DRIFT_EXPERIMENT, artifact_root=artifact_root
+    )
+    # The session's experiment set-up (artifacts beside a sqlite store) without a Dagster run.
+    experiment_id = session._connect()  # noqa: SLF001
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(report, "drift_report.json")
+    return run.info.run_id

@@ -13,10 +13,12 @@ full_pipeline_job = dg.define_asset_job(
 
 persona_retrain_job = dg.define_asset_job(
     name="persona_retrain_job",
-    selection=dg.AssetSelection.groups("personas"),
+    # The entity steps read personas for their cross view; they do not depend on them, so the
+    # retrain refreshes the personas and what declares them upstream (the published snapshot).
+    selection=dg.AssetSelection.groups("personas").downstream(),
     description=(
-        "Retrain the persona model, promote it behind its check, and re-score every wallet; run by the "
-        "weekly schedule and the drift sensor."
+        "Retrain the persona model, promote it behind its check, re-score every wallet and republish; "
+        "run by the weekly schedule and the drift sensor."
     ),
     tags={"wallet_pipeline/job": "retrain"},
 )

@@ -109,8 +109,13 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 
 
 def sensors_for(source: str, jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.SensorDefinition]:
-    """The automation sensor; the export-folder sensor for the files source."""
-    sensors: list[dg.SensorDefinition] = [automation_sensor]
+    """The automation and drift sensors; the export-folder sensor for the files source."""
+    from wallet_pipeline.defs.automation.sensors import build_persona_drift_sensor
+
+    sensors: list[dg.SensorDefinition] = [
+        automation_sensor,
+        build_persona_drift_sensor(settings.drift_thresholds()),
+    ]
     if source == "files":
         sensors.append(export_folder_sensor(next(j for j in jobs if j.name == "full_pipeline_job")))
     return sensors

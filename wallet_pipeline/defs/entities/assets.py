@@ -279,7 +279,9 @@ def cluster_evaluation(duckdb: DuckDBFile) -> dg.MaterializeResult:
 
 def entity_assets(source: str) -> list[dg.AssetsDefinition]:
     """The entity assets of a source: the evaluation needs the simulator's truth."""
-    assets = [entity_clusters, entity_risk]
+    from wallet_pipeline.defs.entities.alerts import alerts
+
+    assets = [entity_clusters, entity_risk, alerts]
     return [*assets, cluster_evaluation] if source == "simulator" else assets
 
 

@@ -100,7 +100,8 @@ def persona_model(
     agglomerative clustering, calibrated probabilities and names. The run is logged to MLflow and a
     new version of the `wallet_personas` model is registered; the promotion check decides its use.
     """
-    from wallet_pipeline.lib.persona_registry import log_persona_model
+    from wallet_pipeline.lib.persona_registry import log_drift_reference, log_persona_model
+    from wallet_pipeline.logic.drift import drift_columns, feature_reference, persona_reference
     from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
     from wallet_pipeline.logic.personas.plots import projection_png, radar_png
     from wallet_pipeline.logic.personas.promotion import scorecard
@@ -126,8 +127,12 @@ def persona_model(
         "projection.png": projection_png(model, features, seed=config.seed),
         "persona_radar.png": radar_png(model),
     }
+    # Drift reference (issue 6): what the model was trained on, for persona_drift_sensor.
+    drift_reference = feature_reference(features, drift_columns(model, features.columns), seed=config.seed)
+    drift_reference["personas"] = persona_reference(model, features, seed=config.seed)
     with mlflow.run(PERSONA_MODEL.to_user_string(), context.run_id) as run:
         version = log_persona_model(model, report, plots, example=features.head(20))
+        log_drift_reference(drift_reference)
     selection = report.table.assign(model_version=version)
     with duckdb.get_connection() as con:
         replace_table(con, "persona_selection", selection)
@@ -137,6 +142,7 @@ def persona_model(
         metadata={
             "model_version": version,
             "mlflow_run_id": run.info.run_id,
+            "drift_reference_fingerprint": drift_reference["fingerprint"],
             "winner": report.winner,
             "winner_rule": dg.MetadataValue.md(report.rule),
             **{k: dg.MetadataValue.float(round(v, 4)) for k, v in card.items()},
