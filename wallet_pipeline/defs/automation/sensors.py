@@ -43,6 +43,17 @@ class FeaturesNotReadable(RuntimeError):
     """The features cannot be read now: the file is locked by a writer, missing, or lacks the table."""
 
 
+def _features_database(pipeline_database: str) -> str:
+    """The snapshot published beside the pipeline's file, else the pipeline's file itself.
+
+    No run ever locks a snapshot, and it holds the last features that passed their gates.
+    """
+    from wallet_pipeline.logic.snapshot import current_snapshot
+
+    snapshot = current_snapshot(Path(pipeline_database).parent / "snapshots")
+    return str(snapshot) if snapshot is not None else pipeline_database
+
+
 def read_features_readonly(database: str, columns: list[str]) -> pd.DataFrame:
     """`address` and `columns` of marts.wallet_features, read through a read-only connection.
 
@@ -175,7 +186,7 @@ def build_persona_drift_sensor(
         version = str(reference["model_version"])
         columns = list(reference["columns"])
         try:
-            current = read_features_readonly(duckdb.database, columns)
+            current = read_features_readonly(_features_database(duckdb.database), columns)
         except (FeaturesNotReadable, DriftInputError) as exc:
             return dg.SkipReason(str(exc))
         fingerprint = data_fingerprint(current, columns)
