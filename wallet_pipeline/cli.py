@@ -337,7 +337,7 @@ def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the published 
     from wallet_pipeline import settings
     from wallet_pipeline.logic.snapshot import current_snapshot
 
-    snapshot = current_snapshot(settings.data_dir() / "snapshots")
+    snapshot = current_snapshot(settings.snapshot_dir())
     try:
         with duckdb.connect(str(snapshot or settings.duckdb_path()), read_only=True) as con:
             return func(con)

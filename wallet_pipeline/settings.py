@@ -273,3 +273,9 @@ def drift_thresholds():  # noqa: ANN201 - logic.drift.DriftThresholds, imported 
         return thresholds_from_env(os.environ)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def snapshot_dir() -> Path:
+    """`WALLET_SNAPSHOT_DIR`: where read-only snapshots are published (`snapshots/` by the DuckDB file)."""
+    explicit = os.environ.get("WALLET_SNAPSHOT_DIR")
+    return Path(explicit).resolve() if explicit else duckdb_path().parent / "snapshots"

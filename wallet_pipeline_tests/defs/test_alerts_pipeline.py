@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ import pytest
 
 from wallet_pipeline.logic.flags import add_flag, list_flags
 from wallet_pipeline_tests.defs.runs import Run
+from wallet_pipeline_tests.processes import stop_process_group
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -34,8 +33,7 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     try:
         yield f"http://127.0.0.1:{int(proc.stdout.readline())}/hook", out
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+        stop_process_group(proc)
         proc.stdout.close()
 
 

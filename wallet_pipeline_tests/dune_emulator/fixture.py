@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from wallet_pipeline_tests.processes import stop_process_group
 
 READY_PREFIX = "listening on "
 DEFAULT_API_KEY = "test-dune-key"
@@ -110,18 +111,7 @@ def _read_ready_line(stdout: IO[str], timeout: float) -> str:
 
 def _stop(process: subprocess.Popen) -> None:
     """SIGTERM the emulator's process group, then SIGKILL if it lingers."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    stop_process_group(process, STOP_TIMEOUT_SECONDS)
 
 
 @contextmanager

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from wallet_pipeline.logic.webhooks import (
     redact_url,
     undelivered_alerts,
 )
+from wallet_pipeline_tests.processes import stop_process_group
 from wallet_pipeline_tests.webhook_receiver import read_posts
 
 SECRET = "T0SECRET/B0SECRET/xoxSECRET"
@@ -72,8 +71,7 @@ def receiver(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
 
     yield start
     for proc in procs:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+        stop_process_group(proc)
         proc.stdout.close()
 
 

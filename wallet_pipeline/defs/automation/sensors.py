@@ -48,9 +48,12 @@ def _features_database(pipeline_database: str) -> str:
 
     No run ever locks a snapshot, and it holds the last features that passed their gates.
     """
+    from wallet_pipeline import settings
     from wallet_pipeline.logic.snapshot import current_snapshot
 
-    snapshot = current_snapshot(Path(pipeline_database).parent / "snapshots")
+    pipeline = Path(pipeline_database).resolve()
+    folder = settings.snapshot_dir() if pipeline == settings.duckdb_path() else pipeline.parent / "snapshots"
+    snapshot = current_snapshot(folder)
     return str(snapshot) if snapshot is not None else pipeline_database
 
 

@@ -28,8 +28,8 @@ ALSO_PUBLISHED = [
 
 
 def snapshot_dir() -> Path:
-    """Where snapshots and the `CURRENT` pointer live: `<WALLET_DATA_DIR>/snapshots`."""
-    return settings.data_dir() / "snapshots"
+    """Where snapshots and the `CURRENT` pointer live (`settings.snapshot_dir`)."""
+    return settings.snapshot_dir()
 
 
 @dg.asset(key=SNAPSHOT, deps=[*SERVING, *ALSO_PUBLISHED], group_name=GROUP, kinds={"duckdb"})

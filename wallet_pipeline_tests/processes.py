@@ -1,0 +1,22 @@
+"""Servers that tests start: stopped by their PID, whatever state they are in."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM the process group (its own session), then SIGKILL if it lingers past `timeout`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait(timeout=timeout)
