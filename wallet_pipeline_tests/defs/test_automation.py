@@ -84,3 +84,43 @@ def test_the_folder_fingerprint_ignores_hidden_and_non_data_files(tmp_path: Path
     assert folder_fingerprint(tmp_path) == before
     os.utime(tmp_path / "transactions.csv", ns=(1, 1))
     assert folder_fingerprint(tmp_path) != before
+
+
+@pytest.mark.dbt
+def test_new_raw_data_requests_everything_downstream_and_no_retrain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WALLET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("WALLET_DUCKDB_PATH", str(tmp_path / "wallet_pipeline.duckdb"))
+    monkeypatch.setenv("WALLET_SOURCE", "simulator")
+    from wallet_pipeline.definitions import defs
+
+    definitions = defs()
+    instance = dg.DagsterInstance.ephemeral()
+    raw = [
+        k
+        for k in definitions.resolve_asset_graph().get_all_asset_keys()
+        if k.path[0] in ("raw", "ground_truth")
+    ]
+    job = definitions.resolve_job_def("full_pipeline_job")
+
+    def land(seed: int) -> None:
+        config = {"ops": {"simulated_chain": {"config": {"n_wallets": 300, "seed": seed}}}}
+        assert job.execute_in_process(instance=instance, asset_selection=raw, run_config=config).success
+
+    land(1)
+    baseline = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    land(2)
+    result = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=baseline.cursor)
+    requested = {
+        key: result.get_num_requested(dg.AssetKey(key.split("/")))
+        for key in (
+            "marts/wallet_features",
+            "graph/wallet_edges",
+            "entities/clusters",
+            "entities/wallet_risk",
+        )
+    }
+    assert all(n == 1 for n in requested.values()), requested
+    assert result.get_num_requested(dg.AssetKey(["personas", "persona_model"])) == 0
+    assert result.get_num_requested(dg.AssetKey(["raw", "transactions"])) == 0
