@@ -12,10 +12,12 @@ import dagster as dg
 import pytest
 
 from wallet_pipeline.logic.flags import add_flag, list_flags
-from wallet_pipeline_tests.defs.runs import Run
+from wallet_pipeline_tests.defs.runs import Run, execute, simulator_config
 from wallet_pipeline_tests.processes import stop_process_group
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+# Personas and the snapshot are not needed to raise alerts; leaving them out saves two minutes.
+SELECTION = dg.AssetSelection.all() - dg.AssetSelection.groups("personas", "publish")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -37,47 +39,22 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         proc.stdout.close()
 
 
-def _execute(folder: Path, instance: dg.DagsterInstance, seed: int, env: dict) -> dg.ExecuteInProcessResult:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WALLET_DATA_DIR", str(folder))
-        mp.setenv("WALLET_DUCKDB_PATH", str(folder / "wallet_pipeline.duckdb"))
-        mp.setenv("WALLET_DUCKDB_MEMORY_LIMIT", "2GB")
-        mp.setenv("WALLET_SOURCE", "simulator")
-        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-            mp.delenv(name, raising=False)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        from wallet_pipeline.definitions import defs
-
-        definitions = defs()
-        selection = (
-            dg.AssetSelection.all()
-            - dg.AssetSelection.groups("personas")
-            - dg.AssetSelection.groups("publish")
-        )
-        keys = list(selection.resolve(definitions.resolve_asset_graph()))
-        return definitions.resolve_job_def("full_pipeline_job").execute_in_process(
-            instance=instance,
-            run_config={"ops": {"simulated_chain": {"config": {"n_wallets": 1_200, "seed": seed}}}},
-            asset_selection=keys,
-            raise_on_error=False,
-        )
-
-
 def _alerts_meta(result: dg.ExecuteInProcessResult) -> dict:
     [event] = result.asset_materializations_for_node("entities__alerts")
     return {k: v.value for k, v in event.metadata.items()}
 
 
 def test_alerts_reach_the_webhook_and_flags_survive_two_rebuilds(
-    tmp_path: Path, receiver: tuple[str, Path]
+    tmp_path: Path, receiver: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):  # they would catch 127.0.0.1
+        monkeypatch.delenv(name, raising=False)
     url, posts = receiver
     flags = tmp_path / "flags.sqlite"
     env = {"WALLET_ALERT_WEBHOOKS": f"generic:0:local={url}", "WALLET_FLAGS_PATH": str(flags)}
     instance = dg.DagsterInstance.ephemeral()
 
-    first = _execute(tmp_path, instance, seed=5, env=env)
+    first = execute(tmp_path, simulator_config(1_200, 5), SELECTION, instance=instance, env=env)
     assert first.success
     assert _alerts_meta(first)["first_run"] is True and _alerts_meta(first)["alerts_added"] == 0
     run = Run(tmp_path, first)
@@ -87,7 +64,7 @@ def test_alerts_reach_the_webhook_and_flags_survive_two_rebuilds(
     flag_id = add_flag(flags, riskiest["cluster_id"][0], "scam_ring", "seen in a report", "analyst@test")
 
     # A rebuild on other data: clusters come and go, so alerts are raised and delivered.
-    second = _execute(tmp_path, instance, seed=6, env=env)
+    second = execute(tmp_path, simulator_config(1_200, 6), SELECTION, instance=instance, env=env)
     assert second.success
     meta = _alerts_meta(second)
     assert meta["alerts_added"] > 0
@@ -105,7 +82,7 @@ def test_alerts_reach_the_webhook_and_flags_survive_two_rebuilds(
         not in run.sql("select string_agg(url, ' ') u from entities.alert_deliveries")["u"][0]
     )
 
-    third = _execute(tmp_path, instance, seed=6, env=env)
+    third = execute(tmp_path, simulator_config(1_200, 6), SELECTION, instance=instance, env=env)
     assert third.success
     assert (
         run.sql("select count(*) n from entities.alerts")["n"][0] >= stored

@@ -10,7 +10,7 @@ import dagster as dg
 import networkx as nx
 import pytest
 
-from wallet_pipeline_tests.defs.runs import Run
+from wallet_pipeline_tests.defs.runs import Run, execute
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
@@ -27,32 +27,13 @@ CLUSTER_STEP_KEYS = [
 ]
 
 
-def _execute(folder: Path, run_config: dict, selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WALLET_DATA_DIR", str(folder))
-        mp.setenv("WALLET_DUCKDB_PATH", str(folder / "wallet_pipeline.duckdb"))
-        mp.setenv("WALLET_DUCKDB_MEMORY_LIMIT", "2GB")
-        mp.setenv("WALLET_SOURCE", "simulator")
-        from wallet_pipeline.definitions import defs
-
-        definitions = defs()
-        keys = list(selection.resolve(definitions.resolve_asset_graph()))
-        job = definitions.resolve_job_def("full_pipeline_job")
-        return job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            run_config=run_config,
-            asset_selection=keys,
-            raise_on_error=False,
-        )
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     folder = tmp_path_factory.mktemp("entities")
     config = {"ops": {"simulated_chain": {"config": {"n_wallets": 1_500, "seed": 7}}}}
     # Personas are left out: the entity steps read them when they exist and do not need them.
     selection = dg.AssetSelection.all() - dg.AssetSelection.groups("personas")
-    yield Run(folder, _execute(folder, config, selection))
+    yield Run(folder, execute(folder, config, selection))
 
 
 def test_the_graph_and_entity_steps_succeed_with_their_checks_passing(run: Run) -> None:
@@ -103,7 +84,7 @@ def test_the_evaluation_reports_bcubed_and_the_risk_of_planted_entities(run: Run
 
 def test_a_second_run_keeps_every_cluster_id_and_records_it_unchanged(run: Run) -> None:
     before = run.sql("select address, cluster_id from entities.wallet_clusters order by address")
-    again = _execute(run.folder, {}, dg.AssetSelection.assets(*CLUSTER_STEP_KEYS))
+    again = execute(run.folder, {}, dg.AssetSelection.assets(*CLUSTER_STEP_KEYS))
     assert again.success
     after = run.sql("select address, cluster_id from entities.wallet_clusters order by address")
     assert before.equals(after)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from wallet_pipeline.lib.persona_registry import MODEL_NAME
-from wallet_pipeline_tests.defs.runs import Run
+from wallet_pipeline_tests.defs.runs import Run, execute
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 
@@ -21,31 +21,11 @@ PERSONA_KEYS = [
 ]
 
 
-def _execute(
-    folder: Path, run_config: dict, selection: list[dg.AssetKey] | None = None
-) -> dg.ExecuteInProcessResult:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WALLET_DATA_DIR", str(folder))
-        mp.setenv("WALLET_DUCKDB_PATH", str(folder / "wallet_pipeline.duckdb"))
-        mp.setenv("WALLET_DUCKDB_MEMORY_LIMIT", "2GB")
-        mp.setenv("WALLET_SOURCE", "simulator")
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        from wallet_pipeline.definitions import defs
-
-        job = defs().resolve_job_def("full_pipeline_job")
-        return job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            run_config=run_config,
-            asset_selection=selection,
-            raise_on_error=False,
-        )
-
-
 @pytest.fixture(scope="module")
 def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     folder = tmp_path_factory.mktemp("personas")
     config = {"ops": {"simulated_chain": {"config": {"n_wallets": 1_500, "seed": 11}}}}
-    yield Run(folder, _execute(folder, config))
+    yield Run(folder, execute(folder, config))
 
 
 def _client(folder: Path) -> mlflow.MlflowClient:
@@ -98,7 +78,7 @@ def test_a_refused_model_keeps_the_champion_and_a_retrain_keeps_the_names(first:
             "personas__persona_model_persona_model_promotion": {"config": {"silhouette_margin": -1.0}},
         }
     }
-    refused = _execute(first.folder, impossible, PERSONA_KEYS[:3])
+    refused = execute(first.folder, impossible, PERSONA_KEYS[:3])
     check = [e for e in refused.get_asset_check_evaluations() if e.check_name == "persona_model_promotion"]
     assert len(check) == 1 and not check[0].passed
     client = _client(first.folder)
@@ -110,7 +90,7 @@ def test_a_refused_model_keeps_the_champion_and_a_retrain_keeps_the_names(first:
 
     # Scores of 1,500 wallets move with the seed by more than the margins; the default seed is
     # the schedule's retrain on unchanged data, which must be promoted and scored.
-    promoted = _execute(first.folder, {}, PERSONA_KEYS[:3])
+    promoted = execute(first.folder, {}, PERSONA_KEYS[:3])
     verdict = [e for e in promoted.get_asset_check_evaluations() if e.check_name == "persona_model_promotion"]
     assert promoted.success, verdict[0].description if verdict else "no promotion check ran"
     assert str(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == "3"
