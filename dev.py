@@ -9,6 +9,7 @@
     python3 dev.py wallet 0x...    a wallet's risk and why, its cluster and the evidence for it
     python3 dev.py cluster c_0x... a cluster's risk, members and links (--export csv|json|graphml)
     python3 dev.py flag add c_0x... --reason scam_ring --note ... --by me   analysts' flags (add|list|remove)
+    python3 dev.py api        investigator page and API on http://127.0.0.1:8800 (reads the snapshot)
     python3 dev.py lint       ruff check and format check
 
 The first call installs uv (pinned) into .tools/uv, then the locked dependencies into .venv.
@@ -72,6 +73,7 @@ def main(argv: list[str]) -> int:
         "wallet": ("wallet-pipeline", "wallet", *rest),
         "cluster": ("wallet-pipeline", "cluster", *rest),
         "flag": ("wallet-pipeline", "flag", *rest),
+        "api": ("wallet-pipeline", "api", *rest),
         "lint": ("ruff", "check", "."),
     }
     if command not in commands:

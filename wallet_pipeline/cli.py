@@ -418,6 +418,27 @@ def flag(args: argparse.Namespace) -> int:
     return 0
 
 
+def api(args: argparse.Namespace) -> int:
+    """Serve the investigator API and web page on 127.0.0.1 from the published snapshot."""
+    _apply_options(args)
+    import uvicorn
+
+    from wallet_pipeline import settings
+    from wallet_pipeline.api.app import create_app, session_key
+
+    keys = settings.api_keys() or session_key()
+    port = args.port or settings.api_port()
+    print(f"Investigator page and API on http://{UI_HOST}:{port}  (API docs: /docs)")
+    print(f"Reading the published snapshot in {settings.snapshot_dir()}")
+    uvicorn.run(
+        create_app(settings.snapshot_dir(), keys, settings.flags_path()),
+        host=UI_HOST,
+        port=port,
+        log_level="warning",
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallet-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -474,6 +495,10 @@ def _parser() -> argparse.ArgumentParser:
     flags.add_argument("--note", help="free text: why")
     flags.add_argument("--by", help="who flags or removes it")
     flags.set_defaults(func=flag)
+
+    serve = sub.add_parser("api", help="the investigator API and web page on 127.0.0.1 (port 8800)")
+    serve.add_argument("--port", type=int, help="port (default WALLET_API_PORT or 8800)")
+    serve.set_defaults(func=api)
 
     tracking = sub.add_parser("mlflow-ui", help="start the MLflow UI on 127.0.0.1 (model runs, registry)")
     tracking.add_argument("--port", type=int, default=5000)

@@ -279,3 +279,21 @@ def snapshot_dir() -> Path:
     """`WALLET_SNAPSHOT_DIR`: where read-only snapshots are published (`snapshots/` by the DuckDB file)."""
     explicit = os.environ.get("WALLET_SNAPSHOT_DIR")
     return Path(explicit).resolve() if explicit else duckdb_path().parent / "snapshots"
+
+
+def api_keys() -> dict[str, str] | None:
+    """`WALLET_API_KEYS`: `name:sha256hex,...`, the API's keys, stored hashed (None: not set)."""
+    spec = os.environ.get("WALLET_API_KEYS", "").strip()
+    if not spec:
+        return None
+    from wallet_pipeline.api.auth import KeySpecError, parse_key_spec
+
+    try:
+        return parse_key_spec(spec)
+    except KeySpecError as exc:
+        raise SettingsError(f"WALLET_API_KEYS: {exc}") from None
+
+
+def api_port() -> int:
+    """`WALLET_API_PORT`: the investigator API and page's port on 127.0.0.1 (8800)."""
+    return _positive_int("WALLET_API_PORT", 8800)
