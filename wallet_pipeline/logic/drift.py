@@ -112,6 +112,7 @@ def thresholds_from_env(env: Mapping[str, str]) -> DriftThresholds:
     raises ValueError naming the variable.
     """
     values: dict[str, Any] = {}
+    variables: dict[str, str] = {}
     for var, name, kind in (
         (ENV_PSI, "psi", float),
         (ENV_KS_PVALUE, "ks_pvalue", float),
@@ -121,6 +122,7 @@ def thresholds_from_env(env: Mapping[str, str]) -> DriftThresholds:
         text = (env.get(var) or "").strip()
         if not text:
             continue
+        variables[name] = f"{var}={text!r}"
         try:
             values[name] = kind(text)
         except ValueError:
@@ -129,7 +131,9 @@ def thresholds_from_env(env: Mapping[str, str]) -> DriftThresholds:
     try:
         return DriftThresholds(**values)
     except ValueError as exc:
-        raise ValueError(f"drift thresholds from the environment: {exc}") from None
+        # Name the variable the user set, not only the field it feeds.
+        culprit = next((v for n, v in variables.items() if f".{n} " in str(exc)), "drift thresholds")
+        raise ValueError(f"{culprit}: {exc}") from None
 
 
 def _values(features: pd.DataFrame, column: str) -> np.ndarray:

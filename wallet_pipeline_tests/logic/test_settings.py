@@ -52,3 +52,37 @@ def test_dbt_sets_the_spill_folder_once_when_the_database_opens() -> None:
     local = profile["wallet_pipeline"]["outputs"]["local"]
     assert "temp_directory" in local["config_options"]
     assert "temp_directory" not in local["settings"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "read"),
+    [
+        ("WALLET_GATE_MAX_ROW_DROP", "1.5", settings.gate_max_row_drop),
+        ("WALLET_GATE_MAX_SINGLE_VALUE_SHARE", "most", settings.gate_max_single_value_share),
+        ("WALLET_ALERT_MIN_RISK", "120", settings.alert_min_risk),
+        ("WALLET_FRESHNESS_HOURS", "-3", settings.freshness_hours),
+        ("WALLET_API_PORT", "http", settings.api_port),
+        ("WALLET_DRIFT_PSI", "0", settings.drift_thresholds),
+        ("WALLET_API_KEYS", "alice:not-a-digest", settings.api_keys),
+    ],
+)
+def test_an_automation_setting_out_of_range_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, read
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(settings.SettingsError, match=name):
+        read()
+
+
+def test_automation_settings_have_their_documented_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "WALLET_GATE_MAX_ROW_DROP",
+        "WALLET_ALERT_MIN_RISK",
+        "WALLET_FRESHNESS_HOURS",
+        "WALLET_API_PORT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.gate_max_row_drop() == 0.5
+    assert settings.alert_min_risk() == 75.0
+    assert settings.freshness_hours() == 48
+    assert settings.api_port() == 8800
