@@ -126,3 +126,13 @@ def test_the_command_line_predictor_prints_the_champions_personas(
     assert "'0x12' is not an address" in capsys.readouterr().err
     assert main(["persona", address, "--model-file", str(first.folder / "nope.pkl")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_promoted_model_carries_the_drift_reference_of_its_training_features(first: Run) -> None:
+    from wallet_pipeline.lib.persona_registry import load_drift_reference
+
+    reference = load_drift_reference(f"sqlite:///{first.folder / 'mlflow' / 'mlflow.db'}")
+    assert reference is not None and reference["model_version"] == "1"
+    features = first.sql("select count(*) n from marts.wallet_features")
+    assert reference["rows"] == int(features["n"][0])
+    assert set(reference["columns"]) >= {"forwarded_to_eoa_6h_share", "nft_trade_share"}
