@@ -132,7 +132,8 @@ def test_the_promoted_model_carries_the_drift_reference_of_its_training_features
     from wallet_pipeline.lib.persona_registry import load_drift_reference
 
     reference = load_drift_reference(f"sqlite:///{first.folder / 'mlflow' / 'mlflow.db'}")
-    assert reference is not None and reference["model_version"] == "1"
+    champion = _client(first.folder).get_model_version_by_alias(MODEL_NAME, "champion").version
+    assert reference is not None and reference["model_version"] == str(champion)
     features = first.sql("select count(*) n from marts.wallet_features")
     assert reference["rows"] == int(features["n"][0])
     assert set(reference["columns"]) >= {"forwarded_to_eoa_6h_share", "nft_trade_share"}
