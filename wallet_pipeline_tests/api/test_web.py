@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio._core._fileio  # noqa: F401 - see below
 import httpx
 import pytest
 import uvicorn
@@ -25,6 +26,11 @@ from wallet_pipeline.api.app import create_app
 from wallet_pipeline.api.auth import hash_key
 from wallet_pipeline.api.web import STATIC_DIR, mount_web
 from wallet_pipeline_tests.api.conftest import KEYS, build_snapshot, cluster_id, member
+
+# Serving a static file imports anyio's file module lazily, in the server's thread. CPython 3.11
+# can fail an ast.parse running in two threads at once ("AST constructor recursion depth
+# mismatch"), and pytest's assertion rewriting parses anyio (a pytest plugin) on import: so the
+# module is imported here, on the main thread, before any server thread starts.
 
 CHROMIUM = Path("/usr/bin/chromium")
 KEY_NAME = "alice"
