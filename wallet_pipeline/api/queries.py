@@ -172,6 +172,11 @@ def read_meta(con: duckdb.DuckDBPyConnection, name: str) -> SnapshotMeta:
     return meta
 
 
+def _rows_if(con: duckdb.DuckDBPyConnection, meta, table: str, sql: str, params: list) -> list[dict]:  # noqa: ANN001
+    """The rows of `sql` as dicts, or none when the snapshot has no `table` (an older snapshot)."""
+    return _dicts(con.execute(sql, params)) if meta.has(table) else []
+
+
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
     names = [d[0] for d in cur.description]
     return [_clean_row(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
@@ -391,47 +396,43 @@ def cluster_detail(
             [cluster_id],
         )
     )
-    bridges: list[dict] = []
-    if meta.has(f"{E}.bridge_wallets"):
-        bridges = _dicts(
-            con.execute(
-                f"select address, is_articulation, linked_clusters, bridge_reason "
-                f"from {E}.bridge_wallets where cluster_id = ? order by address",
-                [cluster_id],
-            )
-        )
-    history: list[dict] = []
-    if meta.has(f"{E}.cluster_history"):
-        history = _dicts(
-            con.execute(
-                f"select run_id, as_of, event, size, previous_size, wallets_added, wallets_departed, "
-                f"related_ids, first_activity, last_activity from {E}.cluster_history "
-                f"where cluster_id = ? order by as_of, run_id",
-                [cluster_id],
-            )
-        )
-    tokens: list[dict] = []
+    bridges = _rows_if(
+        con,
+        meta,
+        f"{E}.bridge_wallets",
+        f"select address, is_articulation, linked_clusters, bridge_reason "
+        f"from {E}.bridge_wallets where cluster_id = ? order by address",
+        [cluster_id],
+    )
+    history = _rows_if(
+        con,
+        meta,
+        f"{E}.cluster_history",
+        f"select run_id, as_of, event, size, previous_size, wallets_added, wallets_departed, "
+        f"related_ids, first_activity, last_activity from {E}.cluster_history "
+        f"where cluster_id = ? order by as_of, run_id",
+        [cluster_id],
+    )
     # The snapshot keeps each created token with its creator (for alerts), but whether one token
     # was a scam is only stored as the cluster's count `scam_tokens`, so `is_scam` stays None.
-    if meta.has(f"{E}.alert_state_tokens"):
-        tokens = _dicts(
-            con.execute(
-                f"select t.token, t.creator, null::boolean as is_scam from {E}.alert_state_tokens t "
-                f"where t.creator in (select address from {E}.wallet_clusters where cluster_id = ?) "
-                f"order by t.creator, t.token",
-                [cluster_id],
-            )
-        )
-    links: list[dict] = []
-    if meta.has(f"{E}.cluster_links"):
-        links = _dicts(
-            con.execute(
-                f"select case when cluster_a = ? then cluster_b else cluster_a end as other_cluster_id, "
-                f"link_type, n, weight from {E}.cluster_links where ? in (cluster_a, cluster_b) "
-                f"order by n desc, other_cluster_id limit 20",
-                [cluster_id, cluster_id],
-            )
-        )
+    tokens = _rows_if(
+        con,
+        meta,
+        f"{E}.alert_state_tokens",
+        f"select t.token, t.creator, null::boolean as is_scam from {E}.alert_state_tokens t "
+        f"where t.creator in (select address from {E}.wallet_clusters where cluster_id = ?) "
+        f"order by t.creator, t.token",
+        [cluster_id],
+    )
+    links = _rows_if(
+        con,
+        meta,
+        f"{E}.cluster_links",
+        f"select case when cluster_a = ? then cluster_b else cluster_a end as other_cluster_id, "
+        f"link_type, n, weight from {E}.cluster_links where ? in (cluster_a, cluster_b) "
+        f"order by n desc, other_cluster_id limit 20",
+        [cluster_id, cluster_id],
+    )
     return {
         "cluster": cluster,
         "members": members,

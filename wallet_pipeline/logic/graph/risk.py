@@ -54,9 +54,9 @@ import numpy as np
 import pandas as pd
 
 from wallet_pipeline.logic.graph.hubs import table_columns
+from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS
 
 FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
-CRUSH_LABELS = ("scam", "phishing", "sanctioned")
 
 
 @dataclass(frozen=True)
