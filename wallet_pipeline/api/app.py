@@ -13,23 +13,37 @@ check off (local use on 127.0.0.1 only; flags then record `local`).
 """
 
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import Iterator
-from datetime import datetime
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import duckdb
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
 
 from wallet_pipeline.api import queries
 from wallet_pipeline.api.auth import HEADER, hash_key, key_name
+from wallet_pipeline.api.index import SnapshotIndex, load_or_build
+from wallet_pipeline.api.models import (
+    ActiveWithin,
+    Analysis,
+    ClusterDetail,
+    ClusterNetwork,
+    ClusterPage,
+    Flag,
+    FlagIn,
+    Health,
+    Message,
+    SizeBand,
+    Stats,
+)
 from wallet_pipeline.api.web import mount_web
 from wallet_pipeline.logic import flags as flag_store
 from wallet_pipeline.logic.snapshot import (
@@ -39,6 +53,7 @@ from wallet_pipeline.logic.snapshot import (
     current_snapshot,
 )
 
+log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 200
 FETCH_LATER = (
     "fetching an address that is not in the snapshot from the configured source (Dune or files) "
@@ -49,22 +64,39 @@ FETCH_LATER = (
 # ---------------------------------------------------------------- snapshot connections
 
 
+@dataclass
+class Served:
+    """One published snapshot as the API serves it: a read-only connection, its facts, its index.
+
+    `index` stays None while it is built in the background (or when building failed, with the
+    reason in `index_error`); requests then take the slow path through DuckDB.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    meta: queries.SnapshotMeta
+    index: SnapshotIndex | None = None
+    index_error: str | None = None
+    index_done: threading.Event | None = None
+
+
 class SnapshotPool:
     """One read-only connection per snapshot file, a cursor per request; follows `CURRENT`.
 
     The two newest files stay open, so a request that started on the previous snapshot finishes
-    on it while the next request already reads the new one.
+    on it while the next request already reads the new one. Each newly seen snapshot gets its
+    index (`wallet_pipeline.api.index`) loaded or built in a background thread.
     """
 
     KEEP_OPEN = 2
 
-    def __init__(self, snapshot_dir: Path) -> None:
+    def __init__(self, snapshot_dir: Path, use_index: bool = True) -> None:
         self.snapshot_dir = Path(snapshot_dir)
+        self.use_index = use_index
         self._lock = threading.Lock()
-        self._open: dict[str, tuple[duckdb.DuckDBPyConnection, queries.SnapshotMeta]] = {}
+        self._open: dict[str, Served] = {}
 
-    def current(self) -> tuple[duckdb.DuckDBPyConnection, queries.SnapshotMeta]:
-        """The connection and facts of the snapshot `CURRENT` names now."""
+    def current(self) -> Served:
+        """The snapshot `CURRENT` names now."""
         path = current_snapshot(self.snapshot_dir)
         if path is not None and path.name in self._open:
             return self._open[path.name]
@@ -76,312 +108,51 @@ class SnapshotPool:
                 "select path from duckdb_databases() where database_name = current_database()"
             ).fetchone()
             name = Path(row[0]).name
-            entry = (con, queries.read_meta(con, name))
-            self._open[name] = entry
+            served = Served(con, queries.read_meta(con, name), index_done=threading.Event())
+            self._open[name] = served
             while len(self._open) > self.KEEP_OPEN:
                 old = next(iter(self._open))
-                self._open.pop(old)[0].close()
-            return entry
+                self._open.pop(old).con.close()
+        if self.use_index:
+            threading.Thread(target=self._index, args=(served,), name=f"index {name}", daemon=True).start()
+        else:
+            served.index_done.set()
+        return served
+
+    def _index(self, served: Served) -> None:
+        cur = served.con.cursor()
+        try:
+            served.index = load_or_build(cur, served.meta, self.snapshot_dir)
+        except Exception as exc:  # noqa: BLE001 - the slow path still answers; say why once
+            served.index_error = f"{type(exc).__name__}: {exc}"
+            log.warning("snapshot %s: no index, answering from DuckDB (%s)", served.meta.name, exc)
+        finally:
+            cur.close()
+            served.index_done.set()
+
+    def wait_for_index(self, timeout: float = 60.0) -> SnapshotIndex | None:
+        """The current snapshot's index once its build ended (None when it failed or is off)."""
+        served = self.current()
+        served.index_done.wait(timeout)
+        return served.index
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, queries.SnapshotMeta]]:
         """A cursor of its own (DuckDB connections are not shared between threads) and the facts."""
-        base, meta = self.current()
-        cur = base.cursor()
+        served = self.current()
+        cur = served.con.cursor()
         try:
-            yield cur, meta
+            yield cur, served.meta
         finally:
             cur.close()
 
     def close(self) -> None:
         """Close every open snapshot connection."""
         with self._lock:
-            for con, _ in self._open.values():
-                con.close()
+            for served in self._open.values():
+                served.index_done.wait(60)  # a build still reading would fail on a closed connection
+                served.con.close()
             self._open.clear()
-
-
-# ---------------------------------------------------------------- response and request models
-
-
-class Message(BaseModel):
-    """An error: what went wrong and what to do."""
-
-    detail: str | list[Any]
-
-
-class Persona(BaseModel):
-    """A wallet's persona and the probability of each persona."""
-
-    persona: str | None
-    confidence: float | None
-    model_version: str | None
-    probabilities: dict[str, float | None] = Field(description="p_<persona> columns, by persona key")
-
-
-class Membership(BaseModel):
-    """The cluster a wallet belongs to, its sub-cluster and whether it bridges clusters."""
-
-    cluster_id: str
-    sub_cluster_id: str | None = None
-    is_bridge: bool | None = None
-    bridge_reason: str | None = None
-    cluster_size: int | None = None
-
-
-class WalletRisk(BaseModel):
-    """A wallet's own risk score and level, reputation, patterns and how the score was built."""
-
-    risk_score: float | None
-    risk_level: str | None
-    reputation: float | None
-    patterns: str | None
-    breakdown: dict[str, Any] = Field(description="per factor: value, weight, points, evidence")
-
-
-class ClusterBrief(BaseModel):
-    """The cluster a wallet belongs to, in brief: size, risk and dominant personas."""
-
-    cluster_id: str
-    size: int | None
-    risk_score: float | None
-    risk_level: str | None
-    risk_breakdown: dict[str, Any]
-    dominant_personas: str | None
-
-
-class EvidenceHop(BaseModel):
-    """One edge on the path from the cluster's anchor to the wallet, with the transactions behind it."""
-
-    hop: int
-    anchor: str | None
-    src: str | None
-    dst: str | None
-    edge_type: str | None
-    weight: float | None
-    first_time: datetime | None
-    last_time: datetime | None
-    evidence: list[str] | None = Field(description="transaction hashes behind the edge")
-
-
-class Analysis(BaseModel):
-    """Everything the snapshot knows about a wallet: persona, cluster, risk and the evidence linking them."""
-
-    address: str
-    checksum_address: str
-    source: Literal["snapshot"] = Field(description="where the answer came from")
-    persona: Persona | None
-    membership: Membership | None = Field(description="None: no link strong enough joins it to a cluster")
-    wallet_risk: WalletRisk | None
-    cluster: ClusterBrief | None
-    evidence_chain: list[EvidenceHop] = Field(description="edges from the cluster's anchor to the wallet")
-
-
-class ClusterSummary(BaseModel):
-    """One cluster in the list: size, risk, reputation, tokens and activity window."""
-
-    cluster_id: str
-    size: int | None
-    risk_score: float | None
-    risk_level: str | None
-    scam_rate: float | None
-    reputation: float | None
-    known_scammers: int | None
-    tokens_created: int | None
-    scam_tokens: int | None
-    first_seen: datetime | None
-    last_active: datetime | None
-    sub_clusters: int | None
-    bridge_wallets: int | None
-    dominant_personas: str | None
-
-
-class ClusterPage(BaseModel):
-    """One page of clusters matching the filters, with the total over all pages."""
-
-    total: int = Field(description="clusters matching the filters, over all pages")
-    page: int
-    page_size: int
-    newest_activity: datetime | None = Field(description="what active_within counts back from")
-    items: list[ClusterSummary]
-
-
-class ClusterStats(ClusterSummary):
-    """A cluster's summary plus its density, flagged wallets and risk breakdown."""
-
-    model_config = ConfigDict(extra="allow")
-    density: float | None = None
-    flagged_wallets: int | None = None
-    risk_breakdown: dict[str, Any]
-
-
-class Member(BaseModel):
-    """A wallet in a cluster, with its sub-cluster, bridge flag, risk and persona."""
-
-    address: str
-    sub_cluster_id: str | None
-    is_bridge: bool | None
-    bridge_reason: str | None
-    risk_score: float | None
-    risk_level: str | None
-    reputation: float | None
-    patterns: str | None
-    persona: str | None
-
-
-class SubCluster(BaseModel):
-    """A sub-cluster within a cluster: its size and how many bridge wallets it has."""
-
-    sub_cluster_id: str
-    size: int
-    bridge_wallets: int
-
-
-class Bridge(BaseModel):
-    """A wallet that links sub-clusters or clusters, and why it counts as a bridge."""
-
-    address: str
-    is_articulation: bool | None
-    linked_clusters: list[str] | None
-    bridge_reason: str | None
-
-
-class HistoryEvent(BaseModel):
-    """One event in a cluster's timeline across pipeline runs: how its membership changed."""
-
-    run_id: str | None
-    as_of: datetime | None
-    event: str | None
-    size: int | None
-    previous_size: int | None
-    wallets_added: int | None
-    wallets_departed: int | None
-    related_ids: list[str] | None
-    first_activity: datetime | None
-    last_activity: datetime | None
-
-
-class Token(BaseModel):
-    """A token created by a wallet in the cluster, and whether it is known to be a scam."""
-
-    token: str
-    creator: str
-    is_scam: bool | None = Field(description="None: the snapshot keeps only the cluster's count")
-
-
-class LinkedCluster(BaseModel):
-    """Another cluster linked to this one, by link type and strength."""
-
-    other_cluster_id: str
-    link_type: str | None
-    n: int | None
-    weight: float | None
-
-
-class ClusterDetail(BaseModel):
-    """A cluster in full: stats, members, sub-clusters, bridges, history, tokens and linked clusters."""
-
-    cluster: ClusterStats
-    members: list[Member] = Field(description="riskiest first, up to member_limit")
-    members_shown: int
-    sub_clusters: list[SubCluster]
-    bridges: list[Bridge]
-    history: list[HistoryEvent] = Field(description="timeline, oldest first")
-    tokens_created: list[Token]
-    linked_clusters: list[LinkedCluster]
-
-
-class Node(BaseModel):
-    """A wallet in the cluster's network graph, with its persona, risk and bridge flag."""
-
-    id: str = Field(description="the wallet address")
-    sub_cluster_id: str | None
-    is_bridge: bool | None
-    risk_score: float | None
-    risk_level: str | None
-    reputation: float | None
-    persona: str | None
-
-
-class Edge(BaseModel):
-    """A link between two wallets in the cluster's network graph, with its type and weight."""
-
-    source: str
-    target: str
-    edge_type: str | None
-    weight: float | None
-    directed: bool | None
-    n: int | None
-
-
-class ClusterNetwork(BaseModel):
-    """A cluster's network graph: its wallets as nodes and their links as edges."""
-
-    cluster_id: str
-    nodes: list[Node]
-    edges: list[Edge]
-
-
-class Stats(BaseModel):
-    """Totals for the current snapshot: clusters by risk level, wallets by persona and active flags."""
-
-    snapshot: str
-    published_at: datetime | None
-    run_id: str | None
-    newest_activity: datetime | None
-    clusters: int
-    clusters_by_risk_level: dict[str, int]
-    wallets_scored: int
-    wallets_by_persona: dict[str, int]
-    graph_stats: dict[str, Any] | None
-    flags_active: int
-
-
-class FlagIn(BaseModel):
-    """A request to flag a cluster: a reason from the fixed list and an optional note."""
-
-    model_config = ConfigDict(extra="forbid")
-    reason: Literal[flag_store.REASONS]  # type: ignore[valid-type]
-    note: str = Field("", max_length=2000)
-
-
-class Flag(BaseModel):
-    """An investigator's flag on a cluster: who raised it, why, when and its status."""
-
-    flag_id: int
-    cluster_id: str
-    original_cluster_id: str
-    reason: str
-    note: str
-    flagged_by: str
-    flagged_at: str
-    status: str
-    updated_at: str
-
-
-class Health(BaseModel):
-    """Whether the API is up and which snapshot, if any, it is serving."""
-
-    status: Literal["ok", "no_snapshot"]
-    snapshot: str | None = None
-    published_at: datetime | None = None
-
-
-class SizeBand(StrEnum):
-    """Cluster size bands for filtering the cluster list."""
-
-    small = "2-5"
-    medium = "6-20"
-    large = "21-50"
-    huge = "50+"
-
-
-class ActiveWithin(StrEnum):
-    """How recently a cluster must have been active, counted back from the newest activity."""
-
-    day = "24h"
-    week = "7d"
-    month = "30d"
 
 
 RiskLevel = Literal[queries.RISK_LEVELS]  # type: ignore[valid-type]
@@ -404,7 +175,9 @@ def _flag_rows(frame) -> list[dict]:
 # ---------------------------------------------------------------- the app
 
 
-def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: Path) -> FastAPI:
+def create_app(
+    snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: Path, use_index: bool = True
+) -> FastAPI:
     """The API over the snapshots in `snapshot_dir`.
 
     Args:
@@ -412,12 +185,15 @@ def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: 
         api_keys: {name: sha256 hex digest of the key} (`auth.parse_key_spec`); `{}` admits no
             one, None switches the check off (local use only).
         flags_path: The analysts' flags, a SQLite file (`settings.flags_path()`).
+        use_index: Answer `/analyze` and `/clusters` from each snapshot's rendered index once it
+            is built (False: always from DuckDB, the slow path).
     """
-    pool = SnapshotPool(snapshot_dir)
+    pool = SnapshotPool(snapshot_dir, use_index=use_index)
     flags_path = Path(flags_path)
     header = APIKeyHeader(name=HEADER, auto_error=False, description="an API key configured by name")
 
-    def require_key(presented: Annotated[str | None, Security(header)]) -> str:
+    # async: a plain function dependency would cost every request a hop to the thread pool.
+    async def require_key(presented: Annotated[str | None, Security(header)]) -> str:
         if api_keys is None:
             return "local"
         name = key_name(presented, api_keys)
@@ -465,10 +241,17 @@ def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: 
     )
     def health() -> dict:
         try:
-            _, meta = pool.current()
+            served = pool.current()
         except SnapshotError:
             return {"status": "no_snapshot"}
-        return {"status": "ok", "snapshot": meta.name, "published_at": meta.published_at}
+        if not pool.use_index:
+            index = "off"
+        elif served.index is not None:
+            index = "ready"
+        else:
+            index = "failed" if served.index_error else "building"
+        meta = served.meta
+        return {"status": "ok", "snapshot": meta.name, "published_at": meta.published_at, "index": index}
 
     api = APIRouter(dependencies=[Depends(require_key)], responses={**UNAUTHORIZED, **NO_SNAPSHOT})
 
@@ -489,13 +272,19 @@ def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: 
             422: {"model": Message, "description": "malformed address"},
         },
     )
-    def analyze(address: Annotated[str, PathParam(max_length=200, description="0x + 40 hex")]) -> dict:
+    async def analyze(
+        address: Annotated[str, PathParam(max_length=200, description="0x + 40 hex")],
+    ) -> Response | dict:
         try:
             normalised = queries.parse_address(address)
         except ValueError as exc:
             raise HTTPException(422, detail=str(exc)) from None
-        with pool.reader() as (con, meta):
-            result = queries.analyze_wallet(con, meta, normalised)
+        served = pool.current()
+        if served.index is not None:
+            body = served.index.analysis_json(normalised)
+            result = None if body is None else Response(body, media_type="application/json")
+        else:
+            result = await run_in_threadpool(_analyze_slowly, normalised)
         if result is None:
             raise HTTPException(
                 404,
@@ -504,10 +293,14 @@ def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: 
             )
         return result
 
+    def _analyze_slowly(address: str) -> dict | None:
+        with pool.reader() as (con, meta):
+            return queries.analyze_wallet(con, meta, address)
+
     @api.get(
         "/clusters", summary="Clusters by risk, size, recent activity and persona", response_model=ClusterPage
     )
-    def clusters(
+    async def clusters(
         risk_min: Annotated[float, Query(ge=0, le=100, description="lowest risk score")] = 0.0,
         risk_level: Annotated[RiskLevel | None, Query(description="exact level")] = None,
         size: Annotated[SizeBand | None, Query(description="size band; 50+ means more than 50")] = None,
@@ -521,20 +314,25 @@ def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: 
         sort: Annotated[Literal["risk", "size", "last_active"], Query(description="descending")] = "risk",
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    ) -> dict:
+    ) -> Response | dict:
+        filters = {
+            "risk_min": risk_min,
+            "risk_level": risk_level,
+            "size_band": size.value if size else None,
+            "active_within": active_within.value if active_within else None,
+            "persona": persona,
+            "sort": sort,
+            "page": page,
+            "page_size": page_size,
+        }
+        served = pool.current()
+        if served.index is not None:
+            return Response(served.index.cluster_page_json(**filters), media_type="application/json")
+        return await run_in_threadpool(_clusters_slowly, filters)
+
+    def _clusters_slowly(filters: dict) -> dict:
         with pool.reader() as (con, meta):
-            return queries.list_clusters(
-                con,
-                meta,
-                risk_min=risk_min,
-                risk_level=risk_level,
-                size_band=size.value if size else None,
-                active_within=active_within.value if active_within else None,
-                persona=persona,
-                sort=sort,
-                page=page,
-                page_size=page_size,
-            )
+            return queries.list_clusters(con, meta, **filters)
 
     @api.get(
         "/clusters/{cluster_id}",
@@ -599,7 +397,7 @@ def create_app(snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: 
         summary="Flag a cluster; the flag records the API key's name",
         response_model=Flag,
         status_code=201,
-        responses=NOT_FOUND,
+        responses={**NOT_FOUND, 400: {"model": Message, "description": "the body is not JSON"}},
     )
     def add_flag(cluster_id: ClusterId, body: FlagIn, who: Annotated[str, Depends(require_key)]) -> dict:
         with pool.reader() as (con, _):

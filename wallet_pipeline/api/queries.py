@@ -6,8 +6,7 @@ pydantic and JSON take as they are.
 
 Addresses are checked here too (`parse_address`): 0x and 40 hex characters, and when the hex mixes
 upper and lower case it must be the EIP-55 checksum, which is keccak-256 (the pre-standard padding,
-not hashlib's `sha3_256`). No keccak package is installed, so `keccak256` is the 24-round
-Keccak-f[1600] permutation in pure Python; it checks an address in about half a millisecond.
+not hashlib's `sha3_256`), from pycryptodome; it checks an address in about 9 microseconds.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+from Crypto.Hash import keccak
 
 from wallet_pipeline.logic.graph.export import cluster_bundle, cluster_graph, write_cluster
 from wallet_pipeline.logic.graph.report import ADDRESS, normalise_address
@@ -40,61 +40,14 @@ SORTS = {
     "size": "size desc nulls last",
     "last_active": "last_active desc nulls last",
 }
-CLUSTER_LIST_COLUMNS = (
-    "cluster_id, size, risk_score, risk_level, scam_rate, reputation, known_scammers, "
-    "tokens_created, scam_tokens, first_seen, last_active, sub_clusters, bridge_wallets"
-)
 
 
 # ---------------------------------------------------------------- addresses (EIP-55, keccak-256)
 
-_MASK = (1 << 64) - 1
 
-
-def _rol(value: int, shift: int) -> int:
-    shift %= 64
-    return ((value << shift) | (value >> (64 - shift))) & _MASK
-
-
-def _keccak_f(lanes: list[list[int]]) -> None:
-    """Keccak-f[1600] in place on lanes[x][y], as in the Keccak team's CompactFIPS202.py."""
-    r = 1
-    for _ in range(24):
-        c = [lanes[x][0] ^ lanes[x][1] ^ lanes[x][2] ^ lanes[x][3] ^ lanes[x][4] for x in range(5)]
-        d = [c[(x + 4) % 5] ^ _rol(c[(x + 1) % 5], 1) for x in range(5)]
-        for x in range(5):
-            for y in range(5):
-                lanes[x][y] ^= d[x]
-        x, y = 1, 0
-        current = lanes[x][y]
-        for t in range(24):
-            x, y = y, (2 * x + 3 * y) % 5
-            current, lanes[x][y] = lanes[x][y], _rol(current, (t + 1) * (t + 2) // 2)
-        for y in range(5):
-            row = [lanes[x][y] for x in range(5)]
-            for x in range(5):
-                lanes[x][y] = row[x] ^ ((~row[(x + 1) % 5]) & row[(x + 2) % 5])
-        for j in range(7):
-            r = ((r << 1) ^ ((r >> 7) * 0x71)) % 256
-            if r & 2:
-                lanes[0][0] ^= 1 << ((1 << j) - 1)
-
-
-def keccak256(data: bytes, suffix: int = 0x01) -> bytes:
-    """Keccak-256 of `data` (Ethereum's hash); `suffix=0x06` gives FIPS-202 SHA3-256 instead."""
-    rate = 136
-    padded = bytearray(data) + bytes([suffix])
-    padded += bytes(-len(padded) % rate)
-    padded[-1] |= 0x80
-    lanes = [[0] * 5 for _ in range(5)]
-    for start in range(0, len(padded), rate):
-        block = padded[start : start + rate]
-        for i in range(rate // 8):
-            x, y = i % 5, i // 5
-            lanes[x][y] ^= int.from_bytes(block[8 * i : 8 * i + 8], "little")
-        _keccak_f(lanes)
-    out = b"".join(lanes[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
-    return out
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 of `data`: Ethereum's hash (the pre-standard padding, not hashlib's `sha3_256`)."""
+    return keccak.new(digest_bits=256, data=data).digest()
 
 
 def checksum_address(address: str) -> str:
@@ -174,22 +127,32 @@ def read_meta(con: duckdb.DuckDBPyConnection, name: str) -> SnapshotMeta:
 
 def _rows_if(con: duckdb.DuckDBPyConnection, meta, table: str, sql: str, params: list) -> list[dict]:  # noqa: ANN001
     """The rows of `sql` as dicts, or none when the snapshot has no `table` (an older snapshot)."""
-    return _dicts(con.execute(sql, params)) if meta.has(table) else []
+    return dicts(con.execute(sql, params)) if meta.has(table) else []
 
 
-def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+def dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The rows of an executed query as dicts, NaN read as None (JSON has no NaN)."""
     names = [d[0] for d in cur.description]
-    return [_clean_row(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
+    return [clean_row(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
 
 
 def _clean(value):
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, dict):
+        return clean_row(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
     return value
 
 
-def _clean_row(row: dict) -> dict:
+def clean_row(row: dict) -> dict:
+    """`row` with NaN replaced by None, inside structs and lists too."""
     return {k: _clean(v) for k, v in row.items()}
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _breakdown(text) -> dict:
@@ -207,83 +170,145 @@ def _breakdown(text) -> dict:
 # ---------------------------------------------------------------- /analyze
 
 
+WALLET_TABLES = (f"{E}.wallet_risk", f"{E}.wallet_clusters", PERSONAS)
+
+# JSON is rendered by DuckDB, once for both paths: the slow path parses it and FastAPI checks it
+# against the response models; the index (`api.index`) stores it as it is. These helpers give
+# what pydantic would: no NaN, ISO times, a breakdown that is always an object.
+
+
+def _num(col: str) -> str:
+    return f"case when isnan({col}::double) then null else {col}::double end"
+
+
+def _iso(col: str) -> str:
+    """A UTC time as pydantic writes it (`models.Utc`): ISO, microseconds only when there are some, Z."""
+    us = f"((epoch_us({col}::timestamp) % 1000000) + 1000000) % 1000000"
+    return (
+        f"strftime({col}::timestamp, '%Y-%m-%dT%H:%M:%S') "
+        f"|| case when {us} = 0 then '' else '.' || lpad(cast({us} as varchar), 6, '0') end || 'Z'"
+    )
+
+
+def _object(col: str) -> str:
+    """JSON text that parses to an object, else `{}` (a breakdown is always an object)."""
+    return (
+        f"coalesce(case when json_type(try_cast({col} as json)) = 'OBJECT' then try_cast({col} as json) end, "
+        "'{}'::json)"
+    )
+
+
+def cluster_item_sql(meta: SnapshotMeta) -> str:
+    """The `ClusterSummary` JSON of a row of `entities.clusters`."""
+    ints = ("size", "known_scammers", "tokens_created", "scam_tokens", "sub_clusters", "bridge_wallets")
+    fields = [
+        "cluster_id := cluster_id",
+        *(f"{c} := {c}::bigint" for c in ints),
+        *(f"{c} := {_num(c)}" for c in ("risk_score", "scam_rate", "reputation")),
+        "risk_level := risk_level",
+        f"first_seen := {_iso('first_seen')}",
+        f"last_active := {_iso('last_active')}",
+        f"dominant_personas := {meta.dominant_personas_sql}",
+    ]
+    return f"to_json(struct_pack({', '.join(fields)}))"
+
+
+def cluster_brief_sql(meta: SnapshotMeta) -> str:
+    """The `ClusterBrief` JSON of a row of `entities.clusters`."""
+    return (
+        "to_json(struct_pack(cluster_id := cluster_id, size := size::bigint, "
+        f"risk_score := {_num('risk_score')}, "
+        f"risk_level := risk_level, risk_breakdown := {_object('risk_breakdown')}, "
+        f"dominant_personas := {meta.dominant_personas_sql}))"
+    )
+
+
+def wallet_rows_sql(meta: SnapshotMeta, where: str = "") -> str:
+    """Per address the snapshot knows, in address order: `address`, `cluster_id` and `body`.
+
+    `body` is the `AnalysisBody` JSON: the wallet's persona, membership, risk and evidence chain;
+    `Analysis` adds the checksum and the cluster's brief. `where` (e.g. "address = $address")
+    filters every table read, so DuckDB prunes by address before it joins.
+    """
+    where = f" where {where}" if where else ""
+    present = [t for t in WALLET_TABLES if meta.has(t)]
+    if not present:
+        return "select null::varchar as address, null::varchar as cluster_id, null::json as body where false"
+    keys = " union ".join(f"select address from {t}{where}" for t in present)
+    risk = membership = persona = "null"
+    evidence = "'[]'::json"
+    joins = []
+    if meta.has(f"{E}.wallet_risk"):
+        risk = (
+            f"case when r.address is null then null else struct_pack(risk_score := {_num('r.risk_score')}, "
+            f"risk_level := r.risk_level, reputation := {_num('r.reputation')}, patterns := r.patterns, "
+            f"breakdown := {_object('r.risk_breakdown')}) end"
+        )
+        joins.append(f"left join (select * from {E}.wallet_risk{where}) r on r.address = k.address")
+    cluster_id = "null::varchar"
+    if meta.has(f"{E}.wallet_clusters"):
+        membership = (
+            "case when c.address is null then null else struct_pack(cluster_id := c.cluster_id, "
+            "sub_cluster_id := c.sub_cluster_id, is_bridge := c.is_bridge, bridge_reason := c.bridge_reason, "
+            "cluster_size := c.cluster_size::bigint) end"
+        )
+        cluster_id = "c.cluster_id"
+        joins.append(f"left join (select * from {E}.wallet_clusters{where}) c on c.address = k.address")
+        if meta.has(f"{E}.cluster_evidence"):
+            evidence = "case when c.address is null then '[]'::json else coalesce(e.chain, '[]'::json) end"
+            hop = (
+                f"hop := hop::bigint, anchor := anchor, src := src, dst := dst, edge_type := edge_type, "
+                f"weight := {_num('weight')}, first_time := {_iso('first_time')}, "
+                f"last_time := {_iso('last_time')}, evidence := evidence"
+            )
+            joins.append(
+                f"left join (select address, to_json(list(struct_pack({hop}) order by hop)) as chain "
+                f"from {E}.cluster_evidence{where} group by address) e on e.address = k.address"
+            )
+    if meta.has(PERSONAS):
+        probabilities = (
+            "struct_pack("
+            + ", ".join(f"{_ident(c[2:])} := {_num('p.' + _ident(c))}" for c in meta.persona_columns)
+            + ")"
+            if meta.persona_columns
+            else "'{}'::json"
+        )
+        persona = (
+            f"case when p.address is null then null else struct_pack(persona := p.persona, "
+            f"confidence := {_num('p.confidence')}, model_version := p.model_version::varchar, "
+            f"probabilities := {probabilities}) end"
+        )
+        joins.append(f"left join (select * from {PERSONAS}{where}) p on p.address = k.address")
+    body = (
+        f"to_json(struct_pack(address := k.address, source := 'snapshot', persona := {persona}, "
+        f"membership := {membership}, wallet_risk := {risk}, evidence_chain := {evidence}))"
+    )
+    return (
+        f"select k.address, {cluster_id} as cluster_id, {body} as body "
+        f"from ({keys}) k {' '.join(joins)} order by k.address"
+    )
+
+
 def analyze_wallet(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, address: str) -> dict | None:
     """Persona with probabilities, cluster and sub-cluster, wallet and cluster risk, evidence chain.
+
+    The slow path, straight from the snapshot's tables; `index.SnapshotIndex` answers the same
+    from rendered rows.
 
     Returns:
         None when the address is neither scored nor clustered nor given a persona in the snapshot.
     """
-    risk = membership = persona = cluster = None
-    if meta.has(f"{E}.wallet_risk"):
-        rows = _dicts(
-            con.execute(
-                f"select cluster_id, risk_score, risk_level, reputation, patterns, risk_breakdown "
-                f"from {E}.wallet_risk where address = ?",
-                [address],
-            )
-        )
-        risk = rows[0] if rows else None
-    if meta.has(f"{E}.wallet_clusters"):
-        rows = _dicts(
-            con.execute(
-                f"select cluster_id, sub_cluster_id, is_bridge, bridge_reason, cluster_size "
-                f"from {E}.wallet_clusters where address = ?",
-                [address],
-            )
-        )
-        membership = rows[0] if rows else None
-    if meta.has(PERSONAS):
-        cols = ", ".join(["persona", "confidence", "model_version", *meta.persona_columns])
-        rows = _dicts(con.execute(f"select {cols} from {PERSONAS} where address = ?", [address]))
-        if rows:
-            row = rows[0]
-            persona = {
-                "persona": row["persona"],
-                "confidence": row["confidence"],
-                "model_version": None if row["model_version"] is None else str(row["model_version"]),
-                "probabilities": {c[2:]: row[c] for c in meta.persona_columns},
-            }
-    if risk is None and membership is None and persona is None:
+    row = con.execute(wallet_rows_sql(meta, "address = $address"), {"address": address}).fetchone()
+    if row is None:
         return None
-    evidence: list[dict] = []
-    if membership is not None:
-        rows = _dicts(
-            con.execute(
-                f"select cluster_id, size, risk_score, risk_level, risk_breakdown, "
-                f"{meta.dominant_personas_sql} as dominant_personas from {E}.clusters where cluster_id = ?",
-                [membership["cluster_id"]],
-            )
-        )
-        if rows:
-            cluster = rows[0]
-            cluster["risk_breakdown"] = _breakdown(cluster["risk_breakdown"])
-        if meta.has(f"{E}.cluster_evidence"):
-            evidence = _dicts(
-                con.execute(
-                    f"select hop, anchor, src, dst, edge_type, weight, first_time, last_time, evidence "
-                    f"from {E}.cluster_evidence where address = ? order by hop",
-                    [address],
-                )
-            )
-    wallet_risk = None
-    if risk is not None:
-        wallet_risk = {
-            "risk_score": risk["risk_score"],
-            "risk_level": risk["risk_level"],
-            "reputation": risk["reputation"],
-            "patterns": risk["patterns"],
-            "breakdown": _breakdown(risk["risk_breakdown"]),
-        }
-    return {
-        "address": address,
-        "checksum_address": checksum_address(address),
-        "source": "snapshot",
-        "persona": persona,
-        "membership": membership,
-        "wallet_risk": wallet_risk,
-        "cluster": cluster,
-        "evidence_chain": evidence,
-    }
+    body = json.loads(row[2])
+    cluster = None
+    if body["membership"] is not None:
+        found = con.execute(
+            f"select {cluster_brief_sql(meta)} from {E}.clusters where cluster_id = ?", [row[1]]
+        ).fetchone()
+        cluster = None if found is None else json.loads(found[0])
+    return {**body, "checksum_address": checksum_address(address), "cluster": cluster}
 
 
 # ---------------------------------------------------------------- /clusters
@@ -325,21 +350,19 @@ def list_clusters(
     ]
     params = [risk_min, risk_level, risk_level, low, low, high, high, since, since, persona, persona]
     sql = (
-        f"select {CLUSTER_LIST_COLUMNS}, {meta.dominant_personas_sql} as dominant_personas, "
-        f"count(*) over () as total from {E}.clusters where {' and '.join(where)} "
-        f"order by {SORTS[sort]}, cluster_id limit ? offset ?"
+        f"select {cluster_item_sql(meta)} as item, count(*) over () as total from {E}.clusters "
+        f"where {' and '.join(where)} order by {SORTS[sort]}, cluster_id limit ? offset ?"
     )
-    rows = _dicts(con.execute(sql, [*params, page_size, (page - 1) * page_size]))
-    if rows:
-        total = rows[0]["total"]
+    found = con.execute(sql, [*params, page_size, (page - 1) * page_size]).fetchall()
+    rows = [json.loads(item) for item, _ in found]
+    if found:
+        total = found[0][1]
     elif page > 1:
         total = con.execute(
             f"select count(*) from {E}.clusters where {' and '.join(where)}", params
         ).fetchone()[0]
     else:
         total = 0
-    for row in rows:
-        row.pop("total")
     return {
         "total": int(total),
         "page": page,
@@ -360,7 +383,7 @@ def cluster_detail(
     con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, cluster_id: str, member_limit: int = 500
 ) -> dict | None:
     """Statistics, breakdown, timeline, members with risk and reputation, tokens, sub-clusters, bridges."""
-    rows = _dicts(
+    rows = dicts(
         con.execute(
             f"select * exclude (dominant_personas), {meta.dominant_personas_sql} as dominant_personas "
             f"from {E}.clusters where cluster_id = ?",
@@ -377,7 +400,7 @@ def cluster_detail(
         persona_col = ", p.persona"
     else:
         persona_col = ", null::varchar as persona"
-    members = _dicts(
+    members = dicts(
         con.execute(
             f"""
             select c.address, c.sub_cluster_id, c.is_bridge, c.bridge_reason, r.risk_score, r.risk_level,
@@ -388,7 +411,7 @@ def cluster_detail(
             [cluster_id, member_limit],
         )
     )
-    subs = _dicts(
+    subs = dicts(
         con.execute(
             f"select sub_cluster_id, count(*) as size, count(*) filter (where is_bridge) as bridge_wallets "
             f"from {E}.wallet_clusters where cluster_id = ? and sub_cluster_id is not null "
@@ -449,7 +472,7 @@ def cluster_network(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, cluster_
     """Nodes (members with persona, risk, bridge flag) and edges (type, weight) of one cluster."""
     persona_join = f"left join {PERSONAS} p using (address)" if meta.has(PERSONAS) else ""
     persona_col = "p.persona" if persona_join else "null::varchar"
-    nodes = _dicts(
+    nodes = dicts(
         con.execute(
             f"""
             select c.address as id, c.sub_cluster_id, c.is_bridge, r.risk_score, r.risk_level,
@@ -460,7 +483,7 @@ def cluster_network(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, cluster_
             [cluster_id],
         )
     )
-    edges = _dicts(
+    edges = dicts(
         con.execute(
             f"select src as source, dst as target, edge_type, weight, directed, n "
             f"from {E}.cluster_edges where cluster_id = ? order by src, dst, edge_type",
@@ -491,7 +514,7 @@ def stats(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta) -> dict:
     """The run's graph statistics, clusters per risk level and the snapshot's identity."""
     graph = None
     if meta.has(f"{E}.graph_stats"):
-        rows = _dicts(con.execute(f"select * from {E}.graph_stats limit 1"))
+        rows = dicts(con.execute(f"select * from {E}.graph_stats limit 1"))
         graph = rows[0] if rows else None
     levels: dict[str, int] = {}
     clusters = wallets = 0

@@ -139,13 +139,14 @@ def cluster_id(i: int) -> str:
     return "c_" + member(i, 0)
 
 
-def build_snapshot(folder: Path, n_clusters: int = 6) -> Path:
+def build_snapshot(folder: Path, n_clusters: int = 6, extra_sql: str = "") -> Path:
     """Write synthetic serving tables with `n_clusters` clusters and publish them to `folder`.
 
     Cluster i has size `SIZES[i % 8]` and id `cluster_id(i)`; its member j is `member(i, j)`
     (j = 0 is the anchor). Addresses look random and the per-wallet tables are stored in address
     order, as a point lookup needs for DuckDB's min-max pruning. `LONER` is scored but in no
-    cluster, and for small builds `EIP55` (lower-cased) is an extra member of cluster 0.
+    cluster, and for small builds `EIP55` (lower-cased) is an extra member of cluster 0. `extra_sql`
+    runs on the tables before they are published.
     """
     folder.mkdir(parents=True, exist_ok=True)
     writer_path = folder.parent / f"{folder.name}_writer.duckdb"
@@ -163,6 +164,8 @@ def build_snapshot(folder: Path, n_clusters: int = 6) -> Path:
                 "insert into entities.wallet_risk values (?, ?, 12.0, 'Minimal', 70.0, null, '{}')",
                 [extra, cid],
             )
+        if extra_sql:
+            con.execute(extra_sql)
         publish_snapshot(con, folder, run_id="synthetic")
     finally:
         con.close()
@@ -182,10 +185,19 @@ def flags_path(tmp_path: Path) -> Path:
     return tmp_path / "flags.sqlite"
 
 
-@pytest.fixture
-def client(snapshot_dir: Path, flags_path: Path) -> Iterator[TestClient]:
-    """The app on the shared snapshot with keys alice and bob; no key header set."""
-    app = create_app(snapshot_dir, {name: hash_key(key) for name, key in KEYS.items()}, flags_path)
+@pytest.fixture(params=["duckdb", "index"])
+def client(request: pytest.FixtureRequest, snapshot_dir: Path, flags_path: Path) -> Iterator[TestClient]:
+    """The app on the shared snapshot with keys alice and bob; no key header set.
+
+    Every test runs twice: answering from DuckDB, and from the snapshot's index once it is built.
+    """
+    use_index = request.param == "index"
+    keys = {name: hash_key(key) for name, key in KEYS.items()}
+    app = create_app(snapshot_dir, keys, flags_path, use_index=use_index)
+    if use_index:
+        assert app.state.snapshot_pool.wait_for_index() is not None, (
+            app.state.snapshot_pool.current().index_error
+        )
     with TestClient(app) as test_client:
         yield test_client
     app.state.snapshot_pool.close()
