@@ -14,6 +14,7 @@ check off (local use on 127.0.0.1 only; flags then record `local`).
 
 import contextlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -25,28 +26,31 @@ import duckdb
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from pydantic import ValidationError
 
 from wallet_pipeline.api import queries
 from wallet_pipeline.api.auth import HEADER, hash_key, key_name
 from wallet_pipeline.api.index import SnapshotIndex, load_or_build
 from wallet_pipeline.api.models import (
-    ActiveWithin,
     Analysis,
     ClusterDetail,
     ClusterNetwork,
     ClusterPage,
+    ClusterQuery,
     Flag,
     FlagIn,
     Health,
     Message,
-    SizeBand,
     Stats,
+    query_parameters,
 )
 from wallet_pipeline.api.web import mount_web
 from wallet_pipeline.logic import flags as flag_store
 from wallet_pipeline.logic.snapshot import (
+    POINTER,
     NoSnapshotError,
     SnapshotError,
     connect_snapshot,
@@ -54,7 +58,6 @@ from wallet_pipeline.logic.snapshot import (
 )
 
 log = logging.getLogger(__name__)
-MAX_PAGE_SIZE = 200
 FETCH_LATER = (
     "fetching an address that is not in the snapshot from the configured source (Dune or files) "
     "and scoring it with the promoted model is not built yet"
@@ -94,10 +97,11 @@ class SnapshotPool:
         self.use_index = use_index
         self._lock = threading.Lock()
         self._open: dict[str, Served] = {}
+        self._pointer: tuple[tuple[int, int, int], Path | None] | None = None
 
     def current(self) -> Served:
         """The snapshot `CURRENT` names now."""
-        path = current_snapshot(self.snapshot_dir)
+        path = self._pointed_to()
         if path is not None and path.name in self._open:
             return self._open[path.name]
         with self._lock:
@@ -118,6 +122,21 @@ class SnapshotPool:
         else:
             served.index_done.set()
         return served
+
+    def _pointed_to(self) -> Path | None:
+        # Publishing replaces `CURRENT` (a new inode), so an unchanged stat means an unchanged
+        # name: one stat per request instead of opening and reading the file.
+        try:
+            st = os.stat(self.snapshot_dir / POINTER)
+        except FileNotFoundError:
+            return None
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._pointer
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        path = current_snapshot(self.snapshot_dir)
+        self._pointer = (key, path)
+        return path
 
     def _index(self, served: Served) -> None:
         cur = served.con.cursor()
@@ -155,7 +174,6 @@ class SnapshotPool:
             self._open.clear()
 
 
-RiskLevel = Literal[queries.RISK_LEVELS]  # type: ignore[valid-type]
 ExportFormat = Literal["csv", "json", "graphml"]
 ClusterId = Annotated[str, PathParam(min_length=1, max_length=200, description="e.g. c_0x…")]
 
@@ -298,33 +316,22 @@ def create_app(
             return queries.analyze_wallet(con, meta, address)
 
     @api.get(
-        "/clusters", summary="Clusters by risk, size, recent activity and persona", response_model=ClusterPage
+        "/clusters",
+        summary="Clusters by risk, size, recent activity and persona",
+        response_model=ClusterPage,
+        responses={422: {"model": Message, "description": "a filter out of range"}},
+        openapi_extra={"parameters": query_parameters(ClusterQuery)},
     )
-    async def clusters(
-        risk_min: Annotated[float, Query(ge=0, le=100, description="lowest risk score")] = 0.0,
-        risk_level: Annotated[RiskLevel | None, Query(description="exact level")] = None,
-        size: Annotated[SizeBand | None, Query(description="size band; 50+ means more than 50")] = None,
-        active_within: Annotated[
-            ActiveWithin | None,
-            Query(description="active within this long of the snapshot's newest activity"),
-        ] = None,
-        persona: Annotated[
-            str | None, Query(min_length=1, max_length=64, description="dominant personas contain this text")
-        ] = None,
-        sort: Annotated[Literal["risk", "size", "last_active"], Query(description="descending")] = "risk",
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    ) -> Response | dict:
-        filters = {
-            "risk_min": risk_min,
-            "risk_level": risk_level,
-            "size_band": size.value if size else None,
-            "active_within": active_within.value if active_within else None,
-            "persona": persona,
-            "sort": sort,
-            "page": page,
-            "page_size": page_size,
-        }
+    async def clusters(request: Request) -> Response | dict:
+        # The query is validated by one pydantic call, not by FastAPI parameter by parameter,
+        # which took longer than answering it (`models.ClusterQuery`); the parameters are
+        # documented in the OpenAPI schema from the same model.
+        try:
+            query = ClusterQuery.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+            raise RequestValidationError(errors) from None
+        filters = query.filters()
         served = pool.current()
         if served.index is not None:
             return Response(served.index.cluster_page_json(**filters), media_type="application/json")

@@ -70,6 +70,13 @@ class Blobs:
         return len(self._offsets) - 1
 
     @staticmethod
+    def read_list(folder: Path, name: str) -> list[bytes]:
+        """Every string as its own bytes object: for small sets read many times per request."""
+        data = (folder / f"{name}.bin").read_bytes()
+        offsets = np.load(folder / f"{name}.offsets.npy").tolist()
+        return [data[a:b] for a, b in zip(offsets, offsets[1:], strict=False)]
+
+    @staticmethod
     def write(folder: Path, name: str, chunks: Iterator[pa.Array]) -> None:
         """Write `name.bin` and `name.offsets.npy` from Arrow string arrays, in order, without copies."""
         offsets = [np.zeros(1, dtype=np.int64)]
@@ -91,11 +98,11 @@ class Blobs:
         np.save(folder / f"{name}.offsets.npy", np.concatenate(offsets))
 
     @classmethod
-    def open(cls, folder: Path, name: str, in_memory: bool = False) -> Blobs:
-        """Memory-mapped, or read whole (`in_memory`, for small ones read on every request)."""
+    def open(cls, folder: Path, name: str) -> Blobs:
+        """Memory-mapped."""
         path = folder / f"{name}.bin"
-        if in_memory or path.stat().st_size == 0:  # mmap refuses an empty file
-            return cls(path.read_bytes(), np.load(folder / f"{name}.offsets.npy").tolist())
+        if path.stat().st_size == 0:  # mmap refuses an empty file
+            return cls(b"", np.load(folder / f"{name}.offsets.npy"))
         with open(path, "rb") as f:
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         return cls(data, np.load(folder / f"{name}.offsets.npy", mmap_mode="r"))
@@ -103,13 +110,39 @@ class Blobs:
 
 @dataclass
 class Ordered:
-    """The clusters' filter columns laid out in one sort order, so a filter needs no gather."""
+    """The clusters in one sort order, with a mask per value of each categorical filter.
+
+    Risk levels, size bands and activity windows take few values, so each gets a boolean mask
+    laid out in this order when the index opens; a request ANDs masks and compares one column.
+    """
 
     rows: np.ndarray  # int64: cluster row at each position
-    risk_score: np.ndarray  # float64, NaN for NULL
-    risk_level: np.ndarray  # int8 position in queries.RISK_LEVELS, -1 for anything else
-    size: np.ndarray  # float64, NaN for NULL
-    last_active_us: np.ndarray  # int64 microseconds since the epoch, _NO_TIME for NULL
+    risk_score: np.ndarray  # float64, NaN for NULL (never >= anything)
+    level: dict[str, np.ndarray]
+    band: dict[str, np.ndarray]
+    active: dict[str, np.ndarray]
+
+    @classmethod
+    def lay_out(cls, rows: np.ndarray, columns: dict[str, np.ndarray], newest_us: int | None) -> Ordered:
+        risk_level = columns["risk_level"][rows]
+        size = columns["size"][rows]
+        last_active = columns["last_active_us"][rows]
+        bands = {}
+        for band, (low, high) in queries.SIZE_BANDS.items():
+            bands[band] = (size >= low) & (size <= high) if high is not None else size >= low
+        active = {}
+        for window, span in queries.ACTIVE_WINDOWS.items():
+            if newest_us is None:
+                active[window] = np.zeros(len(rows), dtype=bool)
+            else:
+                active[window] = last_active >= newest_us - int(span.total_seconds() * 1_000_000)
+        return cls(
+            rows=rows,
+            risk_score=np.ascontiguousarray(columns["risk_score"][rows]),
+            level={lv: risk_level == i for i, lv in enumerate(queries.RISK_LEVELS)},
+            band=bands,
+            active=active,
+        )
 
 
 @dataclass
@@ -119,8 +152,8 @@ class SnapshotIndex:
     wallet_keys: np.ndarray  # S40: lower-case hex without 0x, sorted
     wallet_bodies: Blobs  # AnalysisBody JSON per wallet
     wallet_cluster: np.ndarray  # int32 row in the cluster arrays, -1 when in no cluster
-    cluster_items: Blobs  # ClusterSummary JSON per cluster row
-    cluster_briefs: Blobs  # ClusterBrief JSON per cluster row
+    cluster_items: list[bytes]  # ClusterSummary JSON per cluster row
+    cluster_briefs: list[bytes]  # ClusterBrief JSON per cluster row
     personas_lower: list[str]  # dominant personas per cluster row, lower case, "" for NULL
     orders: dict[str, Ordered]  # by sort key of queries.SORTS
     newest_us: int | None
@@ -164,19 +197,12 @@ class SnapshotIndex:
         o = self.orders[sort]
         mask = o.risk_score >= risk_min
         if risk_level is not None:
-            code = queries.RISK_LEVELS.index(risk_level) if risk_level in queries.RISK_LEVELS else -2
-            mask &= o.risk_level == code
+            level = o.level.get(risk_level)
+            mask &= level if level is not None else False
         if size_band:
-            low, high = queries.SIZE_BANDS[size_band]
-            mask &= o.size >= low
-            if high is not None:
-                mask &= o.size <= high
+            mask &= o.band[size_band]
         if active_within:
-            if self.newest_us is None:
-                mask[:] = False
-            else:
-                window = int(queries.ACTIVE_WINDOWS[active_within].total_seconds() * 1_000_000)
-                mask &= o.last_active_us >= self.newest_us - window
+            mask &= o.active[active_within]
         if persona is not None:
             mask &= self._persona_mask(persona, sort)
         hits = np.flatnonzero(mask)
@@ -205,18 +231,16 @@ class SnapshotIndex:
         """An index built earlier: wallets memory-mapped, clusters read whole."""
         facts = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         columns = {name: np.load(folder / f"{name}.npy") for name in FILTER_COLUMNS}
-        orders = {}
-        for key in queries.SORTS:
-            rows = np.load(folder / f"order_{key}.npy")
-            orders[key] = Ordered(
-                rows=rows, **{name: np.ascontiguousarray(col[rows]) for name, col in columns.items()}
-            )
+        orders = {
+            key: Ordered.lay_out(np.load(folder / f"order_{key}.npy"), columns, facts["newest_us"])
+            for key in queries.SORTS
+        }
         return cls(
             wallet_keys=np.load(folder / "wallet_keys.npy", mmap_mode="r"),
             wallet_bodies=Blobs.open(folder, "wallet_bodies"),
             wallet_cluster=np.load(folder / "wallet_cluster.npy", mmap_mode="r"),
-            cluster_items=Blobs.open(folder, "cluster_items", in_memory=True),
-            cluster_briefs=Blobs.open(folder, "cluster_briefs", in_memory=True),
+            cluster_items=Blobs.read_list(folder, "cluster_items"),
+            cluster_briefs=Blobs.read_list(folder, "cluster_briefs"),
             personas_lower=json.loads((folder / "personas_lower.json").read_text(encoding="utf-8")),
             orders=orders,
             newest_us=facts["newest_us"],

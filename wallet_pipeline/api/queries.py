@@ -17,10 +17,12 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import duckdb
 from Crypto.Hash import keccak
 
+from wallet_pipeline.api.models import RiskLevel
 from wallet_pipeline.logic.graph.export import cluster_bundle, cluster_graph, write_cluster
 from wallet_pipeline.logic.graph.report import ADDRESS, normalise_address
 
@@ -33,7 +35,7 @@ ADDRESS_HELP = (
 )
 SIZE_BANDS = {"2-5": (2, 5), "6-20": (6, 20), "21-50": (21, 50), "50+": (51, None)}
 ACTIVE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-RISK_LEVELS = ("Critical", "High", "Medium", "Low", "Minimal")
+RISK_LEVELS = get_args(RiskLevel)
 # Sort key -> SQL text; only these strings are ever put into a query.
 SORTS = {
     "risk": "risk_score desc nulls last",
