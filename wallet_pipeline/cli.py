@@ -426,16 +426,27 @@ def api(args: argparse.Namespace) -> int:
     from wallet_pipeline import settings
     from wallet_pipeline.api.app import create_app, session_key
 
-    keys = settings.api_keys() or session_key()
     port = args.port or settings.api_port()
+    workers = args.workers
+    if workers < 1:
+        print("error: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.api_keys() is None:
+        # Each process would make a key of its own, and a client would hit whichever answers.
+        print(
+            "error: --workers above 1 needs WALLET_API_KEYS (keys shared by every process)", file=sys.stderr
+        )
+        return 2
     print(f"Investigator page and API on http://{UI_HOST}:{port}  (API docs: /docs)")
     print(f"Reading the published snapshot in {settings.snapshot_dir()}")
-    uvicorn.run(
-        create_app(settings.snapshot_dir(), keys, settings.flags_path()),
-        host=UI_HOST,
-        port=port,
-        log_level="warning",
-    )
+    options = {"host": UI_HOST, "port": port, "log_level": "warning"}
+    if workers > 1:
+        uvicorn.run(
+            "wallet_pipeline.api.app:create_app_from_environment", factory=True, workers=workers, **options
+        )
+    else:
+        keys = settings.api_keys() or session_key()
+        uvicorn.run(create_app(settings.snapshot_dir(), keys, settings.flags_path()), **options)
     return 0
 
 
@@ -498,6 +509,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("api", help="the investigator API and web page on 127.0.0.1 (port 8800)")
     serve.add_argument("--port", type=int, help="port (default WALLET_API_PORT or 8800)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than 1 needs WALLET_API_KEYS)"
+    )
     serve.set_defaults(func=api)
 
     tracking = sub.add_parser("mlflow-ui", help="start the MLflow UI on 127.0.0.1 (model runs, registry)")
