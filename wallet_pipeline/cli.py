@@ -424,7 +424,7 @@ def api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from wallet_pipeline import settings
-    from wallet_pipeline.api.app import create_app, session_key
+    from wallet_pipeline.api.app import create_app, live_from_settings, session_key
 
     port = args.port or settings.api_port()
     workers = args.workers
@@ -446,7 +446,8 @@ def api(args: argparse.Namespace) -> int:
         )
     else:
         keys = settings.api_keys() or session_key()
-        uvicorn.run(create_app(settings.snapshot_dir(), keys, settings.flags_path()), **options)
+        app = create_app(settings.snapshot_dir(), keys, settings.flags_path(), live=live_from_settings())
+        uvicorn.run(app, **options)
     return 0
 
 

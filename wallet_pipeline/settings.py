@@ -139,25 +139,31 @@ def dune_start_date() -> str:
 def dune_query_ids() -> dict[str, int]:
     """`WALLET_DUNE_QUERY_IDS`: saved Dune query ids, `transactions=123,token_transfers=456`.
 
-    Queries without an id run as SQL text through Dune's execute-SQL endpoint.
+    Queries without an id run as SQL text through Dune's execute-SQL endpoint. The live analysis
+    queries (`live_transactions=...`) may be saved too.
     """
-    from wallet_pipeline.logic.dune_queries import DUNE_QUERIES
+    from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, LIVE_QUERIES
 
     ids: dict[str, int] = {}
     for item in filter(None, (p.strip() for p in os.environ.get("WALLET_DUNE_QUERY_IDS", "").split(","))):
         name, _, number = item.partition("=")
-        if name.strip() not in DUNE_QUERIES or not number.strip().isdigit():
+        if name.strip() not in {**DUNE_QUERIES, **LIVE_QUERIES} or not number.strip().isdigit():
             raise SettingsError(
                 f"WALLET_DUNE_QUERY_IDS entry {item!r} is not name=id "
-                f"with a name among {', '.join(DUNE_QUERIES)}"
+                f"with a name among {', '.join(DUNE_QUERIES)} (or a live_* query)"
             )
         ids[name.strip()] = int(number)
     return ids
 
 
 def dune_key_is_set() -> bool:
-    """Whether `DUNE_API_KEY` holds a value (the value itself is read only by Dagster's EnvVar)."""
+    """Whether `DUNE_API_KEY` holds a value (Dagster reads the value itself through its EnvVar)."""
     return bool(os.environ.get("DUNE_API_KEY", "").strip())
+
+
+def dune_api_key() -> str:
+    """`DUNE_API_KEY`, for live analysis, which runs outside Dagster. A secret: never log or show it."""
+    return os.environ.get("DUNE_API_KEY", "").strip()
 
 
 def dune_base_url() -> str | None:

@@ -12,13 +12,16 @@ database the API keeps answering from the last published one. `api_keys=None` sw
 check off (local use on 127.0.0.1 only; flags then record `local`).
 """
 
+import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -48,7 +51,15 @@ from wallet_pipeline.api.models import (
     query_parameters,
 )
 from wallet_pipeline.api.web import mount_web
+from wallet_pipeline.lib.live_dbt import DbtBuildError
 from wallet_pipeline.logic import flags as flag_store
+from wallet_pipeline.logic.live_wallet import (
+    LiveConfig,
+    SourceUnavailable,
+    WalletNotInSource,
+    analyze_live,
+    prepare,
+)
 from wallet_pipeline.logic.snapshot import (
     POINTER,
     NoSnapshotError,
@@ -58,10 +69,7 @@ from wallet_pipeline.logic.snapshot import (
 )
 
 log = logging.getLogger(__name__)
-FETCH_LATER = (
-    "fetching an address that is not in the snapshot from the configured source (Dune or files) "
-    "and scoring it with the promoted model is not built yet"
-)
+LIVE_AT_ONCE = 2  # live analyses in flight per process: each runs the feature models on a file
 
 
 # ---------------------------------------------------------------- snapshot connections
@@ -194,7 +202,11 @@ def _flag_rows(frame) -> list[dict]:
 
 
 def create_app(
-    snapshot_dir: Path, api_keys: dict[str, str] | None, flags_path: Path, use_index: bool = True
+    snapshot_dir: Path,
+    api_keys: dict[str, str] | None,
+    flags_path: Path,
+    use_index: bool = True,
+    live: Callable[[str], dict] | None = None,
 ) -> FastAPI:
     """The API over the snapshots in `snapshot_dir`.
 
@@ -205,6 +217,8 @@ def create_app(
         flags_path: The analysts' flags, a SQLite file (`settings.flags_path()`).
         use_index: Answer `/analyze` and `/clusters` from each snapshot's rendered index once it
             is built (False: always from DuckDB, the slow path).
+        live: For an address the snapshot lacks: fetch it from the source, build its features and
+            ask the champion model (`live_from_settings`); None: such an address is 404.
     """
     pool = SnapshotPool(snapshot_dir, use_index=use_index)
     flags_path = Path(flags_path)
@@ -232,6 +246,7 @@ def create_app(
         ),
     )
     app.state.snapshot_pool = pool
+    live_slots = asyncio.Semaphore(LIVE_AT_ONCE)
 
     @app.exception_handler(SnapshotError)
     def _no_snapshot(request: Request, exc: SnapshotError) -> JSONResponse:
@@ -286,8 +301,9 @@ def create_app(
         summary="Persona, cluster, risk and evidence of one wallet",
         response_model=Analysis,
         responses={
-            404: {"model": Message, "description": "address not in the snapshot"},
+            404: {"model": Message, "description": "not in the snapshot, nor in the source"},
             422: {"model": Message, "description": "malformed address"},
+            503: {"model": Message, "description": "no snapshot, or the source cannot be reached"},
         },
     )
     async def analyze(
@@ -304,12 +320,30 @@ def create_app(
         else:
             result = await run_in_threadpool(_analyze_slowly, normalised)
         if result is None:
+            result = await _analyze_live(normalised)
+        return result
+
+    async def _analyze_live(address: str) -> dict:
+        if live is None:
             raise HTTPException(
                 404,
-                detail=f"{normalised} is not in the current snapshot (it has no scored activity in the "
-                f"loaded data); {FETCH_LATER}",
+                detail=f"{address} is not in the current snapshot (it has no scored activity in the "
+                "loaded data), and the configured source cannot be asked about one address: the "
+                "simulator has no wallets beyond the snapshot; with WALLET_SOURCE=files or dune the "
+                "address is fetched and scored",
             )
-        return result
+        async with live_slots:
+            try:
+                found = await run_in_threadpool(live, address)
+            except SourceUnavailable as exc:
+                raise HTTPException(503, detail=f"{address} is not in the snapshot and {exc}") from None
+            except WalletNotInSource as exc:
+                raise HTTPException(404, detail=f"not in the current snapshot, and {exc}") from None
+            except DbtBuildError as exc:
+                raise HTTPException(
+                    503, detail=f"{address} is not in the snapshot and its features cannot be built: {exc}"
+                ) from None
+        return live_analysis(found)
 
     def _analyze_slowly(address: str) -> dict | None:
         with pool.reader() as (con, meta):
@@ -438,7 +472,50 @@ def create_app_from_environment() -> FastAPI:
     keys = settings.api_keys()
     if keys is None:
         keys = session_key()
-    return create_app(settings.snapshot_dir(), keys, settings.flags_path())
+    return create_app(settings.snapshot_dir(), keys, settings.flags_path(), live=live_from_settings())
+
+
+def live_from_settings(warm_up: bool = True) -> Callable[[str], dict] | None:
+    """Live analysis from the configured source (`WALLET_SOURCE`); None for the simulator.
+
+    `warm_up` compiles the feature models and loads the champion in the background, so the first
+    analysis does not wait 10 s for them; a failure there is logged and met again by that request.
+    """
+    from wallet_pipeline import settings
+
+    source = settings.get_source()
+    if source not in ("files", "dune"):
+        return None
+    config = LiveConfig.from_settings()
+
+    def warm() -> None:
+        try:
+            prepare(config)
+        except Exception as exc:  # noqa: BLE001 - a request will meet it again, with its reason
+            log.warning("live analysis could not warm up: %s", exc)
+
+    if warm_up:
+        threading.Thread(target=warm, name="live warm-up", daemon=True).start()
+    return functools.partial(analyze_live, source=source, config=config)
+
+
+def live_analysis(found: dict) -> dict:
+    """An `Analysis` of an address scored live: persona and features, no cluster or risk yet."""
+    features = {k: float(v) if isinstance(v, Decimal) else v for k, v in found["features"].items()}
+    return {
+        "address": found["address"],
+        "checksum_address": queries.checksum_address(found["address"]),
+        "source": found["source"],
+        "persona": found["persona"],
+        "membership": None,
+        "wallet_risk": None,
+        "cluster": None,
+        "evidence_chain": [],
+        "features": features,
+        "computed_at": found["computed_at"],
+        "persona_reason": found.get("persona_reason"),
+        "inexact_features": found.get("inexact_features"),
+    }
 
 
 def session_key() -> dict[str, str]:

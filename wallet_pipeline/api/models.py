@@ -85,11 +85,21 @@ class AnalysisBody(BaseModel):
     """What an analysis says about the wallet itself; `Analysis` adds its checksum and its cluster."""
 
     address: str
-    source: Literal["snapshot"] = Field(description="where the answer came from")
+    source: Literal["snapshot", "files", "dune"] = Field(
+        description="snapshot: the published run; files or dune: fetched now, the address not being in it"
+    )
     persona: Persona | None
     membership: Membership | None = Field(description="None: no link strong enough joins it to a cluster")
     wallet_risk: WalletRisk | None
     evidence_chain: list[EvidenceHop] = Field(description="edges from the cluster's anchor to the wallet")
+    features: dict[str, Any] | None = Field(
+        None, description="fetched addresses only: the wallet_features row the dbt models built for it"
+    )
+    computed_at: Utc | None = Field(None, description="fetched addresses only: when")
+    persona_reason: str | None = Field(None, description="why there is no persona, when there is none")
+    inexact_features: dict[str, str] | None = Field(
+        None, description="fetched addresses only: features the fetch could not make exact, and why"
+    )
 
 
 class Analysis(AnalysisBody):

@@ -283,7 +283,8 @@ def wallet_rows_sql(meta: SnapshotMeta, where: str = "") -> str:
         joins.append(f"left join (select * from {PERSONAS}{where}) p on p.address = k.address")
     body = (
         f"to_json(struct_pack(address := k.address, source := 'snapshot', persona := {persona}, "
-        f"membership := {membership}, wallet_risk := {risk}, evidence_chain := {evidence}))"
+        f"membership := {membership}, wallet_risk := {risk}, evidence_chain := {evidence}, "
+        "features := null, computed_at := null, persona_reason := null, inexact_features := null))"
     )
     return (
         f"select k.address, {cluster_id} as cluster_id, {body} as body "

@@ -43,6 +43,10 @@ class DuneSchemaError(DuneSourceError):
     """A result's columns differ from the columns the query promises."""
 
 
+class DuneRowCapError(DuneSourceError):
+    """A result reached the `max_rows` cap: it would be cut, so it is refused."""
+
+
 def missing_key_message() -> str:
     """The one line a user without a key sees, before any request is made."""
     return (
@@ -91,6 +95,10 @@ class DuneFetcher:
         poll_seconds: wait between status polls.
         execution_timeout: seconds an execution may take before it is cancelled.
         retry_budget: total seconds spent retrying transient errors of one call.
+        request_timeout: seconds one HTTP request may take.
+        network_retries: how often dune-client's transport retries a connection that fails or
+            an answer that times out; None keeps its default (5 with backoff: a refused
+            connection takes ~15 s to fail). Its retries of 429/502/503/504 stay as they are.
     """
 
     api_key: str
@@ -102,14 +110,21 @@ class DuneFetcher:
     execution_timeout: float = 1_800.0
     retry_budget: float = 300.0
     performance: str = "medium"
+    request_timeout: float = 60.0
+    network_retries: int | None = None
     sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
         if not (self.api_key or "").strip():
             raise DuneSourceError(missing_key_message())
         self._client = DuneClient(
-            api_key=self.api_key, base_url=self.base_url, performance=self.performance, request_timeout=60
+            api_key=self.api_key,
+            base_url=self.base_url,
+            performance=self.performance,
+            request_timeout=self.request_timeout,
         )
+        if self.network_retries is not None:
+            _limit_network_retries(self._client, self.network_retries)
 
     def pages(self, query: DuneQuery, day: dt.date | None, run: DuneRun) -> Iterator[list[dict[str, Any]]]:
         """Execute `query` for `day` and yield its result rows page by page.
@@ -128,8 +143,9 @@ class DuneFetcher:
             run.datapoints = getattr(status.result_metadata, "datapoint_count", None)
             total = status.result_metadata.total_row_count
             if total is not None and total >= self.max_rows:
-                raise DuneSourceError(
-                    f"Dune returned {total:,} rows of {what}, the max_rows cap: the day would be cut. "
+                cut = "the day" if day else "the result"
+                raise DuneRowCapError(
+                    f"Dune returned {total:,} rows of {what}, the max_rows cap: {cut} would be cut. "
                     f"Raise WALLET_DUNE_MAX_ROWS."
                 )
         run.credits = getattr(status, "execution_cost_credits", None)
@@ -220,6 +236,25 @@ class DuneFetcher:
                 log.warning("Dune %s for %s; retrying in %.0f s", status or type(exc).__name__, what, wait)
                 self.sleep(wait)
                 wait = min(wait * 2, 60.0)
+
+
+def _limit_network_retries(client: DuneClient, retries: int) -> None:
+    """dune-client's transport, retrying failed connections and reads only `retries` times."""
+    from requests.adapters import HTTPAdapter, Retry
+
+    adapter = HTTPAdapter(
+        max_retries=Retry(
+            total=5,
+            connect=retries,
+            read=retries,
+            backoff_factor=0.5,
+            status_forcelist={429, 502, 503, 504},
+            allowed_methods={"GET", "POST", "PATCH"},
+            raise_on_status=True,
+        )
+    )
+    client.http.mount("https://", adapter)
+    client.http.mount("http://", adapter)
 
 
 def check_columns(query: DuneQuery, columns: list[str], what: str) -> None:

@@ -190,3 +190,98 @@ DUNE_QUERIES: dict[str, DuneQuery] = {
 
 DAILY_QUERIES = tuple(q for q in DUNE_QUERIES.values() if q.daily)
 REFERENCE_QUERIES = tuple(q for q in DUNE_QUERIES.values() if not q.daily)
+
+
+# --- Live analysis: the activity of one address, whatever its day. ---
+
+ADDRESS_PATTERN = re.compile(r"^0x[0-9a-f]{40}$")
+# Addresses per execution of a list query. The list is written into the SQL (or a text
+# parameter): a thousand addresses are ~43 kB of query text, well within what Dune accepts; a
+# longer list is split over several executions.
+MAX_LIST_ADDRESSES = 1_000
+
+
+@dataclass(frozen=True)
+class LiveDuneQuery(DuneQuery):
+    """An address-filtered query of live analysis (`live_*.sql`), bound to its address(es).
+
+    Attributes:
+        table: the raw table its rows belong to (several live queries fill one table).
+        takes: its parameter besides `max_rows`: "address" (one wallet), "addresses" (a list,
+            written comma-separated as DuneSQL varbinary literals) or "" (none).
+        values: the bound parameter values, set by `bind`.
+    """
+
+    table: str = ""
+    takes: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def raw_table(self) -> str:
+        return self.table
+
+    def bind(self, address: str | None = None, addresses: list[str] | None = None) -> LiveDuneQuery:
+        """The query with its parameter filled; every address is checked (0x + 40 lower-case hex)."""
+        if self.takes == "address":
+            if address is None:
+                raise DuneQueryError(f"query {self.name!r} needs an address")
+            value = _checked_address(address)
+        elif self.takes == "addresses":
+            if not addresses:
+                raise DuneQueryError(f"query {self.name!r} needs at least one address")
+            if len(addresses) > MAX_LIST_ADDRESSES:
+                raise DuneQueryError(
+                    f"query {self.name!r} takes at most {MAX_LIST_ADDRESSES} addresses, not {len(addresses)}"
+                )
+            value = ", ".join(_checked_address(a) for a in addresses)
+        else:
+            return self
+        return LiveDuneQuery(self.name, False, self.columns, self.table, self.takes, ((self.takes, value),))
+
+    def parameters(self, day: dt.date | None, max_rows: int) -> dict[str, str]:
+        if self.takes and not self.values:
+            raise DuneQueryError(f"query {self.name!r} is not bound to its {self.takes}")
+        values = {**super().parameters(None, max_rows), **dict(self.values)}
+        if "{{max_rows}}" not in self.sql():
+            # A query of a fixed size (the newest transaction) declares no row cap on Dune.
+            del values["max_rows"]
+        return values
+
+    def marker(self, day: dt.date | None) -> str:
+        bound = " ".join(f"{k}={v.replace(', ', ',')}" for k, v in self.values)
+        return f"-- wallet_pipeline query={self.name}" + (f" {bound}" if bound else "")
+
+
+def _checked_address(address: str) -> str:
+    if not ADDRESS_PATTERN.match(address):
+        raise DuneQueryError(f"{address[:60]!r} is not an address (0x and 40 lower-case hex digits)")
+    return address
+
+
+def _live(name: str, table: str, takes: str) -> LiveDuneQuery:
+    # The same columns as the daily query of the table, so both fill the raw table alike.
+    columns = DUNE_QUERIES[table].columns
+    return LiveDuneQuery(name=name, daily=False, columns=columns, table=table, takes=takes)
+
+
+LIVE_QUERIES: dict[str, LiveDuneQuery] = {
+    q.name: q
+    for q in (
+        # The wallet's own rows.
+        _live("live_transactions", "transactions", "address"),
+        _live("live_token_transfers", "token_transfers", "address"),
+        _live("live_dex_trades", "dex_trades", "address"),
+        _live("live_nft_trades", "nft_trades", "address"),
+        # The newest transaction: ages are measured to it, as the batch measures them.
+        _live("live_latest_transaction", "transactions", ""),
+        # Context of the addresses the wallet's rows name: enough to classify them as the dbt
+        # models classify them over the whole chain.
+        _live("live_context_transactions", "transactions", "addresses"),
+        # Every ETH transfer of the wallet's first funder: its funding bursts.
+        _live("live_funder_transactions", "transactions", "address"),
+        _live("live_context_token_transfers", "token_transfers", "addresses"),
+        _live("live_context_nft_trades", "nft_trades", "addresses"),
+        _live("live_contract_creations", "contract_creations", "addresses"),
+        _live("live_tokens", "tokens", "addresses"),
+    )
+}

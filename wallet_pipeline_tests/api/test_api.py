@@ -134,13 +134,13 @@ def test_a_wallet_in_no_cluster_is_scored_without_a_cluster(client: TestClient, 
     assert body["wallet_risk"]["risk_level"] == "Minimal"
 
 
-def test_an_address_not_in_the_snapshot_is_404_saying_fetching_is_not_built(
+def test_with_the_simulator_source_an_address_not_in_the_snapshot_is_404_saying_why(
     client: TestClient, alice: dict
 ) -> None:
     response = client.get("/analyze/0x" + "f" * 40, headers=alice)
     assert response.status_code == 404
     assert "not in the current snapshot" in response.json()["detail"]
-    assert "not built yet" in response.json()["detail"]
+    assert "the simulator has no wallets beyond the snapshot" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,15 @@ import signal
 import sys
 from types import FrameType
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES
-from wallet_pipeline_tests.dune_emulator.data import EmulatorData, default_query_ids
+from wallet_pipeline_tests.dune_emulator.data import ALL_QUERIES, EmulatorData, default_query_ids
 from wallet_pipeline_tests.dune_emulator.server import LOOPBACK, EmulatorState, make_server
 
 
 def _query_id(text: str) -> tuple[str, int]:
     name, sep, value = text.partition("=")
-    if not sep or name not in DUNE_QUERIES:
+    if not sep or name not in ALL_QUERIES:
         raise argparse.ArgumentTypeError(
-            f"expected NAME=ID with NAME one of {sorted(DUNE_QUERIES)}, not {text!r}"
+            f"expected NAME=ID with NAME one of {sorted(ALL_QUERIES)}, not {text!r}"
         )
     try:
         query_id = int(value)

@@ -2,8 +2,9 @@
 
 Every query of `DUNE_QUERIES` reads one raw table. The emulator runs the chain simulator into an
 in-memory DuckDB once at start, then answers a query run with the rows of that table (for a daily
-query, the rows of one `block_date`), restricted to the query's columns and formatted as Dune's
-JSON API formats DuneSQL values:
+query, the rows of one `block_date`; for a live query of `LIVE_QUERIES`, the rows its `.sql` file
+picks for its address or addresses, by the DuckDB rendering of that file in `_LIVE_ROWS`),
+restricted to the query's columns and formatted as Dune's JSON API formats DuneSQL values:
 
 - varbinary (addresses, hashes, the 4-byte method selector): lower-case `"0x..."` strings;
 - timestamps: `"2024-07-01 00:00:11.000 UTC"`;
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, DuneQuery
+from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, LIVE_QUERIES, DuneQuery
 from wallet_pipeline.logic.raw_schema import RAW_SCHEMA, RAW_TABLES
 from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
 
@@ -60,9 +61,56 @@ _ORDER_BY = {
 }
 
 
+# Every query the emulator answers: the pipeline's daily and reference queries, then live analysis's.
+ALL_QUERIES: dict[str, DuneQuery] = {**DUNE_QUERIES, **LIVE_QUERIES}
+
+# What each live query's .sql file picks, over the raw tables: `$address` is its address,
+# `$addresses` its list. Ties are broken as the DuneSQL breaks them.
+_LIVE_ROWS = {
+    "live_transactions": (
+        "select * from raw.transactions where from_address = $address or to_address = $address"
+    ),
+    "live_token_transfers": (
+        "select * from raw.token_transfers where from_address = $address or to_address = $address"
+    ),
+    "live_dex_trades": "select * from raw.dex_trades where taker = $address",
+    "live_nft_trades": "select * from raw.nft_trades where buyer = $address or seller = $address",
+    "live_latest_transaction": (
+        "select * from raw.transactions order by block_timestamp desc, transaction_index desc limit 1"
+    ),
+    "live_context_transactions": """
+        select * from raw.transactions where hash in (
+            select arg_min(hash, block_number * 100000 + transaction_index) from raw.transactions
+            where list_contains($addresses, from_address) group by from_address
+            union all
+            select arg_min(hash, block_number * 100000 + transaction_index) from raw.transactions
+            where list_contains($addresses, to_address) and length(input) >= 10 group by to_address
+            union all
+            select arg_min(hash, block_number * 100000 + transaction_index) from raw.transactions
+            where list_contains($addresses, to_address) and value > 0 and coalesce(receipt_status, 1) <> 0
+            group by to_address
+        )""",
+    "live_funder_transactions": """
+        select * from raw.transactions where from_address = $address and value > 0
+            and coalesce(receipt_status, 1) <> 0 and to_address is not null""",
+    "live_context_token_transfers": """
+        select * from raw.token_transfers where list_contains($addresses, token_address)
+        qualify row_number() over (partition by token_address order by block_number, log_index) = 1""",
+    "live_context_nft_trades": """
+        select * from raw.nft_trades where list_contains($addresses, nft_contract_address) and tx_hash in (
+            select arg_min(tx_hash, block_number) from raw.nft_trades
+            where list_contains($addresses, nft_contract_address) group by nft_contract_address
+        )""",
+    "live_contract_creations": (
+        "select * from raw.contract_creations where list_contains($addresses, address)"
+    ),
+    "live_tokens": "select * from raw.tokens where list_contains($addresses, address)",
+}
+
+
 def default_query_ids() -> dict[str, int]:
-    """The id each query has unless overridden: 9000001 + its position in `DUNE_QUERIES`."""
-    return {name: DEFAULT_QUERY_ID_BASE + i for i, name in enumerate(DUNE_QUERIES)}
+    """The id each query has unless overridden: 9000001 + its position in `ALL_QUERIES`."""
+    return {name: DEFAULT_QUERY_ID_BASE + i for i, name in enumerate(ALL_QUERIES)}
 
 
 def dune_type(query: DuneQuery, column: str) -> str:
@@ -88,6 +136,16 @@ def _select_expression(query: DuneQuery, column: str) -> str:
         # JSON has no NaN or infinity; Dune shows such values as null.
         return f"case when isfinite({column}) then {column} end"
     return column
+
+
+def _live_values(values: dict[str, str]) -> dict[str, object]:
+    """A live query's parameters as DuckDB values: `addresses` becomes a list."""
+    out: dict[str, object] = {}
+    if "address" in values:
+        out["address"] = values["address"].strip()
+    if "addresses" in values:
+        out["addresses"] = [a.strip() for a in values["addresses"].split(",") if a.strip()]
+    return out
 
 
 @dataclass(frozen=True)
@@ -155,22 +213,35 @@ class EmulatorData:
             return "where block_date = ?", [day]
         return "", []
 
-    def run(self, query: DuneQuery, day: dt.date | None, max_rows: int | None) -> QueryResult:
+    def run(
+        self,
+        query: DuneQuery,
+        day: dt.date | None,
+        max_rows: int | None,
+        values: dict[str, str] | None = None,
+    ) -> QueryResult:
         """Rows of one query run, JSON-ready.
 
         Args:
             query: which query.
             day: the `day` parameter (ignored by non-daily queries).
             max_rows: the `max_rows` parameter; None for no limit.
+            values: a live query's `address` or `addresses` (comma-separated) parameter.
 
         Returns:
             The result, ordered as the query's SQL orders it.
         """
         select = ", ".join(f"{_select_expression(query, c)} as {c}" for c in query.columns)
-        where, params = self._where(query, day)
-        order = ", ".join(_ORDER_BY[query.name])
+        order = ", ".join(_ORDER_BY.get(query.name) or _ORDER_BY[query.raw_table])
         limit = "" if max_rows is None else f"limit {int(max_rows)}"
-        sql = f"select {select} from {RAW_SCHEMA}.{query.raw_table} {where} order by {order} {limit}"
+        params: list | dict
+        if query.name in _LIVE_ROWS:
+            rows_sql = _LIVE_ROWS[query.name]
+            params = {k: v for k, v in _live_values(values or {}).items() if f"${k}" in rows_sql}
+            sql = f"select {select} from ({rows_sql}) order by {order} {limit}"
+        else:
+            where, params = self._where(query, day)
+            sql = f"select {select} from {RAW_SCHEMA}.{query.raw_table} {where} order by {order} {limit}"
         with self._lock:
             rows = self._con.cursor().execute(sql, params).fetchall()
         return QueryResult(

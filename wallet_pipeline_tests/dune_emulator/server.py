@@ -4,8 +4,9 @@ API routes (all need the `x-dune-api-key` header, as on api.dune.com):
 
 - `POST /api/v1/query/{query_id}/execute`, body `{"query_parameters": {...}, "performance": ...}`;
 - `POST /api/v1/sql/execute`, body `{"sql": ..., "performance": ...}`; the SQL must open with our
-  marker line (`MARKER_PATTERN`), which names the query and day; `max_rows` is read from the
-  SQL's last `limit N`;
+  marker line (`MARKER_PATTERN`), which names the query and day (a live query's marker carries
+  `address=0x...` or `addresses=0x...,0x...` instead); `max_rows` is read from the SQL's last
+  `limit N`;
 - `GET /api/v1/execution/{execution_id}/status`;
 - `GET /api/v1/execution/{execution_id}/results` (JSON) and `.../results/csv`, with `limit`,
   `offset` and `columns`; when rows remain, JSON carries `next_offset` / `next_uri` and CSV the
@@ -43,8 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, MARKER_PATTERN, DuneQuery
-from wallet_pipeline_tests.dune_emulator.data import EmulatorData, QueryResult
+from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, MARKER_PATTERN, DuneQuery, LiveDuneQuery
+from wallet_pipeline_tests.dune_emulator.data import ALL_QUERIES, EmulatorData, QueryResult
 
 LOOPBACK = "127.0.0.1"
 API_PREFIX = "/api/v1"
@@ -290,9 +291,9 @@ class Faults:
 
     @staticmethod
     def _query(spec: Any) -> DuneQuery:
-        if not isinstance(spec, dict) or spec.get("query") not in DUNE_QUERIES:
-            raise ApiError(400, f"a fault names its query, one of {sorted(DUNE_QUERIES)}")
-        return DUNE_QUERIES[spec["query"]]
+        if not isinstance(spec, dict) or spec.get("query") not in ALL_QUERIES:
+            raise ApiError(400, f"a fault names its query, one of {sorted(ALL_QUERIES)}")
+        return ALL_QUERIES[spec["query"]]
 
     @staticmethod
     def _http_fault(fault: dict[str, Any]) -> dict[str, Any]:
@@ -385,7 +386,7 @@ class EmulatorState:
         self.data = data
         self.api_key = api_key
         self.query_ids = dict(query_ids)
-        self.queries_by_id = {query_id: DUNE_QUERIES[name] for name, query_id in query_ids.items()}
+        self.queries_by_id = {query_id: ALL_QUERIES[name] for name, query_id in query_ids.items()}
         self.default_pending_polls = pending_polls
         self.default_executing_polls = executing_polls
         self.lock = threading.Lock()
@@ -405,12 +406,18 @@ class EmulatorState:
     # Executions ---------------------------------------------------------------------------------
 
     def execute(
-        self, query: DuneQuery, query_id: int | None, day: dt.date | None, max_rows: int | None
+        self,
+        query: DuneQuery,
+        query_id: int | None,
+        day: dt.date | None,
+        max_rows: int | None,
+        values: dict[str, str] | None = None,
     ) -> Execution:
         """Run a query now and register an execution that will report its result."""
         if query.daily and day is None:
             raise ApiError(400, f"query {query.name!r} needs the parameter day")
-        result = self.data.run(query, day if query.daily else None, max_rows)
+        values = _live_parameters(query, values or {})
+        result = self.data.run(query, day if query.daily else None, max_rows, values)
         with self.lock:
             fault = self.faults.execution_fault(query, day if query.daily else None)
             pending = self.faults.pending_polls
@@ -489,6 +496,28 @@ class EmulatorState:
             cached = _json_bytes(view.project(execution.result.rows))
             execution.bytes_cache[view.key] = cached
         return cached
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
+
+
+def _live_parameters(query: DuneQuery, values: dict[str, str]) -> dict[str, str]:
+    """A live query's address or addresses, checked as Dune would reject a malformed literal."""
+    if not isinstance(query, LiveDuneQuery) or not query.takes:
+        return {}
+    value = values.get(query.takes)
+    if value is None or not str(value).strip():
+        raise ApiError(400, f"query {query.name!r} needs the parameter {query.takes}")
+    for address in str(value).replace(" ", "").split(","):
+        if not _ADDRESS.match(address):
+            raise ApiError(400, f"invalid value {address[:60]!r} for parameter {query.takes}: not an address")
+    return {query.takes: str(value)}
+
+
+def _marker_values(sql: str) -> dict[str, str]:
+    """`key=value` pairs after the query name on the marker line (a live query's address(es))."""
+    first = sql.split("\n", 1)[0]
+    return dict(re.findall(r" (address|addresses)=(\S+)", first))
 
 
 def _json_bytes(rows: list[list[Any]]) -> int:
@@ -702,7 +731,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "query_parameters must be an object")
         day = parse_day(params["day"]) if params.get("day") is not None else None
         max_rows = parse_max_rows(params["max_rows"]) if params.get("max_rows") is not None else None
-        execution = state.execute(dune_query, query_id, day, max_rows)
+        values = {k: str(params[k]) for k in ("address", "addresses") if params.get(k) is not None}
+        execution = state.execute(dune_query, query_id, day, max_rows, values)
         return Response.json(200, {"execution_id": execution.execution_id, "state": PENDING})
 
     def _execute_sql(self, *, query: str, body: bytes) -> Response:
@@ -717,13 +747,13 @@ class Handler(BaseHTTPRequestHandler):
                 "the emulator runs only wallet_pipeline queries: the SQL must start with "
                 "'-- wallet_pipeline query=<name> day=<YYYY-MM-DD>'",
             )
-        dune_query = DUNE_QUERIES.get(marker["query"])
+        dune_query = ALL_QUERIES.get(marker["query"])
         if dune_query is None:
             raise ApiError(400, f"unknown query {marker['query']!r} in the marker line")
         day = parse_day(marker["day"]) if marker["day"] else None
         limit = _LIMIT_PATTERN.search(sql.strip())
         max_rows = int(limit.group(1)) if limit else None
-        execution = self.server.state.execute(dune_query, None, day, max_rows)
+        execution = self.server.state.execute(dune_query, None, day, max_rows, _marker_values(sql))
         return Response.json(200, {"execution_id": execution.execution_id, "state": PENDING})
 
     def _status(self, execution_id: str, *, query: str, body: bytes) -> Response:

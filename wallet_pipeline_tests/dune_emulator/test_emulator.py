@@ -21,7 +21,7 @@ from dune_client.models import ExecutionState, QueryFailedError
 from dune_client.query import QueryBase
 from dune_client.types import QueryParameter
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES
+from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, LIVE_QUERIES
 from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
 from wallet_pipeline_tests.dune_emulator import DuneEmulator, EmulatorError, start_emulator
 
@@ -117,6 +117,81 @@ def test_a_reference_query_returns_all_its_rows(client: DuneClient, dune_emulato
 
     assert len(rows) == dune_emulator.rows("tokens") > 0
     assert all(isinstance(r["decimals"], int | None) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def busiest_sender() -> Iterator[tuple[str, duckdb.DuckDBPyConnection]]:
+    """The emulator's chain (its 10 served days of 14 simulated) and its busiest sender."""
+    con = duckdb.connect()
+    load_simulation(con, SimulatorConfig(seed=42, n_wallets=2000, days=14))
+    con.execute("delete from raw.transactions where block_date >= date '2024-07-11'")
+    row = con.execute("select from_address from raw.transactions group by 1 order by count(*) desc limit 1")
+    yield row.fetchone()[0], con
+    con.close()
+
+
+def test_a_live_query_returns_every_row_of_its_address_by_text_and_by_id(
+    client: DuneClient, dune_emulator: DuneEmulator, busiest_sender: tuple[str, duckdb.DuckDBPyConnection]
+) -> None:
+    wallet, con = busiest_sender
+    expected = con.execute(
+        "select hash from raw.transactions where from_address = $w or to_address = $w "
+        "order by block_number, transaction_index",
+        {"w": wallet},
+    ).fetchall()
+    query = LIVE_QUERIES["live_transactions"].bind(address=wallet)
+
+    by_text = client.run_sql(query.rendered(None, 100_000), ping_frequency=0).get_rows()
+    saved = QueryBase(
+        query_id=dune_emulator.query_ids["live_transactions"],
+        params=[QueryParameter.text_type(k, v) for k, v in query.parameters(None, 100_000).items()],
+    )
+    by_id = client.run_query(saved, ping_frequency=0).get_rows()
+
+    assert [(r["hash"],) for r in by_text] == expected and len(expected) > 1
+    assert by_id == by_text
+    assert list(by_text[0]) == list(DUNE_QUERIES["transactions"].columns)
+
+
+def test_a_live_list_query_answers_for_each_address_of_its_list(
+    client: DuneClient, busiest_sender: tuple[str, duckdb.DuckDBPyConnection]
+) -> None:
+    wallet, con = busiest_sender
+    paid = [
+        r[0]
+        for r in con.execute(
+            "select distinct to_address from raw.transactions "
+            "where from_address = ? and to_address is not null order by 1",
+            [wallet],
+        ).fetchall()
+    ]
+    query = LIVE_QUERIES["live_context_transactions"].bind(addresses=paid)
+
+    rows = client.run_sql(query.rendered(None, 100_000), ping_frequency=0).get_rows()
+
+    first = (
+        "select arg_min(hash, (block_number, transaction_index)) from raw.transactions "
+        "where list_contains($paid, {column}) {extra} group by {column}"
+    )
+    first_sent = con.execute(first.format(column="from_address", extra=""), {"paid": paid}).fetchall()
+    first_call = con.execute(
+        first.format(column="to_address", extra="and length(input) >= 10"), {"paid": paid}
+    ).fetchall()
+    first_eth = con.execute(
+        first.format(column="to_address", extra="and value > 0 and coalesce(receipt_status, 1) <> 0"),
+        {"paid": paid},
+    ).fetchall()
+    assert {r["hash"] for r in rows} == {h for (h,) in first_sent + first_call + first_eth}
+    assert first_sent and first_call and first_eth
+
+
+def test_a_live_query_without_its_address_gets_400(client: DuneClient, dune_emulator: DuneEmulator) -> None:
+    saved = QueryBase(
+        query_id=dune_emulator.query_ids["live_transactions"],
+        params=[QueryParameter.text_type("address", "0xnot-an-address")],
+    )
+    with pytest.raises(requests.HTTPError, match="400"):
+        client.execute_query(saved)
 
 
 def test_execute_sql_then_paging_by_limit_and_offset_reassembles_every_row(

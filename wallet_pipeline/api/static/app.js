@@ -420,6 +420,24 @@
     }
   }
 
+  // An address the snapshot lacks is fetched from the source and given a persona only: it has
+  // no cluster or risk until a pipeline run loads it.
+  function renderLive(data) {
+    const live = data.source && data.source !== "snapshot";
+    $("#live-note").hidden = !live;
+    const body = clear($("#live-features tbody"));
+    if (!live) return;
+    const reason = data.persona_reason ? " No persona: " + data.persona_reason + "." : "";
+    $("#live-text").textContent = "Not in the published snapshot: fetched from the " + data.source +
+      " source " + (data.computed_at ? when(data.computed_at) : "now") +
+      ", features built by the pipeline's dbt models and scored by the promoted persona model. " +
+      "Cluster and risk come with the next pipeline run that loads it." + reason;
+    for (const [k, v] of Object.entries(data.features || {})) {
+      body.append(el("tr", {}, el("th", { scope: "row", text: k }),
+        el("td", { class: "num", text: v === null || v === undefined ? "–" : String(v) })));
+    }
+  }
+
   async function analyze(address) {
     const text = address.trim();
     $("#analysis").hidden = true;
@@ -441,6 +459,7 @@
       renderWalletCluster(cluster);
       breakdownRows($("#breakdown tbody"), risk.breakdown ?? risk.risk_breakdown);
       renderEvidence(data.evidence_chain ?? data.evidence);
+      renderLive(data);
       $("#analysis").hidden = false;
       setStatus("Analysis of " + (data.checksum_address || data.address || text));
     } catch (err) {
