@@ -10,9 +10,10 @@ slice of a file.
     index.analysis_json("0xabc…")                     # bytes of an `Analysis`, or None
     index.cluster_page_json(risk_min=80, sort="size") # bytes of a `ClusterPage`
 
-Each answer is validated and serialised by the API's own pydantic models when it is built, from
-the rows of the same queries the slow path runs (`queries.wallet_analysis`), so both paths give
-the same JSON; a test compares them on every wallet and filter of the test snapshot.
+The JSON comes from the same SQL the slow path runs (`queries.wallet_rows_sql`,
+`cluster_item_sql`, `cluster_brief_sql`), rendered by DuckDB, so both paths give the same answer;
+a sample of every build is parsed with the response models, and a test compares the two paths on
+every wallet and on 960 combinations of filters.
 
 The rendered answers live in files beside the snapshots (`.api_index/<snapshot file>/`) and are
 memory-mapped: API worker processes share one copy in the page cache, and a restarted API finds
