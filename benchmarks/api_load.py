@@ -1,13 +1,13 @@
 """Load benchmark of the investigator API: p50 / p99 latency and requests per second.
 
 Builds a synthetic snapshot with 100,000 clusters (the tables and columns the pipeline publishes,
-from `wallet_pipeline_tests/api/conftest.py`), starts uvicorn on 127.0.0.1 in its own session,
-then runs 50 concurrent httpx clients against `/clusters` (filters and pages varied) and against
-`/analyze/{address}` for stored wallets, one endpoint after the other. The server is stopped by
-its process id at the end, whatever happens.
+from `wallet_pipeline_tests/api/conftest.py`) and the API's index of it (timed), starts uvicorn on
+127.0.0.1 in its own session, then runs 50 concurrent keep-alive clients against `/clusters`
+(random filters, sorts and pages) and against `/analyze/{address}` for stored wallets, one
+endpoint after the other. The server is stopped by its process id at the end, whatever happens.
 
     .venv/bin/python -m benchmarks.api_load                      # 100,000 clusters, 50 clients, 15 s each
-    .venv/bin/python -m benchmarks.api_load --workers 2 --seconds 30
+    .venv/bin/python -m benchmarks.api_load --workers 2 --snapshot-dir /tmp/snap  # reuse a snapshot
 
 The clients run on the same machine, so on 2 cores they take CPU from the server: the figures are
 a lower bound of what the server alone would do.
