@@ -62,20 +62,46 @@ def one_size(db: str, rows: int) -> dict:
     t1 = time.perf_counter()
     model.predict(features)
     predict_s = time.perf_counter() - t1
-    win = report.table[report.table.winner].iloc[0]
+    from wallet_pipeline.logic.personas.promotion import scorecard
+
+    card = scorecard(report)
     return {
         "rows": len(features),
         "train_seconds": round(train_s, 1),
         "predict_seconds": round(predict_s, 1),
         "peak_rss_gb": round(_peak_gb(), 2),
         "winner": report.winner,
-        "silhouette": round(float(win.silhouette), 3),
+        "silhouette": round(card["silhouette"], 3),
+        "clusters": report.final.get("k"),
+        "fits": report.final.get("ensemble_members"),
         "timings": report.timings,
     }
 
 
-def quality(db: str, seeds: list[int]) -> None:
-    """ARI vs truth, confusion, calibration, and names kept across retrains with other seeds."""
+def _line(seed: int, report, result, seconds: float) -> str:  # noqa: ANN001 - SelectionReport, PersonaEvaluation
+    from wallet_pipeline.logic.personas.promotion import scorecard
+
+    card = scorecard(report)
+    recall = result.per_class.set_index("truth_class")["recall"]
+    rare = ", ".join(
+        f"{c} {recall.get(c, float('nan')):.2f}" for c in ("hf_bot", "exchange", "airdrop_farmer")
+    )
+    return (
+        f"seed {seed}: winner {report.winner} ({report.final.get('k', '?')} clusters served, "
+        f"{report.final.get('ensemble_members', 1)} fits), silhouette {card['silhouette']:.3f}, stability "
+        f"{card['stability']:.3f}, min share {card['min_share']:.4f}, ARI {result.ari:.4f}, "
+        f"ECE held-out {card['ece_heldout']:.3f} (vs raw agreement "
+        f"{report.calibration['ece_heldout_vs_raw_agreement']:.3f}), recall {rare}, "
+        f"dormant_days {report.population['dormant_days']}, {seconds:.0f} s"
+    )
+
+
+def quality(db: str, seeds: list[int], independent: bool = False) -> None:
+    """ARI vs truth, confusion, calibration, and names kept across retrains with other seeds.
+
+    Seeds after the first retrain with the first seed's model as `previous` (as the pipeline does
+    with its champion); with `independent`, each is also trained without it.
+    """
     from wallet_pipeline.logic.personas.evaluation import evaluate_personas
 
     features = _features(db)
@@ -83,30 +109,38 @@ def quality(db: str, seeds: list[int]) -> None:
         truth = con.sql("select address, persona from ground_truth.wallets").df()
     pd.set_option("display.width", 250)
     first = None
+    aris: dict[str, list[float]] = {"with previous": [], "independent": []}
     for seed in seeds:
-        t0 = time.perf_counter()
-        model, report = train_personas(features, PersonaConfig(seed=seed), previous=first and first[0])
-        seconds = time.perf_counter() - t0
-        pred = model.predict(features)
-        result = evaluate_personas(pred, truth)
-        win = report.table[report.table.winner].iloc[0]
-        kept = (
-            ""
-            if first is None
-            else f", persona kept vs seed {seeds[0]}: {(pred.persona == first[1].persona).mean():.2%}"
-        )
-        print(
-            f"seed {seed}: winner {report.winner}, silhouette {win.silhouette:.3f}, stability "
-            f"{win.stability:.3f}, ARI {result.ari:.3f}, "
-            f"ECE held-out {report.calibration['ece_heldout']:.3f}, "
-            f"dormant_days {report.population['dormant_days']}, {seconds:.0f} s{kept}"
-        )
-        if first is None:
-            first = (model, pred)
-            print(report.table.round(3).to_string())
-            print("calibration:", json.dumps(report.calibration, indent=1))
-            print(result.per_class.round(3).to_string())
-            print(result.confusion.to_string())
+        runs = [("with previous", first and first[0])] if first is not None else [("independent", None)]
+        if first is not None and independent:
+            runs.append(("independent", None))
+        for how, previous in runs:
+            t0 = time.perf_counter()
+            model, report = train_personas(features, PersonaConfig(seed=seed), previous=previous)
+            seconds = time.perf_counter() - t0
+            pred = model.predict(features)
+            result = evaluate_personas(pred, truth)
+            aris[how].append(result.ari)
+            kept = (
+                ""
+                if first is None
+                else f", persona kept vs seed {seeds[0]}: {(pred.persona == first[1].persona).mean():.2%}"
+            )
+            print(f"[{how}] " + _line(seed, report, result, seconds) + kept, flush=True)
+            if first is None:
+                aris["with previous"].append(result.ari)
+                first = (model, pred)
+                print(report.table.round(3).to_string())
+                print("served model:", json.dumps(report.final, default=str))
+                print("calibration:", json.dumps(report.calibration, indent=1))
+                print(result.per_class.round(3).to_string())
+                print(result.confusion.to_string())
+    for how, values in aris.items():
+        if values:
+            print(
+                f"ARI {how} ({len(values)} seeds): min {min(values):.4f}, "
+                f"median {float(np.median(values)):.4f}, max {max(values):.4f}"
+            )
 
 
 def main() -> None:
@@ -117,12 +151,13 @@ def main() -> None:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="retrain seeds (quality)")
+    parser.add_argument("--independent", action="store_true", help="also train each seed without previous")
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(one_size(args.db, args.one)))
         return
     if not args.no_quality:
-        quality(args.db, args.seeds)
+        quality(args.db, args.seeds, args.independent)
     for rows in [0, *args.rows]:
         cmd = [sys.executable, __file__, "--db", args.db, "--one", str(rows)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

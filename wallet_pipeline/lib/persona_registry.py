@@ -69,6 +69,8 @@ def log_persona_model(
         }
     )
     mlflow.log_text(report.table.to_csv(index=False), "selection/selection_table.csv")
+    # The served model (refined winner and ensemble): what the scorecard's scores describe.
+    mlflow.log_text(json.dumps(report.final, indent=2, default=str), "selection/served_model.json")
     mlflow.log_text(model.profiles.to_csv(index=False), "profiles/persona_profiles.csv")
     mlflow.log_text(json.dumps(report.names, indent=2, default=str), "profiles/names.json")
     for name, png in plots.items():

@@ -453,13 +453,19 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
     Monitoring exactly what prediction reads means the data fingerprint changes when, and only
     when, the model's output could change.
     """
-    from wallet_pipeline.logic.personas.population import RECEIVED_COLUMNS, SPOOFED_OUT_COLUMN
+    from wallet_pipeline.logic.personas.population import (
+        OPERATOR_COLUMNS,
+        RECEIVED_COLUMNS,
+        SPOOFED_OUT_COLUMN,
+    )
 
     config = model.config
     rule = [config.activity_column, config.recency_column, config.contract_column]
     if config.activity_column:
         rule += [*RECEIVED_COLUMNS, SPOOFED_OUT_COLUMN]
+    if config.operator_rules:
+        rule += list(OPERATOR_COLUMNS)
     present = set(features_columns)
     out = list(model.feature_columns)
-    out += [c for c in rule if c and c in present and c not in out]
+    out += [c for c in dict.fromkeys(rule) if c and c in present and c not in out]  # each column once
     return out

@@ -38,9 +38,12 @@ def test_a_logged_model_is_registered_scores_like_the_original_and_loads_once_pr
         version = log_persona_model(model, report, {"radar.png": b"\x89PNG fake"})
     assert version == "1"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "selection")}
-    assert artifacts == {"selection/selection_table.csv"}
+    assert artifacts == {"selection/selection_table.csv", "selection/served_model.json"}
     card = version_scorecard(session.tracking_uri, version)
-    assert card["silhouette"] == pytest.approx(report.table.loc[report.table.winner, "silhouette"].iloc[0])
+    # Promotion compares the served model: the refined winner, not its row of the selection table.
+    assert report.final["refined"]
+    assert card["silhouette"] == pytest.approx(report.final["silhouette"])
+    assert card["stability"] == pytest.approx(report.final["stability"])
 
     session.promote(MODEL_NAME, version)
     loaded, loaded_version = load_persona_model(session.tracking_uri)

@@ -213,6 +213,7 @@ def test_a_report_with_a_model_asks_for_a_retrain_when_personas_change_past_the_
     columns = drift_columns(model, table.columns)
     assert columns[: len(model.feature_columns)] == list(model.feature_columns)
     assert {"tx_count", "days_since_last_active", "is_contract"} <= set(columns)
+    assert len(columns) == len(set(columns))  # tx_count is read by several rules, listed once
     reference = feature_reference(table, columns)
     reference["personas"] = persona_reference(model, table)
     nft = table["group"] == "nft"
@@ -223,3 +224,17 @@ def test_a_report_with_a_model_asks_for_a_retrain_when_personas_change_past_the_
     assert retrain
     assert reason.startswith(f"persona changed for {report.persona_change_share:.1%} of {len(table):,}")
     assert not report.should_retrain(DriftThresholds(psi=50.0, persona_change=0.99))[0]
+
+
+def test_drift_columns_include_the_operator_rule_columns_only_for_a_model_that_applies_them() -> None:
+    from types import SimpleNamespace
+
+    from wallet_pipeline.logic.personas import PersonaConfig
+
+    table = ["address", "forwarded_to_eoa_6h_share", "tx_count", "funding_cohort_size", "funding_burst_size"]
+    operators = {"funding_cohort_size", "funding_burst_size"}
+    on = SimpleNamespace(config=PersonaConfig(), feature_columns=("forwarded_to_eoa_6h_share",))
+    off = SimpleNamespace(config=PersonaConfig(operator_rules=False), feature_columns=on.feature_columns)
+    assert operators <= set(drift_columns(on, table))
+    assert not operators & set(drift_columns(off, table))
+    assert drift_columns(on, table).count("tx_count") == 1

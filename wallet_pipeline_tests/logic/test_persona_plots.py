@@ -66,8 +66,9 @@ def _blobs(groups: int = 4, per_group: int = 120, seed: int = 0) -> pd.DataFrame
 
 
 def _named(model, prefix: str = "Persona"):
-    """The model with one distinct name per cluster."""
-    return replace(model, cluster_names=[f"{prefix} {i}" for i in range(len(model.cluster_names))])
+    """The model with one distinct name per cluster, its winner alone deciding (no other fits vote)."""
+    names = [f"{prefix} {i}" for i in range(len(model.cluster_names))]
+    return replace(model, cluster_names=names, members=())
 
 
 @pytest.fixture(autouse=True)

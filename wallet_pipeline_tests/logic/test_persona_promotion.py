@@ -36,3 +36,24 @@ def test_a_model_with_a_vanishing_cluster_or_missing_scores_is_refused() -> None
     assert not decide_promotion({**CHAMPION, "min_share": 0.0}, None).promote
     missing = decide_promotion({"silhouette": 0.7}, CHAMPION)
     assert not missing.promote and "lacks scores" in missing.reasons[0]
+
+
+def test_the_scorecard_reads_the_served_model_when_the_winner_was_refined() -> None:
+    import pandas as pd
+
+    from wallet_pipeline.logic.personas.promotion import scorecard
+    from wallet_pipeline.logic.personas.selection import SelectionReport
+
+    table = pd.DataFrame(
+        {"candidate": ["w"], "winner": [True], "silhouette": [0.62], "stability": [0.93], "min_share": [0.02]}
+    )
+    served = {"refined": True, "silhouette": 0.58, "stability": 0.88, "min_share": 0.015}
+    kwargs = {"table": table, "winner": "w", "rule": "", "calibration": {"ece_heldout": 0.1}}
+    assert scorecard(SelectionReport(**kwargs, final=served)) == {
+        "silhouette": 0.58,
+        "stability": 0.88,
+        "min_share": 0.015,
+        "ece_heldout": 0.1,
+    }
+    unrefined = scorecard(SelectionReport(**kwargs, final={"refined": False}))
+    assert (unrefined["silhouette"], unrefined["stability"]) == (0.62, 0.93)

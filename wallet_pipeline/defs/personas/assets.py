@@ -97,8 +97,10 @@ def persona_model(
     """The persona model, trained on marts.wallet_features and registered in MLflow.
 
     Rules first, then a Yeo-Johnson pipeline, model selection over K-Means, GMM, HDBSCAN and
-    agglomerative clustering, calibrated probabilities and names. The run is logged to MLflow and a
-    new version of the `wallet_personas` model is registered; the promotion check decides its use.
+    agglomerative clustering, the winner refitted on every modelled wallet and voting with its
+    refitted bootstrap refits (an ensemble), calibrated probabilities and names. The run is logged
+    to MLflow and a new version of the `wallet_personas` model is registered; the promotion check
+    decides its use.
     """
     from wallet_pipeline.lib.persona_registry import log_drift_reference, log_persona_model
     from wallet_pipeline.logic.drift import drift_columns, feature_reference, persona_reference
@@ -145,6 +147,7 @@ def persona_model(
             "drift_reference_fingerprint": drift_reference["fingerprint"],
             "winner": report.winner,
             "winner_rule": dg.MetadataValue.md(report.rule),
+            "served_model": dg.MetadataValue.json(report.final),
             **{k: dg.MetadataValue.float(round(v, 4)) for k, v in card.items()},
             "temperature": round(float(report.calibration["temperature"]), 4),
             "personas": dg.MetadataValue.json(dict(enumerate(model.cluster_names))),

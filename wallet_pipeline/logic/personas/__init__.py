@@ -15,9 +15,13 @@ from wallet_pipeline.logic.personas.model import (
 )
 from wallet_pipeline.logic.personas.naming import MIXED, VOCABULARY
 from wallet_pipeline.logic.personas.population import (
+    AIRDROP_FARMER,
     CONTRACT,
     DORMANT,
+    EXCHANGE,
+    HF_BOT,
     INACTIVE,
+    OPERATOR_PERSONAS,
     RECEIVE_ONLY,
     RULE_PERSONAS,
     SPOOFED_SENDER,
@@ -26,10 +30,14 @@ from wallet_pipeline.logic.personas.population import (
 from wallet_pipeline.logic.personas.selection import WINNER_RULE, SelectionReport
 
 __all__ = [
+    "AIRDROP_FARMER",
     "CONTRACT",
     "DORMANT",
+    "EXCHANGE",
+    "HF_BOT",
     "INACTIVE",
     "MIXED",
+    "OPERATOR_PERSONAS",
     "RECEIVE_ONLY",
     "RULE_PERSONAS",
     "SPOOFED_SENDER",

@@ -1,14 +1,18 @@
-"""Probabilities that mean something: a temperature-scaled softmax over cluster scores.
+"""Probabilities that mean something, and a check of them on held-out wallets.
+
+A fit's cluster probabilities are `softmax(scores / T)`. For a mixture (the refined winner and its
+refits) the scores are weighted log densities and T = 1 gives its posterior; for a centroid model
+the scores are minus squared distances and T is fitted: it minimises the cross-entropy between the
+winner's cluster confidence and cluster agreement (the share of calibration refits that, aligned
+to the winner's clusters by the Hungarian method, keep the wallet in its cluster) on one half of
+the held-out wallets. A persona's probability is the sum over the clusters carrying its name,
+averaged over the fits of the ensemble.
 
 Target: on held-out wallets, the stated confidence (top persona probability) should match how often
-the assignment survives a refit. For each held-out wallet, `agreement` is the share of bootstrap
-refits (aligned to the model's clusters by the Hungarian method) that put it in a cluster of the
-same persona, smoothed as (hits + 1) / (refits + 2) so that a handful of refits cannot certify
-certainty. Personas, not clusters: a user reads the persona, and two clusters that carry one name
-(a split the refits draw differently) are the same answer. The
-temperature T of `softmax(scores / T)` minimises the cross-entropy between confidence and agreement
-on one half of the held-out wallets; the expected calibration error (ECE) is reported on the other
-half, which took no part in the fit.
+the persona survives a refit: the share of calibration refits (not in the ensemble, each named on
+its own) that give the wallet the same persona, smoothed as (hits + 1) / (refits + 2) so that a
+handful of refits cannot certify certainty, and raw. The expected calibration error (ECE) is
+reported on the other half of the held-out wallets, which took no part in any fit.
 """
 
 from __future__ import annotations

@@ -18,16 +18,33 @@ from wallet_pipeline.logic.personas.calibration import (
     softmax,
 )
 from wallet_pipeline.logic.personas.naming import inherit_names, name_clusters, profiles
-from wallet_pipeline.logic.personas.population import DORMANT, RULE_PERSONAS, fit_dormant_days, rule_personas
+from wallet_pipeline.logic.personas.population import (
+    DORMANT,
+    RULE_PERSONAS,
+    fit_dormant_days,
+    operator_rules_in_force,
+    rule_personas,
+)
 from wallet_pipeline.logic.personas.preprocess import build_preprocessor
+from wallet_pipeline.logic.personas.refinement import refine
 from wallet_pipeline.logic.personas.selection import (
+    ENSEMBLE_RULE,
+    REFINE_RULE,
     WINNER_RULE,
     ClusterModel,
     SelectionReport,
     add_named_scores,
     choose_winner,
     compare,
+    refit,
+    refit_seeds,
+    score_model,
 )
+
+SELECTIONS = ("personas", "silhouette", "named", "distinct", "bic")  # see selection.py
+
+# Winners tried when a refined winner is refused for instability (selection.REFINE_RULE).
+MAX_WINNERS_TRIED = 3
 
 # Columns of `marts.wallet_features` the model clusters on when the table has them all: what a
 # wallet does, as shares of its activity (forwarding, NFT trading, DEX trading, large transfers).
@@ -54,6 +71,8 @@ class PersonaConfig:
     # No sent transaction for this many days: "Dormant Holder" by rule; "auto" learns it at training
     # (population.fit_dormant_days), None switches the rule off.
     dormant_days: float | str | None = "auto"
+    # Airdrop Farmer, High-Frequency Bot and Institutional / Exchange by stated rules (population.py).
+    operator_rules: bool = True
     # Preprocessing.
     null_fill: str = "zero"  # "zero" (+ missing indicator) or "median" (+ indicator)
     clip_quantiles: tuple[float, float] = (0.001, 0.999)
@@ -74,10 +93,17 @@ class PersonaConfig:
     # rest), yet its silhouette beats every finer partition; it stays in the table, not eligible.
     min_clusters: int = 3
     silhouette_tie: float = 0.02
-    # "silhouette", "named" (silhouette after merging same names), "distinct" (no two clusters named
-    # alike) or "bic" (lowest BIC of the mixtures); see selection.py.
-    selection: str = "silhouette"
+    # "personas" (silhouette among the candidates naming the most distinct personas), "silhouette",
+    # "named" (silhouette after merging same names), "distinct" (no two clusters named alike) or
+    # "bic" (lowest BIC of the mixtures); see selection.py.
+    selection: str = "personas"
     tie_break: str = "finer"  # among candidates tied on the score: "finer" or "stable" (selection.py)
+    # The served model (docs/personas.md, section 5). `refine`: the winner and its refits are fitted
+    # again on up to `refine_sample` modelled wallets (refinement.py). `ensemble`: the winner's
+    # `stability_refits` bootstrap refits, each named on its own, vote with it on every persona.
+    refine: bool = True
+    refine_sample: int = 200_000
+    ensemble: bool = True
     # Calibration and naming.
     holdout_share: float = 0.2
     max_holdout: int = 20_000
@@ -93,7 +119,17 @@ class PersonaConfig:
             self.min_tx_count,
             self.recency_column,
             self.dormant_days,
+            self.operator_rules,
         )
+
+    def __setstate__(self, state: dict) -> None:
+        # A model pickled before a knob existed predicts as it was trained: rules added since are
+        # off for it (training-only knobs take their defaults).
+        object.__setattr__(self, "__dict__", {**_ADDED_OFF, **state})
+
+
+# Knobs added after models were first registered, with the value that reproduces the old behaviour.
+_ADDED_OFF = {"operator_rules": False, "refine": False, "ensemble": False}
 
 
 def persona_column(name: str) -> str:
@@ -101,9 +137,23 @@ def persona_column(name: str) -> str:
     return "p_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+@dataclass(frozen=True)
+class Member:
+    """One fit of the served ensemble: a clusterer and the persona name of each of its clusters."""
+
+    clusterer: ClusterModel
+    cluster_names: list[str]
+
+
 @dataclass
 class PersonaModel:
-    """A trained persona model. Picklable; `predict` scores any table with the trained columns."""
+    """A trained persona model. Picklable; `predict` scores any table with the trained columns.
+
+    `clusterer` and `cluster_names` are the refined winner: its clusters are what profiles and
+    plots show. `members` are the other fits of the ensemble (refined bootstrap
+    refits, each named on its own); a wallet's persona probabilities are the mean over the winner
+    and the members. Without members the winner alone decides.
+    """
 
     config: PersonaConfig
     feature_columns: tuple[str, ...]
@@ -113,11 +163,17 @@ class PersonaModel:
     cluster_names: list[str]
     profiles: pd.DataFrame = field(repr=False)
     trained_rows: int = 0
+    members: tuple[Member, ...] = ()
+
+    @property
+    def cluster_personas(self) -> list[str]:
+        """The personas clusters carry, over every fit of the ensemble (sorted)."""
+        return sorted(set(self.cluster_names).union(*(m.cluster_names for m in self.members)))
 
     @property
     def personas(self) -> list[str]:
         """Every persona the model can output: the rule personas, then the cluster names."""
-        return list(RULE_PERSONAS) + sorted(set(self.cluster_names))
+        return list(RULE_PERSONAS) + [p for p in self.cluster_personas if p not in RULE_PERSONAS]
 
     def _check(self, features: pd.DataFrame) -> None:
         if not isinstance(features, pd.DataFrame):
@@ -134,32 +190,46 @@ class PersonaModel:
         if bad:
             raise PersonaInputError(f"columns the model was trained on are not numeric here: {bad}")
 
-    def assign_clusters(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """Cluster id per row (-1 where a rule names the wallet) and the cluster probabilities."""
+    def _space(self, features: pd.DataFrame) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
+        """Rule personas, the mask of modelled rows and their preprocessed features (None if none)."""
         self._check(features)
         rule = self.config.rules(features)
         active = rule.isna().to_numpy()
+        z = None
+        if active.any():
+            z = np.asarray(self.preprocessor.transform(features.loc[active, list(self.feature_columns)]))
+        return rule, active, z
+
+    def assign_clusters(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """The winner's cluster per row (-1 where a rule names the wallet) and its cluster probabilities."""
+        _, active, z = self._space(features)
         labels = np.full(len(features), -1)
         probs = None
-        if active.any():
-            z = self.preprocessor.transform(features.loc[active, list(self.feature_columns)])
+        if z is not None:
             probs = softmax(self.clusterer.scores(z), self.temperature)
             labels[active] = probs.argmax(1)
         return labels, probs
 
+    def persona_probabilities(self, z: np.ndarray) -> np.ndarray:
+        """Mean over the ensemble of each fit's persona probabilities; columns follow `personas`."""
+        personas = self.personas
+        fits = [Member(self.clusterer, self.cluster_names), *self.members]
+        p = np.zeros((len(z), len(personas)))
+        for fit in fits:
+            probs = softmax(fit.clusterer.scores(z), self.temperature)
+            for c, name in enumerate(fit.cluster_names):
+                p[:, personas.index(name)] += probs[:, c]
+        return p / len(fits)
+
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """address, persona, confidence (probability of that persona) and p_<persona> per persona."""
-        self._check(features)
-        rule = self.config.rules(features)
-        active = rule.isna().to_numpy()
+        rule, active, z = self._space(features)
         personas = self.personas
         p = np.zeros((len(features), len(personas)))
         for i, name in enumerate(RULE_PERSONAS):
             p[(rule == name).to_numpy(), i] = 1.0
-        if active.any():
-            _, probs = self.assign_clusters(features)
-            for c, name in enumerate(self.cluster_names):
-                p[active, personas.index(name)] += probs[:, c]
+        if z is not None:
+            p[active] = self.persona_probabilities(z)
         top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
         out = pd.DataFrame(
             {
@@ -203,13 +273,15 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
         raise PersonaInputError("features table is empty")
     if config.id_column not in features.columns:
         raise PersonaInputError(f"features have no {config.id_column!r} column")
-    if config.selection not in ("silhouette", "named", "distinct", "bic"):
-        raise PersonaInputError(f"unknown selection {config.selection!r}: silhouette, named, distinct or bic")
+    if config.selection not in SELECTIONS:
+        raise PersonaInputError(f"unknown selection {config.selection!r}: one of {', '.join(SELECTIONS)}")
     dormant = config.dormant_days
     if not (dormant is None or dormant == "auto" or (isinstance(dormant, int | float) and dormant > 0)):
         raise PersonaInputError(f"dormant_days must be a number of days > 0, 'auto' or None, not {dormant!r}")
     if config.tie_break not in ("finer", "stable"):
         raise PersonaInputError(f"unknown tie_break {config.tie_break!r}: finer or stable")
+    if not isinstance(config.refine_sample, int) or config.refine_sample < 1:
+        raise PersonaInputError(f"refine_sample must be a whole number >= 1, not {config.refine_sample!r}")
     if features[config.id_column].duplicated().any():
         raise PersonaInputError(f"{config.id_column!r} has duplicates: one row per wallet is expected")
     return _feature_columns(features, config)
@@ -230,6 +302,47 @@ def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tupl
     recency = pd.to_numeric(features.loc[sent, config.recency_column], errors="coerce").to_numpy(dtype=float)
     days, how = fit_dormant_days(recency, config.seed)
     return replace(config, dormant_days=days), how
+
+
+def _previous_personas(
+    previous: PersonaModel | None, features: pd.DataFrame
+) -> tuple[np.ndarray | None, str]:
+    """The persona `previous` gives each row (None where its rules named the row), and why not."""
+    if previous is None:
+        return None, "no previous model"
+    try:
+        rule = previous.config.rules(features)
+        served = previous.predict(features)["persona"].to_numpy(dtype=object)
+    except PersonaInputError as exc:
+        return None, f"not matched: {exc}"
+    served[~rule.isna().to_numpy()] = None
+    return served, "matched"
+
+
+def _personas_of(member: Member, z: np.ndarray) -> np.ndarray:
+    """The persona one fit gives each row: the name of its top cluster."""
+    return np.asarray(member.cluster_names, dtype=object)[member.clusterer.predict(z)]
+
+
+def _name(
+    model: ClusterModel,
+    labels: np.ndarray,
+    raw: pd.DataFrame,
+    skip: tuple[str, ...],
+    previous: np.ndarray | None,
+    min_overlap: float,
+) -> tuple[list[str], pd.DataFrame, dict]:
+    """Names of `model`'s clusters (`labels` of the rows of `raw`), their profiles, and how named.
+
+    The vocabulary names each cluster from its profile; with `previous` (the persona the previous
+    model gave each row, None where a rule did), inherited names replace them (naming.py).
+    """
+    prof = profiles(raw, labels, model.n_clusters)
+    vocabulary = name_clusters(prof, model.n_clusters, skip=skip)
+    names, matches = vocabulary, {}
+    if previous is not None:
+        names, matches = inherit_names(vocabulary, labels, previous, min_overlap, skip=skip)
+    return names, prof, {"vocabulary": vocabulary, **matches}
 
 
 def train_personas(
@@ -276,69 +389,114 @@ def train_personas(
     hold, pool = perm[:n_hold], perm[n_hold:]
     z_fit = z[pool[: config.selection_sample]]
     z_eval = z_fit[: config.eval_sample]
+    numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
+    raw = features.loc[active, numeric].astype(float).reset_index(drop=True)
     t1 = time.perf_counter()
     table, fitted = compare(config, z_fit, z_eval)
-    if config.selection in ("named", "distinct"):
-        numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
-        raw_fit = features.loc[active, numeric].astype(float).iloc[pool[: config.selection_sample]]
-        table = add_named_scores(table, fitted, raw_fit.reset_index(drop=True), z_fit, z_eval)
-    winner, table = choose_winner(table, config)
-    _, model, refits = fitted[winner]
+    # A name a rule gives is never a cluster's: the rule has taken those wallets out of the model.
+    skip = (DORMANT,) if config.dormant_days is not None else ()
+    if config.operator_rules:
+        skip += operator_rules_in_force(features.columns)
+    if config.selection in ("named", "distinct", "personas"):
+        raw_fit = raw.iloc[pool[: config.selection_sample]]
+        table = add_named_scores(
+            table, fitted, raw_fit, z_fit, z_eval, skip, silhouettes=config.selection == "named"
+        )
     timings["selection"] = time.perf_counter() - t1
 
-    # Assign every modelled wallet, profile the clusters and name them.
+    # The served model (docs/personas.md, section 5): the winner fitted again on every modelled
+    # wallet outside the held-out set, and its bootstrap refits, each fitted again on its own
+    # bootstrap of those wallets. Calibration refits of the same procedure, with other seeds, are
+    # not in the ensemble: they measure how often a persona survives a refit, and whether the
+    # refined winner still passes the stability test it was chosen under.
+    t2 = time.perf_counter()
+    ref_rows = pool[: config.refine_sample]
+    z_ref = z[ref_rows]
+
+    def refined(m: ClusterModel, seed: int) -> ClusterModel:
+        """A refit refined on its own bootstrap of the refinement wallets."""
+        if not config.refine:
+            return m
+        boot = np.random.default_rng(seed).integers(0, len(z_ref), len(z_ref))
+        return refine(m, z_ref[boot], seed, min_share=config.min_cluster_share)[0]
+
+    refused: dict[str, float] = {}
+    tried: list[dict] = []
+    for _ in range(MAX_WINNERS_TRIED):
+        winner, ranked = choose_winner(table, config, refused)
+        candidate, model, refits = fitted[winner]
+        final: dict = {"candidate": winner, "refined": False, "reason": "refine is off"}
+        if config.refine:
+            model, info = refine(model, z_ref, config.seed, min_share=config.min_cluster_share)
+            final = {"candidate": winner, **info}
+        seeds = refit_seeds(config)[: len(refits)]  # a winner of fewer than 2 clusters has no refits
+        check_seeds = [s + 500 for s in seeds]
+        checks = refit(candidate, z_fit, check_seeds, config.small_sample)
+        checks = [refined(r, s) for r, s in zip(checks, check_seeds, strict=True) if r.n_clusters >= 1]
+        if final["refined"]:
+            final |= score_model(model, checks, z_ref, z_eval)
+        # Without calibration refits (stability_refits=0) there is nothing to hold against.
+        stability = final["stability"] if final["refined"] and checks else np.inf
+        tried.append(
+            {"winner": winner, "ranked": ranked, "model": model, "refits": refits, "seeds": seeds}
+            | {"checks": checks, "final": final, "stability": stability}
+        )
+        if stability >= config.min_stability or not (ranked["eligible"] & ~ranked["winner"]).any():
+            break
+        refused[winner] = float(stability)
+    # The winner that held is served; when none did, the most stable of those tried.
+    held = [a for a in tried if a["stability"] >= config.min_stability]
+    served = held[-1] if held else max(tried, key=lambda a: a["stability"])
+    winner, model, refits, seeds, checks, final = (
+        served[k] for k in ("winner", "model", "refits", "seeds", "checks", "final")
+    )
+    refused.pop(winner, None)
+    table = served["ranked"].assign(
+        refused_served_stability=served["ranked"]["candidate"].map(refused).astype(float),
+        winner=served["ranked"]["candidate"] == winner,
+    )
+    final["held"] = bool(held)
+    final["refused"] = refused
+    fits = [refined(r, s) for r, s in zip(refits, seeds, strict=True)]
+    timings["refinement"] = time.perf_counter() - t2
+
+    # Names: the winner's from its profile over every modelled wallet (kept as the model's
+    # profiles); every other fit's from its profile over the refinement wallets. With `previous`,
+    # a cluster whose wallets mostly had one persona from it keeps that name (naming.py).
     t3 = time.perf_counter()
+    prev, prev_how = _previous_personas(previous, features.loc[active])
     labels = model.predict(z)
-    numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
-    prof = profiles(features.loc[active, numeric].astype(float), labels, model.n_clusters)
-    dormant_by_rule = config.dormant_days is not None and config.recency_column in features.columns
-    names = name_clusters(prof, model.n_clusters, skip=(DORMANT,) if dormant_by_rule else ())
-    name_info: dict = {"vocabulary": list(names)}
-    if previous is not None:
-        try:
-            prev_labels, _ = previous.assign_clusters(features.loc[active])
-        except PersonaInputError as exc:
-            name_info["previous"] = f"not matched: {exc}"
-        else:
-            names, matches = inherit_names(
-                names, labels, prev_labels, previous.cluster_names, config.min_name_overlap
-            )
-            name_info["matches"] = matches
+    names, prof, matches = _name(model, labels, raw, skip, prev, config.min_name_overlap)
+    name_info: dict = {"vocabulary": matches.pop("vocabulary"), "previous": prev_how}
+    if prev is not None:
+        name_info["matches"] = matches
+    raw_ref, prev_ref = raw.iloc[ref_rows], (None if prev is None else prev[ref_rows])
+
+    def named(m: ClusterModel) -> Member:
+        return Member(m, _name(m, m.predict(z_ref), raw_ref, skip, prev_ref, config.min_name_overlap)[0])
+
+    members = tuple(named(m) for m in fits if m.n_clusters >= 1) if config.ensemble else ()
+    check_members = [named(m) for m in checks]
     name_info["final"] = list(names)
+    name_info["members"] = [list(m.cluster_names) for m in members]
     timings["naming"] = time.perf_counter() - t3
 
-    # Calibration: fit T on one half of the held-out wallets, report ECE on the other half.
-    t2 = time.perf_counter()
+    # Calibration (docs/personas.md, section 6). A mixture's (the refined winner's) cluster
+    # probabilities are its posterior: T = 1. A centroid model's scores are distances, and T is
+    # fitted on one half of the held-out wallets so that the winner's cluster confidence matches
+    # how often the calibration refits (aligned by the Hungarian method) keep the wallet in its
+    # cluster. Either way the persona confidence a user reads (the ensemble's mean probability) is
+    # then checked, on the other half, against how often a calibration refit, named on its own,
+    # gives the wallet the same persona. T is not fitted on personas: a T that flattens the
+    # clusters before they are summed lets a persona made of many clusters outvote the nearest one.
+    t4 = time.perf_counter()
     z_hold = z[hold]
     scores = model.scores(z_hold)
-    labels_hold = scores.argmax(1)
-    refit_labels = [r.predict(z_hold) for r in refits]
-    refit_k = [r.n_clusters for r in refits]
-    # T is fitted on clusters: fitted on personas it flattens the scores until a persona made of many
-    # clusters outvotes the nearest one. Calibration is reported for both, personas being what a
-    # user reads (clusters sharing a name are one answer).
-    groups = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1]
-    agree = agreement(labels_hold, refit_labels, model.n_clusters, refit_k)
+    check_labels = [m.clusterer.predict(z_hold) for m in check_members]
+    check_k = [m.clusterer.n_clusters for m in check_members]
+    agree = agreement(scores.argmax(1), check_labels, model.n_clusters, check_k)
     half = len(hold) // 2
-    temperature = fit_temperature(scores[:half], agree[:half])
-    conf = confidence(scores, temperature)
-    p_agree = agreement(labels_hold, refit_labels, model.n_clusters, refit_k, groups=groups)
-    p_raw = agreement(labels_hold, refit_labels, model.n_clusters, refit_k, smoothed=False, groups=groups)
-    p_conf = confidence(scores, temperature, groups)
-    calibration = {
-        "temperature": temperature,
-        "ece_heldout": expected_calibration_error(p_conf[half:], p_agree[half:]),
-        "ece_heldout_vs_raw_agreement": expected_calibration_error(p_conf[half:], p_raw[half:]),
-        "mean_confidence": float(p_conf[half:].mean()),
-        "mean_agreement": float(p_agree[half:].mean()),
-        "ece_heldout_clusters": expected_calibration_error(conf[half:], agree[half:]),
-        "ece_fit_half_clusters": expected_calibration_error(conf[:half], agree[:half]),
-        "confidence_quantiles": {q: float(np.quantile(p_conf, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
-        "heldout_wallets": int(len(hold) - half),
-    }
-    timings["calibration"] = time.perf_counter() - t2
-    timings["total"] = time.perf_counter() - t0
-
+    temperature = 1.0 if model.kind == "gmm" else fit_temperature(scores[:half], agree[:half])
     persona_model = PersonaModel(
         config=config,
         feature_columns=cols,
@@ -348,11 +506,51 @@ def train_personas(
         cluster_names=names,
         profiles=prof,
         trained_rows=len(features),
+        members=members,
     )
+    personas = np.asarray(persona_model.personas, dtype=object)
+    p_hold = persona_model.persona_probabilities(z_hold)
+    served_hold, p_conf = personas[p_hold.argmax(1)], p_hold.max(1)
+    hits = np.zeros(len(hold))
+    for m in check_members:
+        hits += _personas_of(m, z_hold) == served_hold
+    n_checks = len(check_members)
+    p_agree = (hits + 1) / (n_checks + 2)
+    p_raw = hits / n_checks if n_checks else np.ones(len(hold))
+    conf = confidence(scores, temperature)
+    calibration = {
+        "temperature": temperature,
+        "temperature_from": "mixture posterior" if model.kind == "gmm" else "fitted on clusters",
+        "ece_heldout": expected_calibration_error(p_conf[half:], p_agree[half:]),
+        "ece_heldout_vs_raw_agreement": expected_calibration_error(p_conf[half:], p_raw[half:]),
+        "mean_confidence": float(p_conf[half:].mean()),
+        "mean_agreement": float(p_agree[half:].mean()),
+        "mean_raw_agreement": float(p_raw[half:].mean()),
+        "ece_heldout_clusters": expected_calibration_error(conf[half:], agree[half:]),
+        "ece_fit_half_clusters": expected_calibration_error(conf[:half], agree[:half]),
+        "confidence_quantiles": {q: float(np.quantile(p_conf, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
+        "heldout_wallets": int(len(hold) - half),
+        "calibration_refits": n_checks,
+    }
+    if final.get("refined"):
+        # Beside the cluster scores (taken when the winner was tried): the share of evaluation
+        # wallets whose persona a calibration refit keeps.
+        served_eval = personas[persona_model.persona_probabilities(z_eval).argmax(1)]
+        kept = [(_personas_of(m, z_eval) == served_eval).mean() for m in check_members]
+        final["persona_agreement"] = float(np.mean(kept)) if kept else float("nan")
+    final["ensemble_members"] = 1 + len(members)
+    timings["calibration"] = time.perf_counter() - t4
+    timings["total"] = time.perf_counter() - t0
+
+    rule_text = WINNER_RULE.format(**config.__dict__)
+    if config.refine:
+        rule_text += REFINE_RULE.format(**config.__dict__, max_winners_tried=MAX_WINNERS_TRIED)
+    if config.ensemble:
+        rule_text += ENSEMBLE_RULE.format(members=1 + len(members))
     report = SelectionReport(
         table=table,
         winner=winner,
-        rule=WINNER_RULE.format(**config.__dict__),
+        rule=rule_text,
         calibration=calibration,
         timings={k: round(v, 3) for k, v in timings.items()},
         population={
@@ -365,5 +563,6 @@ def train_personas(
             **{p: int((rule == p).sum()) for p in RULE_PERSONAS},
         },
         names=name_info,
+        final=final,
     )
     return persona_model, report

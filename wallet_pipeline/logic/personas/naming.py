@@ -7,11 +7,11 @@ checked in order; the first entry whose test passes names the cluster, and a clu
 none is "Mixed". A test whose columns the table lacks is skipped. Several clusters may get the same
 name; the persona is the name, so their probabilities add up.
 
-After a retrain with a previous model, each new cluster is matched to a previous cluster by the
-Hungarian method on wallet overlap (both models assign the same training wallets); a new cluster
-that shares at least `min_overlap` of its wallets with its match inherits the match's name. A new
-cluster left without a match (the retrain found more clusters) inherits the name of the previous
-cluster holding most of its wallets, under the same threshold.
+After a retrain with a previous model, each new cluster looks at the personas the previous model
+gave its wallets (the same training wallets; those a rule named are left out): when one persona
+holds at least `min_overlap` of the cluster's wallets, the cluster takes that name. Personas,
+not the previous model's clusters: the previous model served the persona (an ensemble's vote,
+section 5 of docs/personas.md), and several clusters may carry one name.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 MIXED = "Mixed"
 
@@ -131,29 +130,38 @@ def _with_derived(raw: pd.DataFrame) -> pd.DataFrame:
 def profiles(raw: pd.DataFrame, labels: np.ndarray, k: int) -> pd.DataFrame:
     """One row per (cluster, column): median, population percentile of the median, non-zero share."""
     raw = _with_derived(raw)
+    labels = np.asarray(labels)
     rows = []
-    for c in range(k):
-        members = raw[labels == c]
-        for col in raw.columns:
-            pop = raw[col].dropna().to_numpy()
-            med = float(members[col].median()) if members[col].notna().any() else np.nan
-            pct = (
-                np.nan
-                if np.isnan(med) or len(pop) == 0
-                else float(((pop < med).sum() + 0.5 * (pop == med).sum()) / len(pop))
-            )
+    for col in raw.columns:
+        values = raw[col].to_numpy(dtype=float)
+        # The population sorted once per column: a percentile is two binary searches, not a pass
+        # over every wallet per cluster (the profiles of an ensemble's fits are taken many times).
+        pop = np.sort(values[~np.isnan(values)])
+        nonzero = np.nan_to_num(values) != 0
+        pop_nz = float(nonzero.mean()) if len(values) else np.nan
+        for c in range(k):
+            member = labels == c
+            mv = values[member]
+            mv = mv[~np.isnan(mv)]
+            med = float(np.median(mv)) if len(mv) else np.nan
+            if np.isnan(med) or len(pop) == 0:
+                pct = np.nan
+            else:
+                below, upto = np.searchsorted(pop, med, "left"), np.searchsorted(pop, med, "right")
+                pct = float((below + 0.5 * (upto - below)) / len(pop))
+            size = int(member.sum())
             rows.append(
                 {
                     "cluster": c,
                     "column": col,
-                    "size": len(members),
+                    "size": size,
                     "median": med,
                     "percentile": pct,
-                    "nonzero_share": float((members[col].fillna(0) != 0).mean()) if len(members) else np.nan,
-                    "population_nonzero_share": float((raw[col].fillna(0) != 0).mean()),
+                    "nonzero_share": float(nonzero[member].mean()) if size else np.nan,
+                    "population_nonzero_share": pop_nz,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(["cluster"], kind="stable").reset_index(drop=True)
 
 
 def name_cluster(profile: pd.DataFrame, skip: tuple[str, ...] = ()) -> str:
@@ -176,27 +184,34 @@ def name_clusters(profile_table: pd.DataFrame, k: int, skip: tuple[str, ...] = (
 def inherit_names(
     names: list[str],
     labels: np.ndarray,
-    previous_labels: np.ndarray,
-    previous_names: list[str],
+    previous_personas: np.ndarray,
     min_overlap: float,
+    skip: tuple[str, ...] = (),
 ) -> tuple[list[str], dict]:
-    """Give each new cluster its Hungarian match's previous name when they share enough wallets."""
-    k, kp = len(names), len(previous_names)
-    overlap = np.zeros((k, kp))
-    valid = previous_labels >= 0
-    np.add.at(overlap, (labels[valid], previous_labels[valid]), 1)
-    rows, cols = linear_sum_assignment(-overlap)
+    """Give each cluster the persona the previous model gave most of its wallets, when enough did.
+
+    Args:
+        names: the vocabulary's name of each cluster.
+        labels: cluster of each wallet.
+        previous_personas: persona the previous model gave each wallet (None: a rule named it).
+        min_overlap: share of the cluster's wallets that must have had that persona.
+        skip: names not to pass on (a rule of the new model gives them).
+
+    Returns:
+        The names, and per cluster the previous persona it was matched to and the share.
+    """
+    prev = np.asarray(previous_personas, dtype=object)
     out, matches = list(names), {}
-    sizes = np.maximum(overlap.sum(1), 1)
-    for r, c in zip(rows, cols, strict=True):
-        share = overlap[r, c] / sizes[r]
-        matches[int(r)] = {"previous_cluster": int(c), "overlap": round(float(share), 4)}
-        if share >= min_overlap:
-            out[r] = previous_names[c]
-    for r in set(range(k)) - set(rows.tolist()):  # more clusters than before: a split keeps its parent's name
-        c = int(overlap[r].argmax())
-        share = overlap[r, c] / sizes[r]
-        matches[int(r)] = {"previous_cluster": c, "overlap": round(float(share), 4)}
-        if share >= min_overlap:
-            out[r] = previous_names[c]
+    for c in range(len(names)):
+        member = labels == c
+        held = prev[member]
+        held = held[held != None]  # noqa: E711 - elementwise on object array
+        if not member.any() or len(held) == 0:
+            continue
+        persona, counts = np.unique(held.astype(str), return_counts=True)
+        top = int(counts.argmax())
+        share = counts[top] / member.sum()
+        matches[int(c)] = {"previous_persona": str(persona[top]), "overlap": round(float(share), 4)}
+        if share >= min_overlap and persona[top] not in skip:
+            out[c] = str(persona[top])
     return out, matches

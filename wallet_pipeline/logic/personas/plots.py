@@ -158,7 +158,7 @@ def projection_png(
     """
     frame = projection_frame(model, features, sample_size=sample_size, seed=seed, method=method)
     counts = frame["persona"].value_counts()
-    colors = persona_colors(model.cluster_names)
+    colors = persona_colors(model.cluster_personas)  # any fit of the ensemble may name a wallet
     label = "t-SNE" if method == "tsne" else "PCA"
     fig = Figure(figsize=(9, 7))
     ax = fig.add_subplot()

@@ -52,8 +52,12 @@ class PromotionDecision:
 
 
 def scorecard(report: SelectionReport) -> dict[str, float]:
-    """The scores of a training run that promotion compares (winner's row plus calibration)."""
-    win = report.table[report.table["winner"]].iloc[0]
+    """The scores of a training run that promotion compares: the served model's, plus calibration.
+
+    The served model is the refined winner when selection's winner was fitted again
+    (`report.final`), else the winner's row of the selection table.
+    """
+    win = report.final if report.final.get("refined") else report.table[report.table["winner"]].iloc[0]
     return {
         "silhouette": float(win["silhouette"]),
         "stability": float(win["stability"]),

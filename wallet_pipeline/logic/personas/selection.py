@@ -13,12 +13,18 @@ evaluation sample (silhouette is quadratic in rows):
 Agglomerative (Ward) and HDBSCAN are fitted on a smaller sample and extended to every wallet by
 nearest centroid.
 
-Winner rule (`choose_winner`): a candidate is eligible when its stability is at least
-`min_stability` and its smallest cluster holds at least `min_cluster_share` of the wallets. Among the
-eligible, the highest score wins; candidates within `silhouette_tie` of the best are tied and the
-more stable one wins, then the one with fewer clusters. With no eligible candidate, the most stable
-one wins. The score is set by `PersonaConfig.selection`:
+Winner rule (`choose_winner`, text in `WINNER_RULE`): a candidate is eligible when its stability is
+at least `min_stability`, its smallest cluster holds at least `min_cluster_share` of the wallets and
+it has at least `min_clusters` clusters. Among the eligible, the highest score wins; candidates
+within `silhouette_tie` of the best are tied, and the tie goes to the finer one (more clusters, then
+higher stability; `tie_break="stable"`: higher stability, then fewer clusters). With no eligible
+candidate, the most stable one wins. The score is set by `PersonaConfig.selection`:
 
+- "personas" (default): the silhouette, among the eligible candidates whose clusters the vocabulary
+  gives the most distinct persona names (`n_personas`, Mixed not counted; names a rule gives are
+  not given to clusters). A candidate that carries fewer personas than another eligible one has
+  merged behaviours the vocabulary tells apart, however well separated its few clusters are: a
+  three-cluster split (forwarders, whales, the rest) has a silhouette of 0.70 and says little;
 - "silhouette": the silhouette of the candidate's clusters;
 - "named": the silhouette of its *named* partition (`named_silhouette`): each candidate's clusters
   are named from their profiles on the fitting sample and clusters with the same name are merged
@@ -27,6 +33,8 @@ one wins. The score is set by `PersonaConfig.selection`:
 - "distinct": the silhouette, but a candidate is eligible only when no two of its clusters get the
   same name (`n_names == k`): a split that the vocabulary cannot tell apart is penalised out;
 - "bic": the lowest BIC among the eligible Gaussian mixtures (silhouette when there are none).
+
+The winner is then refined and must hold (refinement.py, `REFINE_RULE`).
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ from sklearn.metrics import (
 )
 from sklearn.mixture import GaussianMixture
 
-from wallet_pipeline.logic.personas.naming import name_clusters, profiles
+from wallet_pipeline.logic.personas.naming import MIXED, name_clusters, profiles
 
 
 @dataclass
@@ -101,6 +109,9 @@ class SelectionReport:
     timings: dict = field(default_factory=dict)
     population: dict = field(default_factory=dict)
     names: dict = field(default_factory=dict)
+    # The served model when the winner was refitted (refinement.py): its scores, measured like a
+    # candidate's on the same evaluation wallets, against refits refined the same way.
+    final: dict = field(default_factory=dict)
 
 
 def _centroids(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -147,7 +158,10 @@ def candidates_for(config: object) -> list[Candidate]:
     return out
 
 
-def _score(model: ClusterModel, refits: list[ClusterModel], z_fit: np.ndarray, z_eval: np.ndarray) -> dict:
+def score_model(
+    model: ClusterModel, refits: list[ClusterModel], z_fit: np.ndarray, z_eval: np.ndarray
+) -> dict:
+    """Scores of one fitted model: cluster shares on `z_fit`, separation and stability on `z_eval`."""
     row: dict = {"k": model.n_clusters}
     if model.n_clusters < 2:
         return row | {"stability": 0.0, "min_share": 1.0, "balance": 0.0}
@@ -162,7 +176,8 @@ def _score(model: ClusterModel, refits: list[ClusterModel], z_fit: np.ndarray, z
         row["calinski_harabasz"] = float(calinski_harabasz_score(z_eval, labels))
     if model.gmm is not None:
         row["bic"] = float(model.gmm.bic(z_fit))
-    row["stability"] = float(np.mean([adjusted_rand_score(labels, r.predict(z_eval)) for r in refits]))
+    aris = [adjusted_rand_score(labels, r.predict(z_eval)) for r in refits]
+    row["stability"] = float(np.mean(aris)) if aris else np.nan
     return row
 
 
@@ -175,15 +190,20 @@ def refit(candidate: Candidate, z: np.ndarray, seeds: list[int], small_sample: i
     return out
 
 
+def refit_seeds(config: object) -> list[int]:
+    """Seeds of the bootstrap refits that measure stability (and, for the winner, calibration)."""
+    return [config.seed + 1000 * (i + 1) for i in range(config.stability_refits)]
+
+
 def compare(config: object, z_fit: np.ndarray, z_eval: np.ndarray) -> tuple[pd.DataFrame, dict]:
     """Fit and score every candidate; returns the table and {name: (model, refits)}."""
     rows, fitted = [], {}
-    seeds = [config.seed + 1000 * (i + 1) for i in range(config.stability_refits)]
+    seeds = refit_seeds(config)
     for cand in candidates_for(config):
         t0 = time.perf_counter()
         model = fit_candidate(cand, z_fit, config.seed, config.small_sample)
         refits = refit(cand, z_fit, seeds, config.small_sample) if model.n_clusters >= 2 else []
-        row = {"candidate": cand.name, "method": cand.method} | _score(model, refits, z_fit, z_eval)
+        row = {"candidate": cand.name, "method": cand.method} | score_model(model, refits, z_fit, z_eval)
         if cand.method == "hdbscan":
             row["params"] = str(cand.params)
         row["seconds"] = round(time.perf_counter() - t0, 3)
@@ -198,56 +218,99 @@ def compare(config: object, z_fit: np.ndarray, z_eval: np.ndarray) -> tuple[pd.D
 
 
 def add_named_scores(
-    table: pd.DataFrame, fitted: dict, raw_fit: pd.DataFrame, z_fit: np.ndarray, z_eval: np.ndarray
+    table: pd.DataFrame,
+    fitted: dict,
+    raw_fit: pd.DataFrame,
+    z_fit: np.ndarray,
+    z_eval: np.ndarray,
+    skip: tuple[str, ...] = (),
+    silhouettes: bool = True,
 ) -> pd.DataFrame:
-    """Add `n_names`, `named_silhouette` and `names` to the candidate table.
+    """Add `n_names`, `n_personas`, `named_silhouette` and `names` to the candidate table.
 
-    Each candidate is named on `raw_fit` (the raw rows of `z_fit`), clusters with the same name are
-    merged, and the silhouette of the merged partition is taken on `z_eval` (the first rows of `z_fit`).
+    Each candidate is named on `raw_fit` (the raw rows of `z_fit`; names in `skip` are given by
+    rule and never to a cluster). `n_personas` counts its distinct names other than Mixed. With
+    `silhouettes`, clusters with the same name are merged and the silhouette of the merged
+    partition is taken on `z_eval` (the first rows of `z_fit`).
     """
-    n_names, named_sil, names_col = [], [], []
+    n_names, n_personas, named_sil, names_col = [], [], [], []
     for cand_name in table["candidate"]:
         _, model, _ = fitted[cand_name]
         if model.n_clusters < 2:
             n_names.append(1)
+            n_personas.append(0)
             named_sil.append(np.nan)
             names_col.append("")
             continue
         labels = model.predict(z_fit)
-        names = name_clusters(profiles(raw_fit, labels, model.n_clusters), model.n_clusters)
-        merged = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1][labels[: len(z_eval)]]
-        distinct = len(np.unique(merged))
+        names = name_clusters(profiles(raw_fit, labels, model.n_clusters), model.n_clusters, skip=skip)
         n_names.append(len(set(names)))
-        named_sil.append(float(silhouette_score(z_eval, merged)) if distinct >= 2 else np.nan)
+        n_personas.append(len(set(names) - {MIXED}))
         names_col.append(" | ".join(names))
+        merged = np.unique(np.asarray(names, dtype=object), return_inverse=True)[1][labels[: len(z_eval)]]
+        if silhouettes and len(np.unique(merged)) >= 2:
+            named_sil.append(float(silhouette_score(z_eval, merged)))
+        else:
+            named_sil.append(np.nan)
     out = table.copy()
-    out["n_names"], out["named_silhouette"], out["names"] = n_names, named_sil, names_col
+    out["n_names"], out["n_personas"], out["names"] = n_names, n_personas, names_col
+    out["named_silhouette"] = named_sil
     return out
 
 
 WINNER_RULE = (
     "eligible: stability >= {min_stability}, smallest cluster >= {min_cluster_share:.1%} of wallets and "
     "at least {min_clusters} clusters; "
-    "winner: best {selection} score among the eligible; candidates within {silhouette_tie} of it are "
+    "selection '{selection}' ('personas': only the eligible candidates whose clusters get the most distinct "
+    "persona names from the vocabulary, Mixed not counted, compete, on silhouette); "
+    "winner: best score among them; candidates within {silhouette_tie} of it are "
     "tied, and the tie goes to the {tie_break} candidate ('finer': more clusters, then higher stability; "
     "'stable': higher stability, then fewer clusters); no eligible candidate: the most stable one"
 )
 
 
-def choose_winner(table: pd.DataFrame, config: object) -> tuple[str, pd.DataFrame]:
-    """Apply the winner rule; returns the winner's name and the table with `eligible`, `rank`."""
+REFINE_RULE = (
+    "; the winner is then fitted again on up to {refine_sample} modelled wallets: Lloyd iterations from "
+    "its centroids, then EM of a diagonal Gaussian mixture from those clusters (refinement.py); a "
+    "winner whose refined model is less stable than {min_stability} against refits refined the same "
+    "way is refused and the rule applied again to the others (at most {max_winners_tried} winners "
+    "tried; if none holds, the most stable refined one is served)"
+)
+
+
+ENSEMBLE_RULE = (
+    "; the served persona probabilities are the mean over {members} fits: the winner and its bootstrap "
+    "refits (refined the same way), each named from its own clusters' profiles"
+)
+
+
+def choose_winner(
+    table: pd.DataFrame, config: object, refused: dict[str, float] | None = None
+) -> tuple[str, pd.DataFrame]:
+    """Apply the winner rule; returns the winner's name and the table with `eligible`, `winner`.
+
+    `refused` maps candidates that already won and were refused once refined (their served model
+    fell under `min_stability`) to that stability; they are not eligible and the table says so.
+    """
     t = table.copy()
+    refused = refused or {}
     selection = getattr(config, "selection", "silhouette")
     score = "named_silhouette" if selection == "named" and "named_silhouette" in t else "silhouette"
+    t["refused_served_stability"] = t["candidate"].map(refused).astype(float)
     t["eligible"] = (
         (t["stability"] >= config.min_stability)
         & (t["min_share"] >= config.min_cluster_share)
         & (t["k"] >= getattr(config, "min_clusters", 1))
         & t[score].notna()
+        & t["refused_served_stability"].isna()
     )
     if selection == "distinct" and "n_names" in t:
         t["eligible"] &= t["n_names"] == t["k"]
     pool = t[t["eligible"]]
+    if selection == "personas" and "n_personas" in t and not pool.empty:
+        # A candidate whose clusters carry fewer distinct personas than another eligible one's has
+        # merged behaviours the vocabulary tells apart: the silhouette only compares the others.
+        pool = pool[pool["n_personas"] == pool["n_personas"].max()]
     gmms = pool[pool["bic"].notna()]
     if pool.empty:
         pool = t[t["silhouette"].notna()] if t["silhouette"].notna().any() else t

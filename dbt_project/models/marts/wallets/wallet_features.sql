@@ -19,6 +19,8 @@ trades as (select * from {{ ref('int_trades_aggregated_to_wallets') }}),
 
 forwarding as (select * from {{ ref('int_forwarding_aggregated_to_wallets') }}),
 
+funding as (select * from {{ ref('int_funding_aggregated_to_wallets') }}),
+
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
 balances as (select * from {{ ref('stg_ethereum__balances') }}),
@@ -93,6 +95,8 @@ joined as (
         trades.nft_collections,
         forwarding.inflow_count,
         forwarding.forwarded_inflow_count_6h,
+        funding.funding_burst_size,
+        funding.funding_cohort_size,
         balances.eth_balance,
         coverage.*,
         horizon.as_of,
@@ -105,6 +109,7 @@ joined as (
     left join counterparties using (wallet_key)
     left join trades using (wallet_key)
     left join forwarding using (wallet_key)
+    left join funding using (wallet_key)
     left join contracts using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
 
@@ -166,6 +171,9 @@ final as (
             as forwarded_to_eoa_6h_share,
         case when has_transactions then coalesce(inflow_count - forwarded_inflow_count_6h, 0) end
             as unforwarded_inflows_6h,
+        -- NULL unless the wallet's first ETH came before anything it sent (see int_funding_aggregated_to_wallets).
+        funding_burst_size,
+        funding_cohort_size,
         as_of,
     from joined
 
