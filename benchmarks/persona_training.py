@@ -92,7 +92,18 @@ def _line(seed: int, report, result, seconds: float) -> str:  # noqa: ANN001 - S
         f"{card['stability']:.3f}, min share {card['min_share']:.4f}, ARI {result.ari:.4f}, "
         f"ECE held-out {card['ece_heldout']:.3f} (vs raw agreement "
         f"{report.calibration['ece_heldout_vs_raw_agreement']:.3f}), recall {rare}, "
-        f"dormant_days {report.population['dormant_days']}, {seconds:.0f} s"
+        f"dormant_days {report.population['dormant_days']}, {seconds:.0f} s{_truth_confidence(result)}"
+    )
+
+
+def _truth_confidence(result) -> str:  # noqa: ANN001 - PersonaEvaluation
+    c = result.confidence
+    if not c:
+        return ""
+    return (
+        f", confidence vs truth on {c['wallets']} modelled wallets: accuracy {c['accuracy']:.3f}, mean "
+        f"confidence {c['mean_confidence']:.3f}, ECE {c['ece_vs_truth']:.3f}, AUROC {c['auroc']:.3f}, "
+        f">= 0.99: {c['share_at_0_99']:.1%}, >= 0.9: {c['share_at_0_9']:.1%}"
     )
 
 
@@ -135,6 +146,7 @@ def quality(db: str, seeds: list[int], independent: bool = False) -> None:
                 print("calibration:", json.dumps(report.calibration, indent=1))
                 print(result.per_class.round(3).to_string())
                 print(result.confusion.to_string())
+                print(result.reliability.round(4).to_string())
     for how, values in aris.items():
         if values:
             print(
@@ -146,7 +158,7 @@ def quality(db: str, seeds: list[int], independent: bool = False) -> None:
 def main() -> None:
     """Quality at the file's size, then time and memory at each size in a child process."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", default="/tmp/wp/feat/wallet_pipeline.duckdb")
+    parser.add_argument("--db", default=str(ROOT / "data" / "wallet_pipeline.duckdb"), help="a run's file")
     parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--no-quality", action="store_true")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from wallet_pipeline.lib.persona_registry import MODEL_NAME
+from wallet_pipeline.logic.personas import RULE_PERSONAS
 from wallet_pipeline_tests.defs.runs import Run, execute
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
@@ -53,18 +54,22 @@ def test_the_first_model_is_registered_promoted_and_scores_every_wallet(first: R
     contracts = scored.merge(features, on="address").query("is_contract")
     assert (contracts["persona"] == "Contract").all() and len(contracts) > 0
     # Not the degenerate all-certain output: modelled wallets spread their probability.
-    modelled = scored[
-        ~scored["persona"].isin(["Contract", "Dormant Holder", "Inactive", "Spoofed Sender", "Receive-only"])
-    ]
+    modelled = scored[~scored["persona"].isin(RULE_PERSONAS)]
     assert modelled["confidence"].quantile(0.1) < 0.99
 
     profiles = first.sql("select * from personas.persona_profiles")
     assert set(profiles["persona"]) <= set(scored["persona"])
     evaluation = first.sql("select * from personas.persona_evaluation")
     assert evaluation["ari"].iloc[0] > 0.3  # a persona model that agrees with the truth, not a random one
+    # Confidence against the truth, on exactly the wallets the model decided.
+    reliability = first.sql("select * from personas.persona_reliability")
+    assert reliability["wallets"].sum() == len(modelled)
+    assert ((reliability["accuracy"] >= 0) & (reliability["accuracy"] <= 1)).all()
     run = client.get_run(client.get_model_version(MODEL_NAME, "1").run_id)
     assert run.data.tags["dagster.run_id"] == first.result.run_id
-    assert {"silhouette", "stability", "ece_heldout", "eval_ari"} <= set(run.data.metrics)
+    assert {"silhouette", "stability", "ece_heldout", "eval_ari", "eval_confidence_ece_vs_truth"} <= set(
+        run.data.metrics
+    )
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert plots == {"plots/projection.png", "plots/persona_radar.png"}
 

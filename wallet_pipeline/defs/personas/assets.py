@@ -293,21 +293,23 @@ def persona_profiles(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.Materializ
 def persona_evaluation(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.MaterializeResult:
     """personas.persona_evaluation: the scored personas against the simulator's truth.
 
-    Adjusted Rand index and per-class precision and recall, also logged to the MLflow run that
-    trained the scored version.
+    Adjusted Rand index and per-class precision and recall, and in personas.persona_reliability
+    the stated confidence against how often the persona is right (logic/personas/evaluation.py),
+    also logged to the MLflow run that trained the scored version.
     """
     from wallet_pipeline.logic.personas.evaluation import evaluate_personas
     from wallet_pipeline.logic.personas.store import replace_table
 
     with duckdb.get_connection() as con:
-        scored = con.sql("select address, persona, model_version from personas.wallet_personas").df()
+        scored = con.sql(
+            "select address, persona, confidence, model_version from personas.wallet_personas"
+        ).df()
         truth = con.sql("select address, persona from ground_truth.wallets").df()
         result = evaluate_personas(scored, truth)
         version = str(scored["model_version"].iloc[0])
-        per_class = result.per_class.assign(
-            ari=result.ari, model_version=version, evaluated_at=datetime.now(UTC).replace(tzinfo=None)
-        )
-        replace_table(con, "persona_evaluation", per_class)
+        stamp = {"model_version": version, "evaluated_at": datetime.now(UTC).replace(tzinfo=None)}
+        replace_table(con, "persona_evaluation", result.per_class.assign(ari=result.ari, **stamp))
+        replace_table(con, "persona_reliability", result.reliability.assign(**stamp))
     _log_evaluation(mlflow, version, result)
     return dg.MaterializeResult(
         metadata={
@@ -316,6 +318,10 @@ def persona_evaluation(duckdb: DuckDBFile, mlflow: MlflowSession) -> dg.Material
             "wallets": result.wallets,
             "per_class": dg.MetadataValue.md(result.per_class.round(3).to_markdown(index=False)),
             "confusion": dg.MetadataValue.md(result.confusion.to_markdown()),
+            "confidence_vs_truth": dg.MetadataValue.json(
+                {k: round(v, 4) for k, v in result.confidence.items()}
+            ),
+            "reliability": dg.MetadataValue.md(result.reliability.round(4).to_markdown(index=False)),
         }
     )
 
@@ -333,8 +339,10 @@ def _log_evaluation(mlflow: MlflowSession, version: str, result) -> None:  # noq
                 value = getattr(row, name)
                 if pd.notna(value):
                     metrics[f"eval_{name}_{row.truth_class}"] = float(value)
+        metrics |= {f"eval_confidence_{k}": float(v) for k, v in result.confidence.items() if pd.notna(v)}
         mlflow_api.log_metrics(metrics)
         mlflow_api.log_text(result.confusion.to_csv(), "evaluation/confusion.csv")
+        mlflow_api.log_text(result.reliability.to_csv(index=False), "evaluation/reliability.csv")
 
 
 def persona_assets(source: str) -> list[dg.AssetsDefinition]:
