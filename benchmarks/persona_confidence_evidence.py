@@ -64,19 +64,21 @@ def evidence_confidence(
     served = np.asarray(personas, dtype=object)[model.persona_probabilities(z).argmax(1)]
     index = np.array([personas.index(p) for p in served])
     x = features.loc[active, list(model.feature_columns)].astype(float).to_numpy()
+    # Per feature: the rows it can be drawn for, their counts k of n, and the population's mean share.
+    # A seller's NFT share can pass 1 (buyers send the sale): not a proportion, kept as it is.
+    columns = []
+    for j, col in enumerate(model.feature_columns):
+        n, share = counts.loc[active, DENOMINATOR[col]].astype(float).to_numpy(), x[:, j]
+        ok = ~np.isnan(share) & (share <= 1) & (n > 0)
+        mean = float(np.clip(np.nanmean(np.clip(share, 0, 1)), 1e-3, 1 - 1e-3))
+        columns.append((j, ok, share[ok] * n[ok], n[ok], mean))
     rng = np.random.default_rng(seed)
     total = np.zeros(len(x))
     for _ in range(draws):
         drawn = x.copy()
-        for j, col in enumerate(model.feature_columns):
-            n = counts.loc[active, DENOMINATOR[col]].astype(float).to_numpy()
-            share = x[:, j]
-            # A seller's NFT share can pass 1 (buyers send the sale): not a proportion, kept as it is.
-            ok = ~np.isnan(share) & (share <= 1) & (n > 0)
-            mean = float(np.clip(np.nanmean(np.clip(share, 0, 1)), 1e-3, 1 - 1e-3))
-            k = share[ok] * n[ok]
-            rate = rng.beta(k + mean * strength, n[ok] - k + (1 - mean) * strength)
-            drawn[ok, j] = rng.binomial(n[ok].astype(int), rate) / n[ok]
+        for j, ok, k, n, mean in columns:
+            rate = rng.beta(k + mean * strength, n - k + (1 - mean) * strength)
+            drawn[ok, j] = rng.binomial(n.astype(int), rate) / n
         frame = pd.DataFrame(drawn, columns=list(model.feature_columns))
         probs = model.persona_probabilities(np.asarray(model.preprocessor.transform(frame)))
         total += probs[np.arange(len(x)), index]

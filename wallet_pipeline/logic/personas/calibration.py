@@ -41,61 +41,44 @@ def align(reference: np.ndarray, other: np.ndarray, k_ref: int, k_other: int) ->
     return mapping[other]
 
 
-def grouped(probs: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """Cluster probabilities summed per group (persona); unchanged without groups."""
-    if groups is None:
-        return probs
-    out = np.zeros((len(probs), int(groups.max()) + 1))
-    for c, g in enumerate(groups):
-        out[:, g] += probs[:, c]
-    return out
-
-
-def agreement(
-    labels: np.ndarray,
-    refit_labels: list[np.ndarray],
-    k: int,
-    refit_k: list[int],
-    smoothed: bool = True,
-    groups: np.ndarray | None = None,
-) -> np.ndarray:
-    """Share of refits that, once aligned, give each wallet the same cluster (or group) as `labels`.
+def share_of_refits(hits: np.ndarray, refits: int, smoothed: bool = True) -> np.ndarray:
+    """Share of `refits` that agreed, `hits` per wallet.
 
     `smoothed` gives the posterior mean under a uniform prior, (hits + 1) / (refits + 2): with R
     refits one cannot claim more than (R + 1) / (R + 2), so a wallet no refit moved is not stated
-    as certain.
+    as certain. Raw, no refits means nothing contradicted the assignment: 1.
     """
+    if smoothed:
+        return (hits + 1) / (refits + 2)
+    return hits / refits if refits else np.ones(len(hits))
+
+
+def agreement(labels: np.ndarray, refit_labels: list[np.ndarray], k: int, refit_k: list[int]) -> np.ndarray:
+    """Smoothed share of refits that, once aligned, give each wallet the same cluster as `labels`."""
     hits = np.zeros(len(labels))
     for r, rk in zip(refit_labels, refit_k, strict=True):
-        aligned = align(labels, r, k, rk)
-        if groups is None:
-            hits += aligned == labels
-        else:
-            hits += (aligned >= 0) & (groups[np.maximum(aligned, 0)] == groups[labels])
-    n = len(refit_labels)
-    if smoothed:
-        return (hits + 1) / (n + 2)
-    return hits / n if n else np.ones(len(labels))
+        hits += align(labels, r, k, rk) == labels
+    return share_of_refits(hits, len(refit_labels))
 
 
-def confidence(scores: np.ndarray, temperature: float, groups: np.ndarray | None = None) -> np.ndarray:
-    """Top probability of each row, per group when groups are given."""
-    return grouped(softmax(scores, temperature), groups).max(1)
+def confidence(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Top probability of each row."""
+    return softmax(scores, temperature).max(1)
 
 
-def _loss(scores: np.ndarray, target: np.ndarray, temperature: float, groups: np.ndarray | None) -> float:
-    conf = np.clip(confidence(scores, temperature, groups), 1e-6, 1 - 1e-6)
+def _loss(scores: np.ndarray, target: np.ndarray, temperature: float) -> float:
+    conf = np.clip(confidence(scores, temperature), 1e-6, 1 - 1e-6)
     return float(-(target * np.log(conf) + (1 - target) * np.log(1 - conf)).mean())
 
 
-def fit_temperature(scores: np.ndarray, target: np.ndarray, groups: np.ndarray | None = None) -> float:
+def fit_temperature(scores: np.ndarray, target: np.ndarray) -> float:
     """Temperature minimising the cross-entropy of top-probability vs agreement."""
     scale = float(np.median(np.abs(np.diff(np.sort(scores, 1)[:, -2:], axis=1)))) or 1.0
     lo, hi = np.log(T_BOUNDS[0] * scale), np.log(T_BOUNDS[1] * scale)
     grid = np.linspace(lo, hi, 61)
-    best = grid[np.argmin([_loss(scores, target, np.exp(g), groups) for g in grid])]
+    best = grid[np.argmin([_loss(scores, target, np.exp(g)) for g in grid])]
     res = minimize_scalar(
-        lambda g: _loss(scores, target, np.exp(g), groups), bounds=(best - 0.2, best + 0.2), method="bounded"
+        lambda g: _loss(scores, target, np.exp(g)), bounds=(best - 0.2, best + 0.2), method="bounded"
     )
     return float(np.exp(res.x))
 

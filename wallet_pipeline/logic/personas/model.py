@@ -15,6 +15,7 @@ from wallet_pipeline.logic.personas.calibration import (
     confidence,
     expected_calibration_error,
     fit_temperature,
+    share_of_refits,
     softmax,
 )
 from wallet_pipeline.logic.personas.naming import inherit_names, name_clusters, profiles
@@ -515,8 +516,7 @@ def train_personas(
     for m in check_members:
         hits += _personas_of(m, z_hold) == served_hold
     n_checks = len(check_members)
-    p_agree = (hits + 1) / (n_checks + 2)
-    p_raw = hits / n_checks if n_checks else np.ones(len(hold))
+    p_agree, p_raw = share_of_refits(hits, n_checks), share_of_refits(hits, n_checks, smoothed=False)
     conf = confidence(scores, temperature)
     calibration = {
         "temperature": temperature,
