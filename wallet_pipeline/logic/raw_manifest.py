@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from wallet_pipeline.logic.raw_schema import MANIFEST_TABLE, RAW_SCHEMA, REJECTS_TABLE
+from wallet_pipeline.logic.raw_schema import MANIFEST_TABLE, RAW_SCHEMA, REJECTS_TABLE, SOURCE_FILES_TABLE
 
 
 @dataclass(frozen=True)
@@ -19,15 +19,24 @@ class TableLoad:
     row_count: int
     rejected_count: int
     load_id: str
+    notes: str | None = None
 
 
 def read_manifest(con: duckdb.DuckDBPyConnection) -> dict[str, TableLoad]:
     """The manifest of the last published load, by table name."""
     rows = con.execute(
-        f"select table_name, source, provided, row_count, rejected_count, load_id "
+        f"select table_name, source, provided, row_count, rejected_count, load_id, notes "
         f"from {RAW_SCHEMA}.{MANIFEST_TABLE}"
     ).fetchall()
     return {r[0]: TableLoad(*r) for r in rows}
+
+
+def source_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None, str, int | None, str | None]]:
+    """(path, input table, status, rows read, note) of every entry the last files load saw."""
+    return con.execute(
+        "select path, input_name, status, rows_read, note "
+        f"from {RAW_SCHEMA}.{SOURCE_FILES_TABLE} order by path"
+    ).fetchall()
 
 
 def rejects_by_reason(con: duckdb.DuckDBPyConnection, load_id: str) -> list[tuple[str, str, str, int]]:

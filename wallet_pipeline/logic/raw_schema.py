@@ -89,19 +89,34 @@ TRANSACTIONS = RawTable(
     name="transactions",
     description="One row per Ethereum transaction (ethereum-etl `transactions`, with receipts).",
     key=("hash",),
+    notes=(
+        "block_number, value and block_timestamp are NULL only for rows of a files export that "
+        "lists senders and receivers alone (airdrop and sybil reports); such rows carry a "
+        "synthetic hash, 0x || sha256('<file>:<line>'). Dune and the simulator always fill them.",
+    ),
     columns=(
         _c("hash", "varchar", "hash", "Transaction hash.", required=True),
         _c("nonce", "bigint", "int", "Sender's transaction count before this one."),
         _c("block_hash", "varchar", "hash", "Hash of the block holding it."),
-        _c("block_number", "bigint", "int", "Block number.", required=True),
+        _c("block_number", "bigint", "int", "Block number; NULL only in a sender/receiver-only export."),
         _c("transaction_index", "bigint", "int", "Position in the block."),
         _c("from_address", "varchar", "address", "Sender (always an EOA).", required=True),
         _c("to_address", "varchar", "address", "Recipient; NULL for a contract creation."),
-        _c("value", "decimal(38,0)", "wei", "ETH sent, in wei.", required=True),
+        _c(
+            "value",
+            "decimal(38,0)",
+            "wei",
+            "ETH sent, in wei; NULL only in a sender/receiver-only export.",
+        ),
         _c("gas", "bigint", "int", "Gas limit."),
         _c("gas_price", "bigint", "int", "Gas price in wei (effective price for EIP-1559)."),
         _c("input", "varchar", "text", "Call data, hex; the first 4 bytes are the method id."),
-        _c("block_timestamp", "timestamp", "timestamp", "Block time, UTC.", required=True),
+        _c(
+            "block_timestamp",
+            "timestamp",
+            "timestamp",
+            "Block time, UTC; NULL only in a sender/receiver-only export.",
+        ),
         _c("block_date", "date", "date", "UTC date of block_timestamp (partition column)."),
         _c("max_fee_per_gas", "bigint", "int", "EIP-1559 fee cap in wei."),
         _c("max_priority_fee_per_gas", "bigint", "int", "EIP-1559 tip cap in wei."),
@@ -239,6 +254,13 @@ ADDRESS_LABELS = RawTable(
         _c("label_type", "varchar", "text", "One of LABEL_TYPES.", required=True),
         _c("name", "varchar", "text", "Human-readable name, e.g. 'Binance 14'."),
         _c("source", "varchar", "text", "Where the label comes from.", required=True),
+        _c(
+            "original_label_type",
+            "varchar",
+            "text",
+            "The label as the source wrote it (e.g. 'phish-hack', 'binance,exchange'); NULL when "
+            "the source writes our types directly (simulator, Dune).",
+        ),
     ),
 )
 
@@ -257,17 +279,75 @@ BALANCES = RawTable(
     ),
 )
 
-# Label vocabulary: the files source maps its input onto these; unknown types are quarantined.
+LOGS = RawTable(
+    name="logs",
+    description="One row per event log (ethereum-etl `logs`, BigQuery `crypto_ethereum.logs`).",
+    key=("transaction_hash", "log_index"),
+    date_column=None,
+    columns=(
+        _c("transaction_hash", "varchar", "hash", "Transaction that emitted it.", required=True),
+        _c("log_index", "bigint", "int", "Position of the log in the block.", required=True),
+        _c("transaction_index", "bigint", "int", "Position of the transaction in the block."),
+        _c("block_number", "bigint", "int", "Block number.", required=True),
+        _c("block_timestamp", "timestamp", "timestamp", "Block time, UTC; NULL when no file dates it."),
+        _c("address", "varchar", "address", "Contract that emitted it.", required=True),
+        _c(
+            "topics",
+            "varchar",
+            "text",
+            "Indexed topics, comma-joined lower-case 0x words as ethereum-etl writes them; the first "
+            "is the event signature hash. NULL for an anonymous event without topics.",
+        ),
+        _c("data", "varchar", "text", "Non-indexed data, hex."),
+    ),
+)
+
+TRACES = RawTable(
+    name="traces",
+    description=(
+        "One row per call, create, suicide or reward trace (ethereum-etl `traces`, BigQuery "
+        "`crypto_ethereum.traces`): internal ETH transfers live here."
+    ),
+    key=("block_number", "transaction_hash", "trace_address", "trace_type", "to_address"),
+    date_column=None,
+    columns=(
+        _c("transaction_hash", "varchar", "hash", "Transaction; NULL for block and uncle rewards."),
+        _c("transaction_index", "bigint", "int", "Position of the transaction in the block."),
+        _c(
+            "trace_address",
+            "varchar",
+            "text",
+            "Path of the call in the call tree, e.g. '0,1'; NULL for the top-level call.",
+        ),
+        _c("block_number", "bigint", "int", "Block number.", required=True),
+        _c("block_timestamp", "timestamp", "timestamp", "Block time, UTC; NULL when no file dates it."),
+        _c("from_address", "varchar", "address", "Caller; NULL for rewards."),
+        _c("to_address", "varchar", "address", "Callee, created contract or reward receiver."),
+        _c("value", "decimal(38,0)", "wei", "ETH moved, in wei."),
+        _c("trace_type", "varchar", "text", "call, create, suicide or reward.", required=True),
+        _c("call_type", "varchar", "text", "call, delegatecall, staticcall or callcode."),
+        _c("status", "bigint", "int", "1 success, 0 failed (the trace or a parent reverted)."),
+        _c("error", "varchar", "text", "Why the trace failed, if it did."),
+    ),
+)
+
+# Label vocabulary: the files source maps its input onto these (docs/files_source.md lists the
+# synonyms); a label it cannot map loads as `other` with the original text kept.
 LABEL_TYPES = (
-    "exchange",
-    "scam",
-    "sanctioned",
+    "exchange",  # exchange hot and cold wallets (hubs)
+    "deposit",  # an exchange's per-customer deposit address: one customer, not a hub
+    "scam",  # phishing, hacks, heists, exploits, ponzis
+    "sanctioned",  # OFAC lists, addresses frozen by stablecoin issuers
     "bridge",
     "mixer",
     "dex",
     "nft_marketplace",
     "defi",
-    "airdrop",
+    "airdrop",  # airdrop distributors
+    "sybil",  # airdrop hunters and sybil farms, as community reports name them
+    "mev_bot",
+    "miner",  # mining pools and their payout wallets (hubs)
+    "contract",  # a contract or token with no more specific label
     "other",
 )
 
@@ -282,6 +362,8 @@ RAW_TABLES: dict[str, RawTable] = {
         TOKENS,
         ADDRESS_LABELS,
         BALANCES,
+        LOGS,
+        TRACES,
     )
 }
 
@@ -302,6 +384,8 @@ create table if not exists {RAW_SCHEMA}.{REJECTS_TABLE} (
 
 # Which raw tables the last load provided. A feature that needs a table the source did not
 # provide is NULL downstream, never 0 (an ethereum-etl export has no decoded NFT trades).
+# `notes` says what a reader should know about a table's rows (synthetic hashes, rows without a
+# time, labels mapped to `other`, extra columns skipped), '; '-separated.
 MANIFEST_TABLE = "source_manifest"
 MANIFEST_CREATE_SQL = f"""
 create table if not exists {RAW_SCHEMA}.{MANIFEST_TABLE} (
@@ -311,6 +395,23 @@ create table if not exists {RAW_SCHEMA}.{MANIFEST_TABLE} (
     row_count bigint,
     rejected_count bigint,
     loaded_at timestamp,
-    load_id varchar
+    load_id varchar,
+    notes varchar
+)
+"""
+# Added after the first release: older databases get it by ALTER TABLE.
+MANIFEST_ADDED_COLUMNS = (("notes", "varchar"),)
+
+# Every entry of the export folder the last files load saw: read (with its table and rows) or
+# ignored (with why). Empty after a load from another source.
+SOURCE_FILES_TABLE = "source_files"
+SOURCE_FILES_CREATE_SQL = f"""
+create table if not exists {RAW_SCHEMA}.{SOURCE_FILES_TABLE} (
+    load_id varchar,
+    path varchar,
+    input_name varchar,
+    status varchar,
+    rows_read bigint,
+    note varchar
 )
 """

@@ -19,12 +19,15 @@ from typing import Any
 import duckdb
 
 from wallet_pipeline.logic.raw_schema import (
+    MANIFEST_ADDED_COLUMNS,
     MANIFEST_CREATE_SQL,
     MANIFEST_TABLE,
     RAW_SCHEMA,
     RAW_TABLES,
     REJECTS_CREATE_SQL,
     REJECTS_TABLE,
+    SOURCE_FILES_CREATE_SQL,
+    SOURCE_FILES_TABLE,
     RawTable,
 )
 
@@ -33,14 +36,27 @@ REJECT_COLUMNS = ("table_name", "source_file", "row_number", "column_name", "rea
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema, every raw table (empty) and the rejects and manifest tables."""
+    """Create the raw schema, every raw table (empty) and the rejects, manifest and files tables.
+
+    A database written before an optional column joined the contract gets the column (NULL), so
+    day loads, which insert into the stored tables, keep matching them.
+    """
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     existing = _tables_in(con, RAW_SCHEMA)
     for table in RAW_TABLES.values():
         if table.name not in existing:
             con.execute(table.create_sql())
+        else:
+            for col in table.columns:
+                con.execute(
+                    f"alter table {RAW_SCHEMA}.{table.name} "
+                    f"add column if not exists {col.name} {col.sql_type}"
+                )
     con.execute(REJECTS_CREATE_SQL)
     con.execute(MANIFEST_CREATE_SQL)
+    for name, sql_type in MANIFEST_ADDED_COLUMNS:
+        con.execute(f"alter table {RAW_SCHEMA}.{MANIFEST_TABLE} add column if not exists {name} {sql_type}")
+    con.execute(SOURCE_FILES_CREATE_SQL)
 
 
 def _tables_in(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
@@ -82,7 +98,23 @@ class RawLoad:
     row_counts: dict[str, int] = field(default_factory=dict)
     reject_counts: dict[str, int] = field(default_factory=dict)
     provided: set[str] = field(default_factory=set)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    files: list[tuple[str, str | None, str, int | None, str | None]] = field(default_factory=list)
     suffix = _SHADOW_SUFFIX
+
+    def note(self, table_name: str, text: str) -> None:
+        """Something a reader of the table should know, stored in the manifest's `notes`."""
+        self._check_loads(table_name)
+        self.notes.setdefault(table_name, []).append(text)
+
+    def record_file(
+        self, path: str, input_name: str | None, status: str, rows_read: int | None, note: str | None
+    ) -> None:
+        """One entry of the source folder, read or ignored, for `raw.source_files`."""
+        self.files.append((path, input_name, status, rows_read, note))
+
+    def _notes_of(self, table_name: str) -> str | None:
+        return "; ".join(self.notes[table_name]) if self.notes.get(table_name) else None
 
     def append(self, table_name: str, data: Any) -> int:
         """Append a chunk (pandas DataFrame, Arrow table or DuckDB relation) to a table.
@@ -184,7 +216,9 @@ class RawLoad:
             self.con.execute(f"delete from {RAW_SCHEMA}.{MANIFEST_TABLE}")
             for table in RAW_TABLES.values():
                 self.con.execute(
-                    f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} values (?, ?, ?, ?, ?, now()::timestamp, ?)",
+                    f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} (table_name, source, provided, "
+                    "row_count, rejected_count, loaded_at, load_id, notes) "
+                    "values (?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
                     [
                         table.name,
                         self.source,
@@ -192,7 +226,14 @@ class RawLoad:
                         self.row_counts.get(table.name, 0),
                         self.reject_counts.get(table.name, 0),
                         self.load_id,
+                        self._notes_of(table.name),
                     ],
+                )
+            self.con.execute(f"delete from {RAW_SCHEMA}.{SOURCE_FILES_TABLE}")
+            if self.files:
+                self.con.executemany(
+                    f"insert into {RAW_SCHEMA}.{SOURCE_FILES_TABLE} values (?, ?, ?, ?, ?, ?)",
+                    [[self.load_id, *f] for f in self.files],
                 )
             self.con.execute("commit")
         except Exception:
@@ -249,9 +290,10 @@ class RawDayLoad(RawLoad):
                 total = self.con.execute(f"select count(*) from {RAW_SCHEMA}.{name}").fetchone()
                 manifest = f"{RAW_SCHEMA}.{MANIFEST_TABLE}"
                 self.con.execute(
-                    f"insert or replace into {manifest} values (?, ?, true, ?, "
+                    f"insert or replace into {manifest} (table_name, source, provided, row_count, "
+                    "rejected_count, loaded_at, load_id, notes) values (?, ?, true, ?, "
                     f"coalesce((select rejected_count from {manifest} where table_name = ?), 0)"
-                    " + ?, now()::timestamp, ?)",
+                    " + ?, now()::timestamp, ?, ?)",
                     [
                         name,
                         self.source,
@@ -259,6 +301,7 @@ class RawDayLoad(RawLoad):
                         name,
                         self.reject_counts.get(name, 0),
                         self.load_id,
+                        self._notes_of(name),
                     ],
                 )
             rejects = f"{RAW_SCHEMA}.{REJECTS_TABLE}"

@@ -13,7 +13,7 @@ from wallet_pipeline import settings
 from wallet_pipeline.defs.ingestion.specs import raw_asset_specs
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.logic.etl_files import EtlFilesError, load_etl_files
-from wallet_pipeline.logic.raw_manifest import read_manifest, rejects_by_reason
+from wallet_pipeline.logic.raw_manifest import read_manifest, rejects_by_reason, source_files
 from wallet_pipeline.logic.raw_schema import (
     GROUND_TRUTH_SCHEMA,
     MANIFEST_TABLE,
@@ -39,6 +39,7 @@ def _load_results(con: duckdb.DuckDBPyConnection) -> Iterator[dg.MaterializeResu
                 "provided_by_source": entry.provided,
                 "source": entry.source,
                 "load_id": entry.load_id,
+                "notes": entry.notes or "none",
             },
         )
     reasons = rejects_by_reason(con, load_id)
@@ -50,9 +51,17 @@ def _load_results(con: duckdb.DuckDBPyConnection) -> Iterator[dg.MaterializeResu
             "load_id": load_id,
         },
     )
+    ignored = [(path, note) for path, _, status, _, note in source_files(con) if status == "ignored"]
     yield dg.MaterializeResult(
         asset_key=[RAW_SCHEMA, MANIFEST_TABLE],
-        metadata={"tables_provided": sum(e.provided for e in manifest.values()), "load_id": load_id},
+        metadata={
+            "tables_provided": sum(e.provided for e in manifest.values()),
+            "load_id": load_id,
+            # Files the source skipped (raw.source_files): a misspelt table must not go unseen.
+            "ignored_files": dg.MetadataValue.md(
+                "\n".join(f"- {path}: {note}" for path, note in ignored) or "none"
+            ),
+        },
     )
 
 
@@ -138,6 +147,8 @@ def etl_files(
             # needs, not a stack trace. The previous raw tables are untouched.
             raise dg.Failure(description=str(exc)) from None
         yield from _load_results(con)
+    for warning in report.warnings:
+        context.log.warning(warning)
     context.log.info("Loaded %s from %s", ", ".join(sorted(report.tables)), folder)
 
 

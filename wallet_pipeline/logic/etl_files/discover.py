@@ -7,6 +7,7 @@ Every check here is about a whole file (missing, empty, unreadable, wrong column
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 import zlib
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ from pathlib import Path
 import duckdb
 
 from wallet_pipeline.logic.etl_files.report import EtlFilesError
-from wallet_pipeline.logic.etl_files.specs import UNUSED_EXPORTS, InputTable
+from wallet_pipeline.logic.etl_files.specs import UNUSED_EXPORTS, InputTable, label_from_file_name
 
 # Longest first: "x.csv.gz" must not be taken for a ".gz" of something else.
 DATA_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+# Notes shipped beside data (a label list's README and licence) are listed, never read.
+_DOC_NAMES = ("readme", "license", "licence", "notice", "copying")
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,14 @@ class InputFile:
     Attributes:
         path: absolute path.
         rel: path relative to the input folder, as shown in reports and rejects.
-        fmt: "csv" (plain or gzip) or "parquet".
+        fmt: "csv" (plain or gzip), "parquet", or "json" / "txt" for label lists.
         columns: header names, lower-cased and stripped, in file order.
         source_names: the names as written in the file (Parquet columns are selected by them).
         types: DuckDB type per column (all VARCHAR for CSV).
+        renames: (table column, file column) for columns read under another name.
+        constants: (table column, value) for columns the file's name gives (a label list's label).
+        extra_columns: columns that no table column, alias or known upstream column accounts
+            for; read past and reported.
     """
 
     path: Path
@@ -40,6 +47,17 @@ class InputFile:
     columns: tuple[str, ...]
     source_names: tuple[str, ...]
     types: tuple[str, ...]
+    renames: tuple[tuple[str, str], ...] = ()
+    constants: tuple[tuple[str, str], ...] = ()
+    extra_columns: tuple[str, ...] = ()
+
+    def provides(self, column: str) -> bool:
+        """The file fills this table column, under its name, an alias or from its own name."""
+        return column in self.columns or column in dict(self.renames) or column in dict(self.constants)
+
+    def file_column(self, column: str) -> str | None:
+        """The file's column that holds this table column, if any."""
+        return dict(self.renames).get(column, column if column in self.columns else None)
 
     def source_name(self, column: str) -> str:
         return self.source_names[self.columns.index(column)]
@@ -57,19 +75,28 @@ class TableInput:
 
     @property
     def columns(self) -> list[str]:
-        """Used columns present in at least one file, in the spec's order."""
-        present = {c for f in self.files for c in f.columns}
-        return [c for c in self.spec.column_names if c in present]
+        """Used columns some file provides, in the spec's order."""
+        return [c for c in self.spec.column_names if any(f.provides(c) for f in self.files)]
 
     @property
     def ignored_columns(self) -> list[str]:
         return sorted({c for f in self.files for c in f.columns} & self.spec.ignored)
 
 
-def discover(
-    con: duckdb.DuckDBPyConnection, folder: Path, specs: dict[str, InputTable]
-) -> tuple[dict[str, TableInput], list[str]]:
+@dataclass
+class Discovery:
+    """What `discover` found: the tables, the entries it skipped and why, and warnings."""
+
+    tables: dict[str, TableInput]
+    ignored: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def discover(con: duckdb.DuckDBPyConnection, folder: Path, specs: dict[str, InputTable]) -> Discovery:
     """Map the folder's entries onto input tables and check every file's header.
+
+    Entries that are not input tables (notes, unused ethereum-etl exports, other files) are
+    skipped and listed with the reason; one whose name is close to a table's is also a warning.
 
     Args:
         con: connection used to read Parquet schemas.
@@ -77,46 +104,43 @@ def discover(
         specs: accepted tables by input name.
 
     Returns:
-        The tables found, in the order of `specs`, and the entries that were not read.
+        The tables found, in the order of `specs`, the skipped entries and the warnings.
 
     Raises:
         EtlFilesError: the folder is missing or has no transactions; a table is given twice or in
-            an unsupported format; a data file is not named after a table; a file is empty,
-            unreadable or has missing or unknown columns.
+            an unsupported format; a file is empty, unreadable or lacks required columns.
     """
     if not folder.exists():
         raise EtlFilesError(f"input folder {folder} does not exist")
     if not folder.is_dir():
         raise EtlFilesError(f"input {folder} is a file; expected a folder of ethereum-etl exports")
+    found = Discovery(tables={})
     sources: dict[str, list[Path]] = {}
-    ignored: list[str] = []
     for entry in sorted(folder.iterdir()):
         if _hidden(entry.name):
             continue
-        suffix = _data_suffix(entry.name)
+        suffix = _data_suffix(entry.name, _all_formats(specs))
         stem = entry.name[: -len(suffix)] if suffix and entry.is_file() else entry.name
         if entry.is_dir():
             if entry.name in specs:
                 sources.setdefault(entry.name, []).append(entry)
             else:
-                ignored.append(entry.name + "/")
-        elif suffix and stem in specs:
+                _skip(found, entry.name + "/", entry.name, specs, "a folder that is not an input table")
+        elif suffix and stem in specs and suffix in _formats(specs[stem]):
             sources.setdefault(stem, []).append(entry)
         elif entry.name.split(".")[0] in specs:
+            name = entry.name.split(".")[0]
             raise EtlFilesError(
-                f"{entry.name}: unsupported format; export {entry.name.split('.')[0]} as "
-                ".csv, .csv.gz or .parquet"
+                f"{entry.name}: unsupported format; export {name} as "
+                f"{', '.join(_formats(specs[name]))} (or a {name}/ folder of such files)"
             )
-        elif suffix and stem not in UNUSED_EXPORTS:
-            raise EtlFilesError(
-                f"{entry.name}: not an input table; expected files or folders named "
-                f"{', '.join(specs)} (ethereum-etl exports "
-                f"{', '.join(sorted(UNUSED_EXPORTS))} are accepted and ignored)"
-            )
+        elif stem in UNUSED_EXPORTS:
+            found.ignored[entry.name] = "an ethereum-etl export that no raw table needs"
+        elif _is_doc(entry.name) or not suffix:
+            found.ignored[entry.name] = "not a data file"
         else:
-            ignored.append(entry.name)
+            _skip(found, entry.name, stem, specs, "not an input table")
 
-    tables: dict[str, TableInput] = {}
     for name, spec in specs.items():
         paths = sources.get(name, [])
         if len(paths) > 1:
@@ -130,10 +154,37 @@ def discover(
                 )
             continue
         table = TableInput(spec)
-        for path in _data_files(paths[0], folder):
+        for path in _data_files(paths[0], folder, spec, found):
             table.files.append(_checked_file(con, path, folder, spec))
-        tables[name] = table
-    return tables, ignored
+        found.tables[name] = table
+    return found
+
+
+def _skip(found: Discovery, shown: str, stem: str, specs: dict[str, InputTable], why: str) -> None:
+    # A near miss of a table name ("token_transfer") is most likely that table misspelt: loading
+    # without it must not go unnoticed.
+    close = difflib.get_close_matches(stem.lower(), list(specs), n=1, cutoff=0.8)
+    if close:
+        found.ignored[shown] = f"{why}; did you mean {close[0]}?"
+        suffix = "/" if shown.endswith("/") else _data_suffix(shown, (".json", ".txt")) or ""
+        found.warnings.append(
+            f"{shown} was not read: its name is not an input table; if it holds {close[0]}, "
+            f"rename it {close[0]}{suffix}"
+        )
+    else:
+        found.ignored[shown] = why
+
+
+def _formats(spec: InputTable) -> tuple[str, ...]:
+    return DATA_SUFFIXES + spec.extra_formats
+
+
+def _all_formats(specs: dict[str, InputTable]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s for spec in specs.values() for s in _formats(spec)))
+
+
+def _is_doc(name: str) -> bool:
+    return name.lower().split(".")[0] in _DOC_NAMES
 
 
 def _hidden(name: str) -> bool:
@@ -141,12 +192,12 @@ def _hidden(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
-def _data_suffix(name: str) -> str | None:
+def _data_suffix(name: str, extra: tuple[str, ...] = ()) -> str | None:
     lowered = name.lower()
-    return next((s for s in DATA_SUFFIXES if lowered.endswith(s)), None)
+    return next((s for s in DATA_SUFFIXES + extra if lowered.endswith(s)), None)
 
 
-def _data_files(path: Path, folder: Path) -> list[Path]:
+def _data_files(path: Path, folder: Path, spec: InputTable, found: Discovery) -> list[Path]:
     if path.is_file():
         return [path]
     files = []
@@ -154,14 +205,16 @@ def _data_files(path: Path, folder: Path) -> list[Path]:
         rel_parts = candidate.relative_to(path).parts
         if candidate.is_dir() or any(_hidden(p) for p in rel_parts):
             continue
-        if _data_suffix(candidate.name) is None:
-            raise EtlFilesError(
-                f"{candidate.relative_to(folder).as_posix()}: unexpected file in the {path.name}/ "
-                "folder; expected only .csv, .csv.gz or .parquet files"
+        if _is_doc(candidate.name) or _data_suffix(candidate.name, spec.extra_formats) is None:
+            found.ignored[candidate.relative_to(folder).as_posix()] = (
+                f"not a data file of {spec.name} (expected {', '.join(_formats(spec))})"
             )
+            continue
         files.append(candidate)
     if not files:
-        raise EtlFilesError(f"{path.relative_to(folder).as_posix()}/ holds no .csv, .csv.gz or .parquet file")
+        raise EtlFilesError(
+            f"{path.relative_to(folder).as_posix()}/ holds no {', '.join(_formats(spec))} file"
+        )
     # Partition folders are zero-padded (start_block=00000000), so path order is block order.
     return sorted(files, key=lambda p: p.relative_to(path).as_posix())
 
@@ -173,21 +226,29 @@ def _checked_file(con: duckdb.DuckDBPyConnection, path: Path, folder: Path, spec
             f"{rel}: empty file (0 bytes); expected at least a header line with the {spec.name} "
             "columns (a header without rows is a valid empty table)"
         )
-    if _data_suffix(path.name) == ".parquet":
+    suffix = _data_suffix(path.name, spec.extra_formats)
+    if suffix in (".json", ".txt"):
+        # Label lists: the reader in label_lists.py gives every row these columns.
+        columns = ("address", "label_type", "name", "original_label_type")
+        return InputFile(path, rel, suffix[1:], columns, columns, ("VARCHAR",) * len(columns))
+    if suffix == ".parquet":
         names, types = _parquet_schema(con, path, rel)
     else:
         names = _csv_header(path, rel, spec)
         types = ["VARCHAR"] * len(names)
     columns = [n.strip().lower() for n in names]
-    _check_columns(rel, columns, spec)
-    _check_exact_types(rel, columns, types, spec)
+    renames, constants, extra = _resolve_columns(rel, path, columns, spec)
+    _check_exact_types(rel, columns, types, spec, dict(renames))
     return InputFile(
         path=path,
         rel=rel,
-        fmt="parquet" if _data_suffix(path.name) == ".parquet" else "csv",
+        fmt="parquet" if suffix == ".parquet" else "csv",
         columns=tuple(columns),
         source_names=tuple(names),
         types=tuple(types),
+        renames=tuple(renames.items()),
+        constants=tuple(constants.items()),
+        extra_columns=tuple(extra),
     )
 
 
@@ -221,7 +282,15 @@ def _parquet_schema(con: duckdb.DuckDBPyConnection, path: Path, rel: str) -> tup
     return [r[0] for r in rows], [str(r[1]) for r in rows]
 
 
-def _check_columns(rel: str, columns: list[str], spec: InputTable) -> None:
+def _resolve_columns(
+    rel: str, path: Path, columns: list[str], spec: InputTable
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Which file column feeds each table column; refuse a file that lacks a required one.
+
+    Returns:
+        (renames, constants, extra): aliases used, values taken from the file name, and the
+        columns nothing accounts for (read past and reported, never refused).
+    """
     empty = [i + 1 for i, c in enumerate(columns) if c == ""]
     if empty:
         raise EtlFilesError(f"{rel}: header has an empty column name at position(s) {empty}")
@@ -229,28 +298,48 @@ def _check_columns(rel: str, columns: list[str], spec: InputTable) -> None:
     if duplicated:
         raise EtlFilesError(f"{rel}: header names {duplicated} more than once")
     present = set(columns)
-    missing = [c for c in spec.required_headers if c not in present]
-    unknown = [c for c in columns if c not in set(spec.column_names) | spec.ignored]
-    if not missing and not unknown:
-        return
-    problems = []
-    if missing:
-        problems.append(f"missing required column(s) {missing}")
-    if unknown:
-        hints = [f"{old} -> {new}" for old, new in spec.hints if old in unknown and new in missing]
-        problems.append(f"unknown column(s) {unknown}" + (f" (rename {', '.join(hints)}?)" if hints else ""))
+    renames: dict[str, str] = {}
+    for column, alternatives in spec.aliases:
+        if column not in present:
+            alias = next((a for a in alternatives if a in present), None)
+            if alias is not None:
+                renames[column] = alias
+    constants: dict[str, str] = {}
+    if spec.label_from_file_name:
+        stem = path.name[: -len(_data_suffix(path.name) or "")]
+        if "label_type" not in present and "label_type" not in renames:
+            constants["label_type"] = label_from_file_name(stem)
+        if "original_label_type" not in present:
+            if "label_type" in constants:
+                constants["original_label_type"] = constants["label_type"]
+            else:
+                renames["original_label_type"] = renames.get("label_type", "label_type")
+    provided = present | set(renames) | set(constants)
+    missing = [c for c in spec.required_headers if c not in provided]
+    used = set(spec.column_names) | spec.ignored | set(renames.values())
+    extra = [c for c in columns if c not in used]
+    if not missing:
+        return renames, constants, extra
+    hints = [f"{old} -> {new}" for old, new in spec.hints if old in extra and new in missing]
     optional = [c for c in spec.column_names if c not in spec.required_headers]
+    aliases = {c: list(a) for c, a in spec.aliases}
     raise EtlFilesError(
-        f"{rel}: {'; '.join(problems)}, so none of its rows can be loaded. "
+        f"{rel}: missing required column(s) {missing}"
+        + (f" (rename {', '.join(hints)}?)" if hints else "")
+        + ", so none of its rows can be loaded. "
         f"Expected {spec.name} columns: required {list(spec.required_headers)}, "
-        f"optional {optional}, accepted and ignored {sorted(spec.ignored)}. Found {columns}."
+        f"optional {optional}"
+        + (f", also read under the names {aliases}" if aliases else "")
+        + f". Found {columns}."
     )
 
 
-def _check_exact_types(rel: str, columns: list[str], types: list[str], spec: InputTable) -> None:
+def _check_exact_types(
+    rel: str, columns: list[str], types: list[str], spec: InputTable, renames: dict[str, str]
+) -> None:
     # A wei or token amount stored as floating point has already lost its last digits; no
     # validation of the values can tell, so the whole file is refused.
-    exact = {c.name for c in spec.columns if c.kind in ("wei", "uint256")}
+    exact = {renames.get(c.name, c.name) for c in spec.columns if c.kind in ("wei", "uint256")}
     floats = [
         c for c, t in zip(columns, types, strict=True) if c in exact and t.upper() in ("FLOAT", "DOUBLE")
     ]

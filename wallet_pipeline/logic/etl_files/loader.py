@@ -27,6 +27,7 @@ from wallet_pipeline.logic.etl_files.discover import (
     sql_ident,
     sql_literal,
 )
+from wallet_pipeline.logic.etl_files.label_lists import read_label_list
 from wallet_pipeline.logic.etl_files.report import EtlFilesError, FilesLoadReport, TableReport
 from wallet_pipeline.logic.etl_files.specs import InputTable, build_input_tables
 from wallet_pipeline.logic.etl_files.sql import EXPECTED, column_sql
@@ -39,8 +40,11 @@ SOURCE = "files"
 DEFAULT_MAX_REJECT_FRACTION = 0.5
 # Below this many rows a high share of rejects is a few bad rows, not a broken export.
 MIN_ROWS_FOR_REJECT_FRACTION = 100
-# Label lists mix many categories by design; quarantining the unknown ones is the point.
+# Label lists are scraped pages and mixed lists: a list of mostly unusable rows is still worth
+# the rows it has, and each rejected one is in raw.raw_rejects.
 _NO_REJECT_LIMIT = frozenset({"address_labels"})
+# An amount written with a non-zero fraction means the file is in whole ETH or tokens.
+_FRACTION_RE = r"^[0-9]*\.[0-9]*[1-9][0-9]*$"
 _TMP = "__etl_"
 
 
@@ -66,7 +70,8 @@ def load_etl_files(
             as they were.
     """
     folder = Path(folder)
-    inputs, ignored_paths = discover(con, folder, build_input_tables())
+    found = discover(con, folder, build_input_tables())
+    inputs = found.tables
     work = _Work(con)
     try:
         work.register_files(inputs)
@@ -84,6 +89,13 @@ def load_etl_files(
                 else:
                     loaded = work.count(f"{_TMP}final_{spec.name}")
                 rejected = load.reject(work.rejects(spec))
+                notes = work.notes(table, inputs)
+                for note in notes if spec.raw_table else ():
+                    load.note(spec.raw_table, note)
+                for idx, file in enumerate(table.files):
+                    load.record_file(
+                        file.rel, spec.name, "read", work.file_rows[spec.name].get(idx, 0), _file_note(file)
+                    )
                 reports[spec.label] = TableReport(
                     input_name=spec.name,
                     raw_table=spec.raw_table,
@@ -92,12 +104,32 @@ def load_etl_files(
                     rows_loaded=loaded,
                     rows_rejected=rejected,
                     ignored_columns=table.ignored_columns,
+                    extra_columns={f.rel: list(f.extra_columns) for f in table.files if f.extra_columns},
+                    notes=notes,
                 )
+            for path, why in sorted(found.ignored.items()):
+                load.record_file(path, None, "ignored", None, why)
         return FilesLoadReport(
-            tables=reports, folder=str(folder), load_id=load.load_id, ignored_paths=ignored_paths
+            tables=reports,
+            folder=str(folder),
+            load_id=load.load_id,
+            ignored_paths=sorted(found.ignored),
+            ignored_reasons=dict(sorted(found.ignored.items())),
+            warnings=found.warnings,
         )
     finally:
         work.drop_all()
+
+
+def _file_note(file: InputFile) -> str | None:
+    parts = []
+    if file.renames:
+        parts.append("read " + ", ".join(f"{src} as {dst}" for dst, src in file.renames if src != dst))
+    if file.constants:
+        parts.append(", ".join(f"{col} '{value}' from the file name" for col, value in file.constants))
+    if file.extra_columns:
+        parts.append(f"extra column(s) {list(file.extra_columns)} not read")
+    return "; ".join(p for p in parts if p) or None
 
 
 class _Work:
@@ -107,6 +139,7 @@ class _Work:
         self.con = con
         self.created: list[tuple[str, str]] = []
         self.rows_read: dict[str, int] = {}
+        self.file_rows: dict[str, dict[int, int]] = {}
 
     def _create(self, kind: str, name: str, sql: str, *, as_select: bool = True) -> None:
         self.con.execute(f"drop {kind} if exists {name}")
@@ -143,9 +176,10 @@ class _Work:
         typed = "".join(f", {sql_ident(c)} varchar" for c in cols)
         self._create("table", name, f"(_file_idx integer, _line bigint{typed})", as_select=False)
         for idx, file in enumerate(table.files):
-            select = ", ".join(
-                f"{_file_column(file, c)} as {sql_ident(c)}" for c in cols if c in file.columns
-            )
+            if file.fmt in ("json", "txt"):
+                self._stage_list(name, idx, file, cols)
+                continue
+            select = ", ".join(f"{_file_column(file, c)} as {sql_ident(c)}" for c in cols if file.provides(c))
             try:
                 self.con.execute(
                     f"insert into {name} by name select {idx} as _file_idx, {_line(file)} as _line"
@@ -153,6 +187,17 @@ class _Work:
                 )
             except duckdb.Error as exc:
                 raise EtlFilesError(f"{file.rel}: cannot be read: {_duckdb_message(exc)}") from exc
+
+    def _stage_list(self, name: str, idx: int, file: InputFile, cols: list[str]) -> None:
+        frame = read_label_list(file.path, file.rel)
+        self.con.register("_label_list", frame)
+        try:
+            select = ", ".join(sql_ident(c) for c in cols if c in frame.columns)
+            self.con.execute(
+                f"insert into {name} by name select {idx} as _file_idx, _line, {select} from _label_list"
+            )
+        finally:
+            self.con.unregister("_label_list")
 
     def check(self, table: TableInput, inputs: dict[str, TableInput]) -> None:
         """Parse and validate every row, derive looked-up columns, find duplicates and rejects."""
@@ -164,6 +209,14 @@ class _Work:
             v = sql_ident(f"_v_{col.name}")
             source = f"s.{sql_ident(col.name)}" if col.name in present else None
             value_sql, problem_sql = column_sql(col, source, v, spec.min_time)
+            lacking = [i for i, f in enumerate(table.files) if not f.provides(col.name)]
+            if col.name in spec.may_be_absent and lacking:
+                # A file without the column gives its rows NULL (or a synthetic value below);
+                # only a file that has the column must fill it.
+                files = ", ".join(map(str, lacking))
+                problem_sql = f"case when s._file_idx in ({files}) then null else {problem_sql} end"
+            if col.kind in ("wei", "uint256") and source is not None:
+                problem_sql = self._whole_units(table, col.name, source, problem_sql)
             values.append(f"{value_sql} as {v}")
             problems.append(f"{v} as {sql_ident(col.name)}, {problem_sql} as {sql_ident('_p_' + col.name)}")
         clean = (
@@ -207,7 +260,86 @@ class _Work:
         )
         # The text copy is only needed for the reject records: free it before the next table.
         self.rows_read[spec.name] = self.count(stage)
+        self.file_rows[spec.name] = dict(
+            self.con.execute(f"select _file_idx, count(*) from {stage} group by 1").fetchall()
+        )
         self.con.execute(f"drop table {stage}")
+
+    def _whole_units(self, table: TableInput, column: str, source: str, problem_sql: str) -> str:
+        """Reject every amount of a file that writes amounts with decimals.
+
+        "18.67" is a token amount in whole tokens; the column holds integer base units. Rejecting
+        only the rows with a fraction would load "10000.0" of the same file as 10,000 base units,
+        a silently wrong amount, so no amount of such a file is taken.
+        """
+        stage = f"{_TMP}stage_{table.spec.name}"
+        rows = self.con.execute(
+            f"select _file_idx, min(_line), arg_min({sql_ident(column)}, _line) from {stage} "
+            f"where regexp_full_match({sql_ident(column)}, '{_FRACTION_RE}') group by 1"
+        ).fetchall()
+        if not rows:
+            return problem_sql
+        cases = " ".join(
+            f"when s._file_idx = {idx} and {source} is not null then "
+            + sql_literal(
+                f"{table.files[idx].rel} writes {column} with decimals (e.g. '{example}' at line {line}): "
+                "its amounts are in whole ETH or tokens, not the integer base units (wei, or the "
+                "token's smallest unit: amount x 10^decimals) the column holds, so no amount of "
+                "this file is loaded"
+            )
+            for idx, line, example in rows
+        )
+        return f"case {cases} else {problem_sql} end"
+
+    def notes(self, table: TableInput, inputs: dict[str, TableInput]) -> list[str]:
+        """What a reader of the loaded table should know, with counts of the loaded rows."""
+        spec = table.spec
+        final = f"{_TMP}final_{spec.name}"
+        notes = []
+        for file in table.files:
+            if file.extra_columns:
+                notes.append(f"{file.rel}: extra column(s) {list(file.extra_columns)} not read")
+        for column in sorted(spec.may_be_absent):
+            lacking = [i for i, f in enumerate(table.files) if not f.provides(column)]
+            if not lacking:
+                continue
+            n = self.count(f"{final} where _file_idx in ({', '.join(map(str, lacking))})")
+            what = {
+                "hash": "a synthetic hash, 0x || sha256('<file>:<line>')",
+                "transaction_hash": "a synthetic transaction_hash, 0x || sha256('<file>:<line>')",
+                "log_index": "the file line as log_index",
+            }.get(column, f"NULL {column}")
+            if n:
+                notes.append(f"{n:,} rows have {what}: their files have no {column} column")
+        if spec.name == "contracts":
+            n = self.count(f"{final} where block_timestamp is null")
+            if n:
+                notes.append(
+                    f"{n:,} contracts have no creation time: their block is not in blocks and no "
+                    "creating transaction is in transactions (created before the exported window)"
+                )
+        if spec.name in ("logs", "traces"):
+            n = self.count(f"{final} where block_timestamp is null")
+            if n:
+                notes.append(
+                    f"{n:,} rows have no block time: their block is in neither blocks nor transactions"
+                )
+        if spec.name == "transactions" and "receipts" in inputs:
+            n = self.count(f"{final} f semi join {_TMP}final_receipts r on r.transaction_hash = f.hash")
+            notes.append(f"{n:,} transactions have receipt columns filled from receipts")
+        if spec.name == "labels":
+            top = self.con.execute(
+                f"select count(*), string_agg(o, ', ' order by n desc) filter (where k <= 5) from ("
+                f"select original_label_type o, count(*) n, row_number() over (order by count(*) desc, o) k "
+                f"from {final} where label_type = 'other' group by 1)"
+            ).fetchone()
+            n = self.count(f"{final} where label_type = 'other'")
+            if n and top:
+                notes.append(
+                    f"{n:,} labels of {top[0]:,} types no synonym knows load as other "
+                    f"(original kept in original_label_type; most frequent: {top[1]})"
+                )
+        return notes
 
     def _find_duplicates(self, spec: InputTable, checked: str, out: list[str]) -> None:
         keys = ", ".join(sql_ident(k) for k in spec.key)
@@ -308,13 +440,19 @@ def _line(file: InputFile) -> str:
 
 
 def _file_column(file: InputFile, column: str) -> str:
+    """SQL for a table column's text in one file: its column (maybe under an alias) or a constant."""
+    constants = dict(file.constants)
+    if column in constants:
+        return sql_literal(constants[column])
+    name = file.file_column(column)
+    assert name is not None, f"{file.rel} does not provide {column}"
     if file.fmt == "csv":
-        return sql_ident(column)
-    source = sql_ident(file.source_name(column))
-    sql_type = file.type_of(column).upper()
+        return sql_ident(name)
+    source = sql_ident(file.source_name(name))
+    sql_type = file.type_of(name).upper()
     if sql_type.endswith("[]"):
-        # BigQuery's REPEATED fields (function_sighashes) export as lists; ethereum-etl's CSV
-        # joins them with commas.
+        # BigQuery's REPEATED fields (function_sighashes, topics) export as lists; ethereum-etl's
+        # CSV joins them with commas.
         return f"array_to_string({source}, ',')"
     if sql_type.startswith(("STRUCT", "MAP")):
         return f"cast(to_json({source}) as varchar)"
@@ -345,19 +483,66 @@ def _block_times(inputs: dict[str, TableInput]) -> str:
     return "(select null::bigint as number, null::timestamp as timestamp where false)"
 
 
-def _token_transfer_rows(clean: str, _spec: InputTable, inputs: dict[str, TableInput]) -> str:
+def _synthetic_hash(spec: InputTable) -> str:
+    # Deterministic: the same file and line give the same hash on every load.
+    return (
+        f"'0x' || sha256((select rel from {_TMP}files f where f.input_name = {sql_literal(spec.name)} "
+        "and f.file_idx = c._file_idx) || ':' || c._line)"
+    )
+
+
+def _transaction_rows(clean: str, spec: InputTable, inputs: dict[str, TableInput]) -> str:
+    # Receipts fill the receipt_* columns the transactions file lacks; a sender/receiver-only
+    # file gets synthetic hashes, and its time from blocks when it has block numbers.
+    receipts = "receipts" in inputs
+    fill = (
+        "coalesce(c.receipt_status, r.status) as receipt_status, "
+        "coalesce(c.receipt_gas_used, r.gas_used) as receipt_gas_used, "
+        "coalesce(c.receipt_effective_gas_price, r.effective_gas_price) as receipt_effective_gas_price, "
+        "coalesce(c.receipt_contract_address, r.contract_address) as receipt_contract_address, "
+        if receipts
+        else ""
+    )
+    join = f"left join {_TMP}final_receipts r on r.transaction_hash = c.hash" if receipts else ""
+    return f"""
+        select c.* replace (
+            {fill}
+            coalesce(c.hash, {_synthetic_hash(spec)}) as hash,
+            coalesce(c.block_timestamp, b.timestamp) as block_timestamp
+        )
+        from ({clean}) c
+        left join {_block_times(inputs)} b on b.number = c.block_number
+        {join}
+    """
+
+
+def _token_transfer_rows(clean: str, spec: InputTable, inputs: dict[str, TableInput]) -> str:
     # ethereum-etl token_transfers carry no time (BigQuery's do): take the block's, else the
     # transaction's. A transfer whose time is nowhere is quarantined, never loaded undated.
     time = "coalesce(c.block_timestamp, b.timestamp, t.block_timestamp)"
     blocks_note = "not in blocks" if "blocks" in inputs else "not dated (no blocks file)"
     return f"""
         select c.* replace (
+            coalesce(c.transaction_hash, {_synthetic_hash(spec)}) as transaction_hash,
+            coalesce(c.log_index, c._line) as log_index,
             {time} as block_timestamp,
             coalesce(c._p_block_timestamp, case when {time} is null then
                 'no block time: the row has none, block ' || coalesce(cast(c.block_number as varchar), 'NULL')
                 || ' is {blocks_note} and transaction ' || coalesce(c.transaction_hash, 'NULL')
                 || ' is not in transactions' end) as _p_block_timestamp
         )
+        from ({clean}) c
+        left join {_block_times(inputs)} b on b.number = c.block_number
+        left join (select hash, block_timestamp from {_TMP}final_transactions) t
+            on t.hash = c.transaction_hash
+    """
+
+
+def _dated_rows(clean: str, _spec: InputTable, inputs: dict[str, TableInput]) -> str:
+    # Logs and traces are dated like token transfers, but an undated one still loads (NULL time):
+    # the decoded trades read their time from the transaction anyway.
+    return f"""
+        select c.* replace (coalesce(c.block_timestamp, b.timestamp, t.block_timestamp) as block_timestamp)
         from ({clean}) c
         left join {_block_times(inputs)} b on b.number = c.block_number
         left join (select hash, block_timestamp from {_TMP}final_transactions) t
@@ -399,7 +584,10 @@ def _label_rows(clean: str, spec: InputTable, _inputs: dict[str, TableInput]) ->
 
 
 _DERIVE = {
+    "transactions": _transaction_rows,
     "token_transfers": _token_transfer_rows,
+    "logs": _dated_rows,
+    "traces": _dated_rows,
     "contracts": _contract_rows,
     "labels": _label_rows,
 }

@@ -24,6 +24,8 @@ class TableReport:
         rows_loaded: rows appended to the raw table.
         rows_rejected: rows quarantined in raw.raw_rejects (invalid or duplicate).
         ignored_columns: known ethereum-etl / BigQuery columns present in the files and not loaded.
+        extra_columns: per file, columns nothing accounts for, read past (not refused).
+        notes: what a reader of the loaded rows should know, also in raw.source_manifest.notes.
     """
 
     input_name: str
@@ -33,6 +35,8 @@ class TableReport:
     rows_loaded: int = 0
     rows_rejected: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    extra_columns: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -43,14 +47,18 @@ class FilesLoadReport:
         tables: one report per table read, keyed by raw table name ("blocks" for blocks).
         folder: the input folder.
         load_id: id of the raw load, as in raw.raw_rejects and raw.source_manifest.
-        ignored_paths: entries of the folder that were not read (non-data files, unused
-            ethereum-etl exports such as logs or traces), relative to the folder.
+        ignored_paths: entries of the folder that were not read (notes, unused ethereum-etl
+            exports such as geth_traces, files named after no table), relative to the folder.
+        ignored_reasons: why each of them was not read, as in raw.source_files.
+        warnings: skipped entries that look like a misspelt table (token_transfer.csv).
     """
 
     tables: dict[str, TableReport]
     folder: str = ""
     load_id: str = ""
     ignored_paths: list[str] = field(default_factory=list)
+    ignored_reasons: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rows_loaded(self) -> int:

@@ -44,6 +44,7 @@ SQL_TYPES = {
     "bool": "boolean",
     "float": "double",
     "label": "varchar",
+    "topics": "varchar",
 }
 
 EXPECTED = {
@@ -56,7 +57,8 @@ EXPECTED = {
     "text": "text",
     "bool": "true or false",
     "float": "a non-negative number",
-    "label": f"one of {', '.join(LABEL_TYPES)} or a known synonym",
+    "label": f"one of {', '.join(LABEL_TYPES)} or a known synonym (else it loads as other)",
+    "topics": "comma-separated 0x words of 64 hex digits",
 }
 
 
@@ -200,18 +202,23 @@ def _float(x: str, v: str, _min_time: str) -> tuple[str, str]:
 
 
 def _label(x: str, v: str, _min_time: str) -> tuple[str, str]:
-    # "Phish / Hack", "phish_hack" and "phish-hack" are the same label: runs of anything but
-    # letters and digits become one dash.
+    # A label no synonym knows loads as `other`: the original text is kept beside it, so a list
+    # in a new vocabulary still marks its addresses, and the report counts them.
     norm = f"trim(regexp_replace(lower({x}), '[^a-z0-9]+', '-', 'g'), '-')"
     cases = " ".join(
         f"when {sql_literal(k)} then {sql_literal(t)}" for k, t in sorted(LABEL_SYNONYMS.items())
     )
     suffixes = " or ".join(f"ends_with({norm}, {sql_literal(s)})" for s in LABEL_SCAM_SUFFIXES)
-    value = f"coalesce(case {norm} {cases} end, case when {suffixes} then 'scam' end)"
+    value = f"coalesce(case {norm} {cases} end, case when {suffixes} then 'scam' end, 'other')"
+    return value, ""
+
+
+def _topics(x: str, v: str, _min_time: str) -> tuple[str, str]:
+    # BigQuery's REPEATED topics arrive joined with ',' (see the loader); some tools add spaces.
+    value = f"lower(replace({x}, ' ', ''))"
     bad = (
-        f"when {v} is null then 'unknown label type ' || {_shown(x)} || "
-        f"'; expected one of {', '.join(LABEL_TYPES)} "
-        "or a synonym such as cex, phish-hack, ofac, tornado-cash'"
+        f"when not regexp_full_match({v}, '0x[0-9a-f]{{64}}(,0x[0-9a-f]{{64}})*') "
+        f"then 'not comma-separated topics (0x and 64 hex digits each): ' || {_shown(x)}"
     )
     return value, bad
 
@@ -226,4 +233,5 @@ _KINDS = {
     "bool": _bool,
     "float": _float,
     "label": _label,
+    "topics": _topics,
 }
