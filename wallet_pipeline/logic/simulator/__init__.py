@@ -10,8 +10,10 @@ from wallet_pipeline.logic.simulator.output import (
     ETL_TABLES,
     SimulationReport,
     load_simulation,
+    load_truth,
     write_etl_files,
 )
+from wallet_pipeline.logic.simulator.randomize import random_world_config
 from wallet_pipeline.logic.simulator.stream import simulate, simulate_arrow
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "SimulationReport",
     "SimulatorConfig",
     "load_simulation",
+    "load_truth",
+    "random_world_config",
     "simulate",
     "simulate_arrow",
     "write_etl_files",

@@ -31,6 +31,7 @@ from wallet_pipeline.logic.simulator.chain import DAY, HOUR
 from wallet_pipeline.logic.simulator.encoding import NS_DEPOSIT, NS_WALLET, lookalike_ids, make_ids
 from wallet_pipeline.logic.simulator.entities import deposit_and_sweep, nonce_of, withdraw_eth
 from wallet_pipeline.logic.simulator.truth import entities_table, wallets_table
+from wallet_pipeline.logic.simulator.variety import pick_secondary
 from wallet_pipeline.logic.simulator.world import SCAM_BUY_ETH, World
 
 _STREAM_CHUNK = 100
@@ -62,6 +63,29 @@ FRESH_SHARE = 0.25
 AIRDROP_CLAIM_SHARE = 0.18
 NFT_TOKENS_PER_TRADER = 2.5
 NFT_TOKEN_ID_STRIDE = 1_000_000
+# Streams of the structure beyond the default world (one per knob, so each leaves the rest as is).
+_STREAM_SHARED_DEPOSIT = 101
+_STREAM_SHORT_BOTS = 102
+_STREAM_P2P = 103
+_STREAM_FAMILY = 104
+_STREAM_SECONDARY = 105
+_STREAM_CHUNK_LABELS = 106
+# Shared deposit addresses serve two to four unrelated customers.
+SHARED_DEPOSIT_USERS = (2, 5)
+# Short-lived bots: one or two days, 50-150 transactions.
+SHORT_BOT_DAYS = (1.0, 2.0)
+SHORT_BOT_TXS = (50, 151)
+# A paying pair settles about three times a month (rent, salaries, shared costs).
+P2P_PAYMENTS_PER_DAY = 0.1
+P2P_REVERSE_SHARE = 0.2
+# Friends and families: three to six people, each paying someone of the group about weekly.
+FAMILY_SIZE = (3, 7)
+FAMILY_PAYMENTS_PER_MEMBER_DAY = 0.15
+# Share of a wallet's withdrawals that a second-tier hot wallet pays in addition.
+SECONDARY_PAYOUT_SHARE = 0.5
+# With public_labels: share of bots a public feed tags mev_bot, of deposit addresses cex_deposit.
+PUBLIC_BOT_LABEL_SHARE = 0.3
+PUBLIC_DEPOSIT_LABEL_SHARE = 0.1
 
 
 @dataclass
@@ -72,6 +96,8 @@ class ChunkResult:
     deferred: TxBatch
     wallets: pa.Table
     entities: pa.Table
+    # (address id, label kind, name) of chunk wallets a public label feed tags.
+    labels: list[tuple[int, str, str]]
 
 
 def _lognormal(rng: np.random.Generator, median: np.ndarray | float, sigma: float, n: int) -> np.ndarray:
@@ -106,6 +132,8 @@ class _Chunk:
         self.mult = np.exp(0.95 * rng.standard_normal(n) - 0.45)
         self.b, self.d = TxBatch(), TxBatch()
         self.poison: list[tuple[np.ndarray, ...]] = []
+        self.shared_user = np.zeros(0, dtype=bool)
+        self.short_bots = np.empty(0, dtype=np.int64)
         self._spans()
         self._exchange_users()
 
@@ -206,6 +234,9 @@ class _Chunk:
             counts[kind] = rng.poisson(np.asarray(rates)[p] * scale)
         counts["deposit"] = np.where(self.user >= 0, counts["deposit"], 0)
         self._drop_idle_users(counts["deposit"])
+        self.shared_user = np.zeros(len(self.user_first), dtype=bool)
+        if w.config.shared_deposit_share > 0:
+            self._share_deposits()
         dormant = p == D
         k = 1 + rng.binomial(3, 0.35, n)
         kind_of = rng.random(n)
@@ -243,7 +274,166 @@ class _Chunk:
         self._scam_victims()
         self._bots()
         lookalikes = self._poisoning()
-        return ChunkResult(self.b, self.d, *self._truth(lookalikes))
+        cfg = w.config
+        if cfg.p2p_pair_share > 0:
+            self._p2p_pairs()
+        if cfg.family_share > 0:
+            self._families()
+        if cfg.secondary_hot_wallets > 0:
+            self._secondary_payouts(counts["withdraw"])
+        labels = self._public_labels() if cfg.public_labels else []
+        return ChunkResult(self.b, self.d, *self._truth(lookalikes), labels)
+
+    # ----- structure beyond the default world (each behind its knob) ---------------------------
+    def _share_deposits(self) -> None:
+        """Merge a share of the users of each exchange into groups that use one deposit address.
+
+        The first user's address serves the group; the other users' own addresses then never
+        appear. Users stay separate entities; the shared address belongs to the exchange.
+        """
+        rng = np.random.default_rng([self.w.seed, _STREAM_SHARED_DEPOSIT, self.c])
+        chosen = np.flatnonzero(rng.random(len(self.user_first)) < self.w.config.shared_deposit_share)
+        chosen = chosen[rng.permutation(len(chosen))]
+        for ex in np.unique(self.user_exchange[chosen]):
+            users = chosen[self.user_exchange[chosen] == ex]
+            i = 0
+            while len(users) - i >= 2:
+                group = users[i : i + min(int(rng.integers(*SHARED_DEPOSIT_USERS)), len(users) - i)]
+                self.deposit_ids[group] = self.deposit_ids[group[0]]
+                self.deposit_nonce[group] = self.deposit_nonce[group[0]]
+                self.shared_user[group] = True
+                i += len(group)
+
+    def _session_times(self, wallets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Like `times`, from another random stream; wallets must have sessions."""
+        k = self.sess_count[wallets]
+        pick = self.sess_start[wallets] + (rng.random(len(wallets)) * k).astype(np.int64)
+        return self.sess_t[pick] + rng.exponential(300.0, len(wallets)).astype(np.int64)
+
+    def _humans(self) -> np.ndarray:
+        """Retail, NFT and whale wallets that have sessions to act in."""
+        return np.flatnonzero(np.isin(self.persona, (R, N, W)) & (self.sess_count > 0))
+
+    def _pay(
+        self,
+        rng: np.random.Generator,
+        sender: np.ndarray,
+        receiver: np.ndarray,
+        usd: np.ndarray,
+        as_eth: np.ndarray,
+        ts: np.ndarray,
+    ) -> None:
+        """Payments between wallets of the chunk: round ETH amounts or round stablecoin amounts."""
+        w = self.w
+        e = as_eth
+        eth = usd[e] / w.eth_usd(ts[e])
+        send_eth(
+            self.b,
+            self.ids[sender[e]],
+            self.ids[receiver[e]],
+            ts[e],
+            eth,
+            self.nonce[sender[e]],
+            rng,
+            round_share=1.0,
+        )
+        t = ~as_eth
+        tok = np.where(rng.random(int(t.sum())) < 0.55, w.USDC, w.USDT)
+        amount = np.maximum(np.round(usd[t], -1), 10.0)
+        send_token(
+            self.b, w, self.ids[sender[t]], tok, self.ids[receiver[t]], amount, ts[t], self.nonce[sender[t]]
+        )
+
+    def _p2p_pairs(self) -> None:
+        """Unrelated wallets paired by repeated payments (one mostly pays the other)."""
+        w, rng = self.w, np.random.default_rng([self.w.seed, _STREAM_P2P, self.c])
+        humans = self._humans()
+        chosen = rng.permutation(humans[rng.random(len(humans)) < w.config.p2p_pair_share])
+        k = len(chosen) // 2
+        if k == 0:
+            return
+        payer, payee = chosen[:k], chosen[k : 2 * k]
+        days = (self.leave[payer] - self.join[payer]) / DAY
+        n_pay = 2 + rng.poisson(P2P_PAYMENTS_PER_DAY * days * w.config.activity)
+        pair = np.repeat(np.arange(k), n_pay)
+        reverse = rng.random(len(pair)) < P2P_REVERSE_SHARE
+        sender = np.where(reverse, payee[pair], payer[pair])
+        receiver = np.where(reverse, payer[pair], payee[pair])
+        # The same kind of settlement each time: one asset and a typical amount per pair.
+        usd = _lognormal(rng, 250.0, 1.0, k)[pair] * rng.uniform(0.9, 1.1, len(pair))
+        as_eth = (rng.random(k) < 0.4)[pair]
+        self._pay(rng, sender, receiver, usd, as_eth, self._session_times(sender, rng))
+
+    def _families(self) -> None:
+        """Small groups of unrelated owners who pay each other often; not one entity."""
+        w, rng = self.w, np.random.default_rng([self.w.seed, _STREAM_FAMILY, self.c])
+        humans = self._humans()
+        chosen = rng.permutation(humans[rng.random(len(humans)) < w.config.family_share])
+        sizes = rng.integers(*FAMILY_SIZE, max(1, len(chosen) // 3))
+        sizes = sizes[np.cumsum(sizes) <= len(chosen)]
+        if len(sizes) == 0:
+            return
+        members = chosen[: sizes.sum()]
+        group = np.repeat(np.arange(len(sizes)), sizes)
+        start = np.cumsum(sizes) - sizes
+        days = (self.leave[members] - self.join[members]) / DAY
+        n_pay = rng.poisson(FAMILY_PAYMENTS_PER_MEMBER_DAY * days * w.config.activity)
+        sender_pos = np.repeat(np.arange(len(members)), n_pay)
+        g = group[sender_pos]
+        # Anyone else of the group: shift by 1..size-1 inside the group.
+        offset = 1 + (rng.random(len(g)) * (sizes[g] - 1)).astype(np.int64)
+        rank = sender_pos - start[g]
+        receiver_pos = start[g] + (rank + offset) % sizes[g]
+        sender, receiver = members[sender_pos], members[receiver_pos]
+        usd = _lognormal(rng, 60.0, 0.9, len(sender))
+        as_eth = rng.random(len(sender)) < 0.35
+        self._pay(rng, sender, receiver, usd, as_eth, self._session_times(sender, rng))
+
+    def _secondary_payouts(self, withdrawals: np.ndarray) -> None:
+        """Second-tier hot wallets pay users of their exchange, on top of the main tier."""
+        w, rng = self.w, np.random.default_rng([self.w.seed, _STREAM_SECONDARY, self.c])
+        wi = np.repeat(np.arange(self.n), rng.binomial(withdrawals, SECONDARY_PAYOUT_SHARE))
+        wi = wi[self.sess_count[wi] > 0]
+        if len(wi) == 0:
+            return
+        ts = self._session_times(wi, rng) - rng.integers(2 * MINUTE, 30 * MINUTE, len(wi))
+        sid, idx = pick_secondary(w, self.home_ex[wi], rng.random(len(wi)))
+        e = rng.random(len(wi)) < 0.6
+        send_eth(
+            self.d,
+            sid[e],
+            self.ids[wi[e]],
+            ts[e],
+            _lognormal(rng, 2 * ETH_MEDIAN[self.persona[wi[e]]], 1.0, int(e.sum())),
+            w.secondary_nonce[idx[e]],
+            rng,
+            fee_class=FEE_INSTITUTION,
+        )
+        t = ~e
+        tok = rng.choice([w.USDT, w.USDC], int(t.sum()), p=[0.55, 0.45])
+        send_token(
+            self.d,
+            w,
+            sid[t],
+            tok,
+            self.ids[wi[t]],
+            np.round(self.usd(wi[t]) * 3, 2),
+            ts[t],
+            w.secondary_nonce[idx[t]],
+            fee_class=FEE_INSTITUTION,
+        )
+
+    def _public_labels(self) -> list[tuple[int, str, str]]:
+        """Labels a public feed has for chunk wallets: some bots (mev_bot), some deposit addresses."""
+        rng = np.random.default_rng([self.w.seed, _STREAM_CHUNK_LABELS, self.c])
+        bots = self.ids[self.persona == B]
+        bots = bots[rng.random(len(bots)) < PUBLIC_BOT_LABEL_SHARE]
+        deposits, first = np.unique(self.deposit_ids, return_index=True)
+        pick = rng.random(len(deposits)) < PUBLIC_DEPOSIT_LABEL_SHARE
+        names = [self.w.exchange_names[int(x)] for x in self.user_exchange[first[pick]]]
+        return [(int(b), "mev_bot", f"MEV Bot {k + 1}") for k, b in enumerate(bots)] + [
+            (int(d), "deposit", f"{name}: Deposit") for d, name in zip(deposits[pick], names, strict=True)
+        ]
 
     def _fund_fresh(self) -> None:
         w, rng = self.w, self.rng
@@ -517,6 +707,15 @@ class _Chunk:
         )
         n_tx = np.minimum(n_tx, 0.95 * span / period).astype(np.int64)
         start = w.activity_start + (rng.random(len(bots)) * (span - n_tx * period)).astype(np.int64)
+        if w.config.short_bot_share > 0:
+            srng = np.random.default_rng([w.seed, _STREAM_SHORT_BOTS, self.c])
+            short = srng.random(len(bots)) < w.config.short_bot_share
+            k = int(short.sum())
+            duration = srng.uniform(*SHORT_BOT_DAYS, k) * DAY
+            n_tx[short] = srng.integers(*SHORT_BOT_TXS, k)
+            period[short] = duration / n_tx[short]
+            start[short] = w.activity_start + (srng.random(k) * (span - duration)).astype(np.int64)
+            self.short_bots = bots[short]
         fail_rate = rng.uniform(0.05, 0.2, len(bots))
         tokens = w.swap_tokens[rng.integers(0, min(6, len(w.swap_tokens)), (len(bots), 2))]
         bi = np.repeat(np.arange(len(bots)), n_tx)
@@ -582,17 +781,34 @@ class _Chunk:
         users = self.user >= 0
         ent = np.array([f"exchange_user_{self.lo + int(f):09d}" for f in self.user_first], dtype=object)
         entity_id = np.where(users, ent[np.maximum(self.user, 0)] if len(ent) else None, None)
+        role = np.where(users, "user", None)
+        if len(self.short_bots):
+            role[np.isin(np.arange(self.n), self.short_bots)] = "short_lived_bot"
         wallets = wallets_table(
             w.seed,
             self.ids,
             persona,
             entity_id,
             np.where(users, "exchange_user", None),
-            np.where(users, "user", None),
+            role,
         )
+        own = ~self.shared_user
         deposits = wallets_table(
-            w.seed, self.deposit_ids, "deposit_address", ent, "exchange_user", "deposit_address"
+            w.seed, self.deposit_ids[own], "deposit_address", ent[own], "exchange_user", "deposit_address"
         )
+        if self.shared_user.any():
+            # Industry attribution gives a shared deposit address to the exchange.
+            shared, first = np.unique(self.deposit_ids[self.shared_user], return_index=True)
+            ex = self.user_exchange[self.shared_user][first]
+            shared_deposits = wallets_table(
+                w.seed,
+                shared,
+                "deposit_address",
+                np.array([w.exchange_entities[int(x)].entity_id for x in ex], dtype=object),
+                "exchange",
+                "shared_deposit_address",
+            )
+            deposits = pa.concat_tables([deposits, shared_deposits])
         look_entity = np.array([p.entity_id for p in w.poisoners], dtype=object)
         look_target = lookalikes & ((np.int64(1) << 40) - 1)
         looks = wallets_table(
@@ -606,7 +822,7 @@ class _Chunk:
             "lookalike",
             True,
         )
-        n_members = np.bincount(self.user[users], minlength=len(ent)) + 1
+        n_members = np.bincount(self.user[users], minlength=len(ent)) + own
         names = [w.exchange_names[int(x)] for x in self.user_exchange]
         entities = entities_table(
             ent.tolist(),
@@ -615,7 +831,9 @@ class _Chunk:
             n_members,
             [
                 f"{name} customer: {k - 1} wallet(s) sharing one deposit address"
-                for name, k in zip(names, n_members, strict=True)
+                if o
+                else f"{name} customer: {k} wallet(s); its deposit address is shared with unrelated customers"
+                for name, k, o in zip(names, n_members, own, strict=True)
             ],
         )
         return pa.concat_tables([wallets, deposits, looks]), entities

@@ -68,6 +68,16 @@ class Clock:
         """Block numbers of block indexes."""
         return self.first_block + np.asarray(index, dtype=np.int64)
 
+    def block_number_before(self, ts: np.ndarray) -> np.ndarray:
+        """Block numbers of times before the window (one block per 12 s slot, 1% missed).
+
+        Those blocks are not part of the simulation: only contracts created before the window
+        refer to them. Numbers stay at least 1.
+        """
+        ts = np.asarray(ts, dtype=np.int64)
+        back = np.ceil((self.start_ts - ts) / SLOT_SECONDS * (1 - MISSED_SLOT_SHARE)).astype(np.int64)
+        return np.maximum(self.first_block - np.maximum(back, 1), 1)
+
     def base_fee_wei(self, index: np.ndarray) -> np.ndarray:
         """EIP-1559 base fee per gas of each block, in wei."""
         index = np.asarray(index, dtype=np.int64)

@@ -50,7 +50,29 @@ def entity_batches(w: World) -> tuple[TxBatch, TxBatch]:
     _exchange_rebalancing(w, d, rng)
     for p in w.poisoners:
         withdraw_eth(w, d, p.operators, np.full(len(p.operators), w.activity_start), 2.0, rng)
+    if len(w.secondary_ids):
+        _secondary_top_ups(w, d, rng)
     return b, d
+
+
+def _secondary_top_ups(w: World, d: TxBatch, rng: np.random.Generator) -> None:
+    """Main hot wallets refill their exchange's second tier every one to three days."""
+    for sid, ex in zip(w.secondary_ids, w.secondary_exchange, strict=True):
+        gaps = rng.uniform(1.0, 3.0, w.config.days) * DAY
+        ts = (w.activity_start + np.cumsum(gaps) - gaps[0] + rng.uniform(0, DAY)).astype(np.int64)
+        ts = ts[ts < w.end_ts]
+        hot, idx = w.pick_hot(np.full(len(ts), ex, dtype=np.int64), rng.random(len(ts)))
+        send_eth(
+            d,
+            hot,
+            np.full(len(ts), sid),
+            ts,
+            10 ** rng.uniform(1.5, 2.5, len(ts)),
+            w.hot_nonce[idx],
+            rng,
+            fee_class=FEE_INSTITUTION,
+            round_share=1.0,
+        )
 
 
 def nonce_of(w: World, ids: np.ndarray | int) -> np.ndarray:
@@ -105,7 +127,9 @@ def deposit_and_sweep(
 
 
 def _deployments(w: World, b: TxBatch, rng: np.random.Generator) -> None:
-    cs = w.contracts
+    # Contracts from before the window were deployed (and pools filled) by transactions the
+    # window does not hold.
+    cs = [c for c in w.contracts if not c.pre_window]
     ids = np.array([c.id for c in cs], dtype=np.int64)
     creators = np.array([c.creator for c in cs], dtype=np.int64)
     ts = np.array([c.created_ts for c in cs], dtype=np.int64)
@@ -135,7 +159,8 @@ def _deployments(w: World, b: TxBatch, rng: np.random.Generator) -> None:
     lp_nonce = int(nonce_of(w, lp)[0])
     pool_ts = {c.id: c.created_ts for c in cs if c.kind == "pool"}
     for pool, a, other in w.pools:
-        if pool == w.airdrop.pool or cs[w.contract_index[pool]].entity_id is not None:
+        contract = w.contracts[w.contract_index[pool]]
+        if pool == w.airdrop.pool or contract.entity_id is not None or contract.pre_window:
             continue
         t = pool_ts[pool] + int(rng.integers(5, 40)) * MINUTE
         if other == w.WETH:
@@ -303,18 +328,27 @@ def _sybil_farm(w: World, farm: SybilFarm, b: TxBatch, d: TxBatch, rng: np.rando
         n * farm.amount_eth * 1.3,
         rng,
     )
-    # Similar amounts to fresh wallets, within a few hours.
-    send_eth(
-        b,
-        np.full(n, farm.funder),
-        members,
-        farm.fund_ts + np.sort(rng.integers(0, 3 * HOUR, n)),
-        farm.amount_eth * rng.uniform(0.985, 1.015, n),
-        nonce_of(w, farm.funder),
-        rng,
-    )
+    if farm.topology == "star":
+        # Similar amounts to fresh wallets, within a few hours.
+        send_eth(
+            b,
+            np.full(n, farm.funder),
+            members,
+            farm.fund_ts + np.sort(rng.integers(0, 3 * HOUR, n)),
+            farm.amount_eth * rng.uniform(0.985, 1.015, n),
+            nonce_of(w, farm.funder),
+            rng,
+        )
+    elif farm.topology == "relay_tree":
+        _fund_through_relays(w, farm, b, rng)
+    else:
+        _fund_as_chain(w, farm, b, rng)
     a = w.airdrop
     lo, hi = farm.fund_ts + DAY, a.launch_ts - DAY
+    if hi <= lo:
+        # Only windows under two weeks get here: the farming rounds fit between the funding
+        # and the claim window instead of ending a day before the launch.
+        lo, hi = farm.fund_ts + 2 * HOUR, a.open_ts - 2 * HOUR
     n_rounds = int(rng.integers(4, 9))
     rounds = np.sort(rng.integers(lo, max(hi, lo + 1), n_rounds))
     for k, t in enumerate(rounds):
@@ -357,6 +391,45 @@ def _sybil_farm(w: World, farm: SybilFarm, b: TxBatch, d: TxBatch, rng: np.rando
         nonce_of(w, farm.deposit),
         rng,
     )
+
+
+def _fund_through_relays(w: World, farm: SybilFarm, b: TxBatch, rng: np.random.Generator) -> None:
+    """Funder -> relays -> members: each relay seeds its own share of the members."""
+    members, relays = farm.members, farm.relays
+    relay_of = np.arange(len(members)) % len(relays)
+    per_relay = np.bincount(relay_of, minlength=len(relays))
+    relay_ts = farm.fund_ts - np.sort(rng.integers(HOUR, 3 * HOUR, len(relays)))
+    # The funder passes on what the members need plus their gas, the way farm scripts top up.
+    send_eth(
+        b,
+        np.full(len(relays), farm.funder),
+        relays,
+        relay_ts,
+        per_relay * farm.amount_eth * rng.uniform(1.02, 1.05, len(relays)),
+        nonce_of(w, farm.funder),
+        rng,
+    )
+    send_eth(
+        b,
+        relays[relay_of],
+        members,
+        relay_ts[relay_of] + HOUR + rng.integers(0, 3 * HOUR, len(members)),
+        farm.amount_eth * rng.uniform(0.985, 1.015, len(members)),
+        0,
+        rng,
+    )
+
+
+def _fund_as_chain(w: World, farm: SybilFarm, b: TxBatch, rng: np.random.Generator) -> None:
+    """Funder -> member 1 -> member 2 -> ...: each keeps its share and forwards the rest."""
+    members = farm.members
+    n = len(members)
+    hop_ts = farm.fund_ts + np.cumsum(rng.integers(5 * MINUTE, 40 * MINUTE, n))
+    # Member i receives what it and every later member need.
+    remaining = farm.amount_eth * (n - np.arange(n)) * rng.uniform(1.0, 1.01, n)
+    senders = np.r_[farm.funder, members[:-1]].astype(np.int64)
+    nonce = np.r_[nonce_of(w, farm.funder), np.zeros(n - 1, dtype=np.int64)]
+    send_eth(b, senders, members, hop_ts, remaining, nonce, rng)
 
 
 def _wash_ring(w: World, ring: WashRing, b: TxBatch, d: TxBatch, rng: np.random.Generator) -> None:
@@ -450,7 +523,8 @@ def _launderer(w: World, lau: Launderer, amount_eth: float, b: TxBatch, rng: np.
                 method=M.BRIDGE_DEPOSIT,
             )
         forward = max(balance - peel - 0.01, 0.1)
-        t = peel_ts + int(rng.integers(1 * HOUR, 6 * HOUR))
+        # Windows under two weeks hurry the chain so that it ends inside them.
+        t = peel_ts + int(int(rng.integers(1 * HOUR, 6 * HOUR)) * min(1.0, w.config.days / 14))
         nxt = hops[i + 1] if i + 1 < len(hops) else lau.sink
         send_eth(b, one, np.array([nxt]), np.array([t]), np.array([forward]), 0, rng)
         balance = forward

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from wallet_pipeline.logic.raw_schema import GROUND_TRUTH_SCHEMA, RAW_SCHEMA, RAW_TABLES
+from wallet_pipeline.logic.raw_schema import GROUND_TRUTH_SCHEMA, LABEL_TYPES, RAW_SCHEMA, RAW_TABLES
 from wallet_pipeline.logic.raw_store import raw_load
 from wallet_pipeline.logic.simulator.balances import balances_query
 from wallet_pipeline.logic.simulator.chain import Clock
@@ -29,6 +29,7 @@ from wallet_pipeline.logic.simulator.encoding import (
     make_ids,
     uniform_hash,
 )
+from wallet_pipeline.logic.simulator.labels import raw_label_types
 from wallet_pipeline.logic.simulator.stream import GROUND_TRUTH_PREFIX, RAW_OUTPUT_TABLES, simulate_arrow
 from wallet_pipeline.logic.simulator.truth import TRUTH_SCHEMAS, create_sql
 
@@ -60,6 +61,20 @@ class SimulationReport:
     seconds: float = 0.0
 
 
+# Where an address shows it is on chain: every raw column that names one.
+_ON_CHAIN_COLUMNS = (
+    ("transactions", "from_address"),
+    ("transactions", "to_address"),
+    ("token_transfers", "from_address"),
+    ("token_transfers", "to_address"),
+    ("token_transfers", "token_address"),
+    ("dex_trades", "taker"),
+    ("nft_trades", "buyer"),
+    ("nft_trades", "seller"),
+    ("contract_creations", "address"),
+)
+
+
 def _prune_silent_wallets(con: duckdb.DuckDBPyConnection) -> int:
     """Drop planned wallets that never made it on chain; returns how many.
 
@@ -68,19 +83,13 @@ def _prune_silent_wallets(con: duckdb.DuckDBPyConnection) -> int:
     make the truth list addresses no stage can see.
     """
     on_chain = " union ".join(
-        f"select {column} as address from {RAW_SCHEMA}.{table}"
-        for table, column in (
-            ("transactions", "from_address"),
-            ("transactions", "to_address"),
-            ("token_transfers", "from_address"),
-            ("token_transfers", "to_address"),
-            ("token_transfers", "token_address"),
-            ("dex_trades", "taker"),
-            ("nft_trades", "buyer"),
-            ("nft_trades", "seller"),
-            ("contract_creations", "address"),
-        )
+        f"select {column} as address from {RAW_SCHEMA}.{table}" for table, column in _ON_CHAIN_COLUMNS
     )
+    return _prune_wallets_off(con, on_chain)
+
+
+def _prune_wallets_off(con: duckdb.DuckDBPyConnection, on_chain: str) -> int:
+    """Delete staged truth wallets whose address the query `on_chain` does not list."""
     row = con.execute(
         f"delete from {GROUND_TRUTH_SCHEMA}.wallets{_SHADOW} "
         f"where address not in (select address from ({on_chain}) where address is not null)"
@@ -121,6 +130,8 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
                         personas.update(_value_counts(chunk["persona"]))
                     elif name == "entities":
                         entity_types.update(_value_counts(chunk["entity_type"]))
+                elif table == "address_labels":
+                    load.append(table, _raw_labels(chunk))
                 else:
                     load.append(table, chunk)
             balances = con.sql(balances_query(load.staged("transactions"), config.seed)).fetch_arrow_table()
@@ -141,6 +152,18 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
         )
     )
     truth_rows[GROUND_TRUTH_PREFIX + "wallets"] -= silent
+    _publish_truth(con)
+    return SimulationReport(
+        row_counts={**{t: raw_rows.get(t, 0) for t in (*RAW_OUTPUT_TABLES, "balances")}, **dict(truth_rows)},
+        persona_counts=dict(sorted(personas.items())),
+        entity_counts=dict(sorted(entity_types.items())),
+        load_id=load_id,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _publish_truth(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace ground_truth.* by the staged shadow tables, in one transaction."""
     con.execute("begin transaction")
     try:
         for name in TRUTH_SCHEMAS:
@@ -150,13 +173,76 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
     except Exception:
         con.execute("rollback")
         raise
-    return SimulationReport(
-        row_counts={**{t: raw_rows.get(t, 0) for t in (*RAW_OUTPUT_TABLES, "balances")}, **dict(truth_rows)},
-        persona_counts=dict(sorted(personas.items())),
-        entity_counts=dict(sorted(entity_types.items())),
-        load_id=load_id,
-        seconds=time.perf_counter() - started,
-    )
+
+
+def load_truth(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> dict[str, int]:
+    """Write only the world's ground truth (ground_truth.wallets, entities, tokens).
+
+    For a world whose raw data went elsewhere (an ethereum-etl export run through the files
+    source): one simulation pass, no raw.* table touched. The truth is the one `load_simulation`
+    writes for the same config: planned wallets that never made it on chain are left out.
+    Tables are staged and swapped in one transaction; a failed run leaves the old ones.
+
+    Args:
+        con: DuckDB connection (its own file or in memory).
+        config: the world.
+
+    Returns:
+        Rows per table, "ground_truth.<name>".
+    """
+    con.execute(f"create schema if not exists {GROUND_TRUTH_SCHEMA}")
+    _drop_truth_shadows(con)
+    for name in TRUTH_SCHEMAS:
+        con.execute(create_sql(name, GROUND_TRUTH_SCHEMA, name + _SHADOW))
+    on_chain = f"{GROUND_TRUTH_SCHEMA}.on_chain{_SHADOW}"
+    con.execute(f"create or replace table {on_chain} (address varchar)")
+    columns: dict[str, list[str]] = {}
+    for table, column in _ON_CHAIN_COLUMNS:
+        columns.setdefault(table, []).append(column)
+    try:
+        for table, chunk in simulate_arrow(config):
+            if table.startswith(GROUND_TRUTH_PREFIX):
+                _insert_truth(con, table[len(GROUND_TRUTH_PREFIX) :], chunk)
+            elif table in columns and chunk.num_rows:
+                con.register("_addresses", chunk.select(columns[table]))
+                try:
+                    union = " union ".join(f"select {c} from _addresses" for c in columns[table])
+                    con.execute(f"insert into {on_chain} select distinct * from ({union})")
+                finally:
+                    con.unregister("_addresses")
+        _prune_wallets_off(con, f"select address from {on_chain}")
+    except BaseException:
+        _drop_truth_shadows(con)
+        raise
+    finally:
+        con.execute(f"drop table if exists {on_chain}")
+    _publish_truth(con)
+    return {
+        GROUND_TRUTH_PREFIX + name: int(
+            con.execute(f"select count(*) from {GROUND_TRUTH_SCHEMA}.{name}").fetchone()[0]  # type: ignore[index]
+        )
+        for name in TRUTH_SCHEMAS
+    }
+
+
+def _raw_labels(labels: pa.Table) -> pa.Table:
+    """A label feed in raw label types.
+
+    Public spellings (public_labels) map to raw types; the spelling is kept in
+    `original_label_type` when the raw contract has that column. Two spellings of one kind on
+    one address collapse into one raw row, as the raw key (address, label_type, source) asks.
+    """
+    if pc.all(pc.is_in(labels["label_type"], pa.array(LABEL_TYPES))).as_py() is not False:
+        return labels
+    raw, original = raw_label_types(labels, LABEL_TYPES)
+    out = labels.set_column(labels.schema.get_field_index("label_type"), "label_type", raw)
+    if "original_label_type" in RAW_TABLES["address_labels"].column_names:
+        out = out.append_column("original_label_type", original)
+    keys = zip(*(out[c].to_pylist() for c in ("address", "label_type", "source")), strict=True)
+    first: dict[tuple, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    return out.take(pa.array(list(first.values()), type=pa.int64()))
 
 
 def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
@@ -225,6 +311,8 @@ BLOCK_COLUMNS = (
     "transaction_count",
 )
 _TIME_COLUMNS = ("block_timestamp", "block_time")
+# Decoded trades: our extension of an ethereum-etl export, not part of it.
+_TRADE_TABLES = ("dex_trades", "nft_trades")
 
 
 class _FileWriter:
@@ -268,7 +356,9 @@ def _to_file_table(raw_name: str, table: pa.Table) -> pa.Table:
     return out
 
 
-def write_etl_files(config: SimulatorConfig, folder: Path, fmt: str = "csv") -> dict[str, list[Path]]:
+def write_etl_files(
+    config: SimulatorConfig, folder: Path, fmt: str = "csv", *, trade_tables: bool = True
+) -> dict[str, list[Path]]:
     """Write the simulation as an ethereum-etl export folder.
 
     Files, one per table: transactions, token_transfers, blocks, contracts, tokens and labels in
@@ -281,6 +371,8 @@ def write_etl_files(config: SimulatorConfig, folder: Path, fmt: str = "csv") -> 
         config: what to simulate (the same config as load_simulation gives the same data).
         folder: output folder, created if missing.
         fmt: "csv", "csv.gz" or "parquet".
+        trade_tables: write the dex_trades and nft_trades extensions; False gives a pure
+            ethereum-etl export, from which a reader must decode trades itself.
 
     Returns:
         Paths written, per file table.
@@ -301,7 +393,7 @@ def write_etl_files(config: SimulatorConfig, folder: Path, fmt: str = "csv") -> 
 
     try:
         for table, chunk in simulate_arrow(config):
-            if table.startswith(GROUND_TRUTH_PREFIX):
+            if table.startswith(GROUND_TRUTH_PREFIX) or (not trade_tables and table in _TRADE_TABLES):
                 continue
             if table == "transactions" and chunk.num_rows:
                 idx = chunk["block_number"].to_numpy() - clock.first_block

@@ -20,6 +20,26 @@ if TYPE_CHECKING:
     from wallet_pipeline.logic.simulator.world import World
 
 
+# Latest rug, as a fraction of the window: from 12.5 days on, the planned 1-5 trading days
+# always end before it, so only shorter windows are compressed.
+RUG_LATEST = 0.9
+# Relays of a relay-tree sybil farm, and their share of the members.
+SYBIL_RELAYS = (2, 6)
+_STREAM_TOPOLOGY = 15
+
+SYBIL_DESCRIPTIONS = {
+    "star": "One funder seeds fresh wallets that farm the AIR quest and airdrop, then sweep to a collector",
+    "relay_tree": (
+        "Relay tree: one funder pays a few relay wallets, each relay seeds fresh wallets that farm "
+        "the AIR quest and airdrop, then sweep to a collector"
+    ),
+    "chain": (
+        "Funding chain: the funder pays the first fresh wallet, each keeps its share and forwards "
+        "the rest to the next; all farm the AIR quest and airdrop, then sweep to a collector"
+    ),
+}
+
+
 @dataclass
 class ScamToken:
     """A rug-pull token: launched, traded by victims between open_ts and rug_ts, then rugged."""
@@ -59,6 +79,8 @@ class SybilFarm:
     exchange: int
     fund_ts: int
     amount_eth: float
+    topology: str = "star"
+    relays: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass
@@ -175,6 +197,13 @@ def plan_scam_rings(w: World) -> list[ScamRing]:
                 pool = w.new_pool(tok, w.WETH, d, created + 120, entity_id=e.entity_id)
                 open_ts = created + 600
                 rug = open_ts + int(rng.uniform(1.0, 5.0) * DAY)
+                if rug > w.at(RUG_LATEST):
+                    # Only windows under two weeks get here: the trading days shrink so that
+                    # the rug and the cash-out still happen inside the window.
+                    w.notes.append(
+                        f"{e.entity_id}: {sym} trades {(w.at(RUG_LATEST) - open_ts) / DAY:.1f} days"
+                    )
+                    rug = max(open_ts + 6 * HOUR, w.at(RUG_LATEST))
                 st = ScamToken(
                     tok,
                     pool,
@@ -198,13 +227,20 @@ def plan_sybil_farms(w: World) -> list[SybilFarm]:
     """Farms of fresh wallets seeded by one funder early in the window."""
     rng = w.rng
     farms: list[SybilFarm] = []
-    for f in range(w.config.per(w.config.wallets_per_sybil_farm)):
-        e = w.new_entity(
-            f"sybil_farm_{f + 1:03d}",
-            "sybil_farm",
-            True,
-            "One funder seeds fresh wallets that farm the AIR quest and airdrop, then sweep to a collector",
-        )
+    names = [t for t, _ in w.config.sybil_topologies]
+    weights = np.array([v for _, v in w.config.sybil_topologies], dtype=np.float64)
+    n_farms = w.config.per(w.config.wallets_per_sybil_farm)
+    topologies = ["star"] * n_farms
+    # Star-only worlds draw nothing here, so the default world keeps its farms.
+    topo_rng = np.random.default_rng([w.seed, _STREAM_TOPOLOGY]) if names != ["star"] else None
+    if topo_rng is not None:
+        # Systematic sampling: every topology with a weight of at least 1/n_farms gets a farm.
+        u = (topo_rng.random() + np.arange(n_farms)) / n_farms
+        picks = np.searchsorted(np.cumsum(weights) / weights.sum(), u, side="right")
+        topologies = [names[min(int(i), len(names) - 1)] for i in topo_rng.permutation(picks)]
+    for f in range(n_farms):
+        topology = topologies[f]
+        e = w.new_entity(f"sybil_farm_{f + 1:03d}", "sybil_farm", True, SYBIL_DESCRIPTIONS[topology])
         funder = w.new_actor("whale", "funder", e)
         members = np.array(
             [
@@ -213,6 +249,16 @@ def plan_sybil_farms(w: World) -> list[SybilFarm]:
             ],
             dtype=np.int64,
         )
+        relays = np.empty(0, dtype=np.int64)
+        if topology == "relay_tree" and topo_rng is not None:
+            # Relays only pass funds on, once, early: they look like dormant wallets.
+            relays = np.array(
+                [
+                    w.new_actor("dormant", "relay", e, nonce_base=0)
+                    for _ in range(int(topo_rng.integers(*SYBIL_RELAYS)))
+                ],
+                dtype=np.int64,
+            )
         collector = w.new_actor("whale", "collector", e)
         deposit = w.new_actor("deposit_address", "deposit_address", e, nonce_base=0)
         exchange = int(rng.choice(len(w.exchange_names), p=w.exchange_weight))
@@ -226,6 +272,8 @@ def plan_sybil_farms(w: World) -> list[SybilFarm]:
                 exchange,
                 w.at(rng.uniform(0.03, 0.15)),
                 float(rng.choice([0.05, 0.08, 0.1, 0.15])),
+                topology,
+                relays,
             )
         )
     return farms

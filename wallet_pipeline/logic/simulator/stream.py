@@ -20,6 +20,7 @@ from wallet_pipeline.logic.simulator.behaviours import generate_chunk
 from wallet_pipeline.logic.simulator.config import SimulatorConfig
 from wallet_pipeline.logic.simulator.encoding import address_array
 from wallet_pipeline.logic.simulator.entities import entity_batches
+from wallet_pipeline.logic.simulator.labels import label_feed
 from wallet_pipeline.logic.simulator.truth import entities_table, wallets_table
 from wallet_pipeline.logic.simulator.world import World
 
@@ -34,7 +35,8 @@ RAW_OUTPUT_TABLES = (
     "tokens",
     "address_labels",
 )
-LABEL_SOURCE = "simulator"
+# Roles of chunk addresses that belong to an entity planned by the world.
+_PLANNED_ENTITY_ROLES = pa.array(["lookalike", "shared_deposit_address"])
 _STREAM_FINALIZE = 7
 # Stream numbers inside a block: 0 the planned cast, 1 the pooled senders, 2.. the chunks.
 _ENTITY_STREAM = 0
@@ -55,23 +57,28 @@ def simulate_arrow(config: SimulatorConfig) -> Iterator[tuple[str, pa.Table]]:
         entity_batch, w.clock, seed, Stream(_ENTITY_STREAM, n_streams), w, rng(_ENTITY_STREAM)
     )
     del entity_batch
+    if any(c.pre_window for c in w.contracts):
+        yield "contract_creations", _old_creations(w)
     yield GROUND_TRUTH_PREFIX + "wallets", _world_wallets(w)
     lookalikes: Counter[str] = Counter()
+    chunk_labels: list[tuple[int, str, str]] = []
     for c in range(config.n_chunks):
         res = generate_chunk(w, c)
         stream = 2 + c
         yield from finalize(res.batch, w.clock, seed, Stream(stream, n_streams), w, rng(stream))
         yield GROUND_TRUTH_PREFIX + "wallets", res.wallets
         yield GROUND_TRUTH_PREFIX + "entities", res.entities
-        look = pc.filter(res.wallets["entity_id"], pc.equal(res.wallets["role"], "lookalike"))
+        # Chunk addresses that belong to planned entities: look-alikes and shared deposits.
+        look = pc.filter(res.wallets["entity_id"], pc.is_in(res.wallets["role"], _PLANNED_ENTITY_ROLES))
         lookalikes.update(look.to_pylist())
+        chunk_labels.extend(res.labels)
         deferred.extend(res.deferred)
     yield from finalize(
         deferred, w.clock, seed, Stream(_DEFERRED_STREAM, n_streams), w, rng(_DEFERRED_STREAM)
     )
     del deferred
     yield "tokens", _tokens(w)
-    yield "address_labels", _labels(w)
+    yield "address_labels", label_feed(w, chunk_labels)
     yield GROUND_TRUTH_PREFIX + "tokens", _truth_tokens(w)
     yield GROUND_TRUTH_PREFIX + "entities", _world_entities(w, lookalikes)
 
@@ -95,7 +102,9 @@ def simulate(config: SimulatorConfig) -> Iterator[tuple[str, pd.DataFrame]]:
 
 
 def _block_of(w: World, ts: list[int]) -> np.ndarray:
-    return w.clock.block_number(w.clock.block_index(np.array(ts, dtype=np.int64)))
+    t = np.array(ts, dtype=np.int64)
+    inside = w.clock.block_number(w.clock.block_index(t))
+    return np.where(t < w.start_ts, w.clock.block_number_before(t), inside)
 
 
 def _token_contracts(w: World) -> list:
@@ -118,17 +127,26 @@ def _tokens(w: World) -> pa.Table:
     )
 
 
-def _labels(w: World) -> pa.Table:
-    seen: dict[tuple[int, str], str] = {}
-    for address, label_type, name in w.labels:
-        seen.setdefault((address, label_type), name)
-    ids = np.array([k[0] for k in seen], dtype=np.int64)
+def _old_creations(w: World) -> pa.Table:
+    """contract_creations rows of contracts created before the window.
+
+    The block (and so its time) is known; the creating transaction and its sender are not in
+    the data, so they are NULL: a creator would be an address with no other footprint.
+    """
+    cs = [c for c in w.contracts if c.pre_window]
+    ids = np.array([c.id for c in cs], dtype=np.int64)
+    ts = np.array([c.created_ts for c in cs], dtype=np.int64)
+    meta = w.creation_metadata(ids)
+    b_ts = pa.array(ts * 1_000_000, type=pa.timestamp("us"))
     return pa.table(
         {
             "address": address_array(w.seed, ids),
-            "label_type": pa.array([k[1] for k in seen], type=pa.string()),
-            "name": pa.array(list(seen.values()), type=pa.string()),
-            "source": pa.array([LABEL_SOURCE] * len(seen), type=pa.string()),
+            "creator_address": pa.nulls(len(cs), pa.string()),
+            "transaction_hash": pa.nulls(len(cs), pa.string()),
+            "block_number": w.clock.block_number_before(ts),
+            "block_timestamp": b_ts,
+            "block_date": pa.array((ts // 86_400).astype(np.int32), type=pa.date32()),
+            **meta,
         }
     )
 

@@ -30,6 +30,12 @@ from wallet_pipeline.logic.simulator.plans import (
     plan_sybil_farms,
     plan_wash_rings,
 )
+from wallet_pipeline.logic.simulator.variety import (
+    age_contracts,
+    plan_public_labels,
+    plan_secondary_hot_wallets,
+    strip_ring_labels,
+)
 
 # Buyers of each scam token while it trades (whatever the number of wallets: a rug's reach
 # does not grow with the sample), and their typical buy in ETH.
@@ -89,6 +95,8 @@ class Contract:
     popular: bool = False
     scam: bool = False
     entity_id: str | None = None
+    # Created before the window: no creating transaction, only a block number before it.
+    pre_window: bool = False
 
 
 @dataclass
@@ -131,6 +139,8 @@ class World:
         self.truth: list[TruthRow] = []
         self.entities: list[Entity] = []
         self.labels: list[tuple[int, str, str]] = []
+        # What a short window could not hold as planned (compressed or skipped), in words.
+        self.notes: list[str] = []
         self._n_contracts = 0
         self._n_actors = 0
         self.actor_nonce: dict[int, int] = {}
@@ -146,6 +156,12 @@ class World:
         self.wash_rings = plan_wash_rings(self)
         self.launderers = plan_launderers(self)
         self.poisoners = plan_poisoners(self)
+        # Structure beyond the default world; each step is a no-op (no random draw) when its
+        # knob is off, so the default world is unchanged.
+        plan_secondary_hot_wallets(self)
+        strip_ring_labels(self)
+        age_contracts(self)
+        plan_public_labels(self)
         self._finish()
 
     @property
