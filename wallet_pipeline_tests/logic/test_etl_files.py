@@ -763,15 +763,6 @@ def test_unknown_files_are_skipped_and_listed_and_a_misspelt_table_is_a_warning_
     ]
 
 
-def test_a_csv_line_with_too_many_fields_stops_the_load_naming_file_and_line(
-    con: duckdb.DuckDBPyConnection, folder: Path
-) -> None:
-    path = write_csv(folder / "transactions.csv", [tx(1), tx(2)])
-    path.write_text(path.read_text() + ",".join(tx(3).values()) + ",surplus\n")
-    with pytest.raises(EtlFilesError, match=r"^transactions\.csv: cannot be read: CSV Error on Line: 4"):
-        load_etl_files(con, folder)
-
-
 def test_a_table_mostly_rejected_stops_the_load_naming_column_count_and_expectation(
     con: duckdb.DuckDBPyConnection, folder: Path
 ) -> None:

@@ -46,6 +46,7 @@ def read_label_list(path: Path, rel: str) -> pd.DataFrame:
         _json_rows(text, rel, file_label) if path.suffix.lower() == ".json" else _txt_rows(text, file_label)
     )
     frame = pd.DataFrame(rows, columns=["_line", *COLUMNS])
+    frame["address"] = frame["address"].astype("string").str.strip()
     return frame.astype({"_line": "int64", **dict.fromkeys(COLUMNS, "string")})
 
 

@@ -15,6 +15,7 @@ tables; step 4 is atomic by itself.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from pathlib import Path
 
@@ -175,11 +176,24 @@ class _Work:
         cols = table.columns
         typed = "".join(f", {sql_ident(c)} varchar" for c in cols)
         self._create("table", name, f"(_file_idx integer, _line bigint{typed})", as_select=False)
+        malformed = f"{_TMP}malformed_{table.spec.name}"
+        self._create(
+            "table",
+            malformed,
+            "(table_name varchar, source_file varchar, row_number bigint, column_name varchar, "
+            "reason varchar, record varchar, _file_idx integer)",
+            as_select=False,
+        )
         for idx, file in enumerate(table.files):
             if file.fmt in ("json", "txt"):
                 self._stage_list(name, idx, file, cols)
                 continue
-            select = ", ".join(f"{_file_column(file, c)} as {sql_ident(c)}" for c in cols if file.provides(c))
+            trim = "trim({})" if table.spec.trim else "{}"
+            select = ", ".join(
+                f"{trim.format(_file_column(file, c))} as {sql_ident(c)}" for c in cols if file.provides(c)
+            )
+            self.con.execute(f"drop table if exists {_TMP}csv_rejects")
+            self.con.execute(f"drop table if exists {_TMP}csv_scans")
             try:
                 self.con.execute(
                     f"insert into {name} by name select {idx} as _file_idx, {_line(file)} as _line"
@@ -187,6 +201,46 @@ class _Work:
                 )
             except duckdb.Error as exc:
                 raise EtlFilesError(f"{file.rel}: cannot be read: {_duckdb_message(exc)}") from exc
+            if file.fmt == "csv":
+                self._quarantine_malformed(table, name, malformed, idx, file)
+
+    def _quarantine_malformed(
+        self, table: TableInput, stage: str, malformed: str, idx: int, file: InputFile
+    ) -> None:
+        """Quarantine the lines DuckDB could not split into the header's fields.
+
+        Scraped lists carry such lines (an unquoted "3,154" in a count column); one must not
+        refuse the file. The good rows were numbered in reading order, so each is moved down by
+        the malformed lines before it to keep its true line number.
+        """
+        lines = self.con.execute(
+            f"select line, any_value(error_type), any_value(error_message), any_value(csv_line) "
+            f"from {_TMP}csv_rejects group by line order by line"
+        ).fetchall()
+        self.con.execute(f"drop table if exists {_TMP}csv_rejects")
+        self.con.execute(f"drop table if exists {_TMP}csv_scans")
+        if not lines:
+            return
+        # The k-th malformed line (0-based), at file line L, sits after L - 2 - k good rows.
+        thresholds = ", ".join(f"({line - 2 - k})" for k, (line, *_) in enumerate(lines))
+        self.con.execute(
+            f"update {stage} set _line = _line + (select count(*) from (values {thresholds}) t(n) "
+            f"where t.n < {stage}._line - 1) where _file_idx = {idx}"
+        )
+        self.con.executemany(
+            f"insert into {malformed} values (?, ?, ?, '(line)', ?, ?, ?)",
+            [
+                [
+                    table.spec.label,
+                    file.rel,
+                    line,
+                    f"{str(kind).lower()}: {message} (expected the {len(file.columns)} fields of the header)",
+                    json.dumps({"line": text.rstrip(chr(10))[:1000]}),
+                    idx,
+                ]
+                for line, kind, message, text in lines
+            ],
+        )
 
     def _stage_list(self, name: str, idx: int, file: InputFile, cols: list[str]) -> None:
         frame = read_label_list(file.path, file.rel)
@@ -258,10 +312,14 @@ class _Work:
             f"join {_TMP}files f on f.input_name = {sql_literal(spec.name)} and f.file_idx = r._file_idx "
             f"order by r._file_idx, r._line",
         )
+        self.con.execute(f"insert into {_TMP}rejects_{spec.name} select * from {_TMP}malformed_{spec.name}")
         # The text copy is only needed for the reject records: free it before the next table.
-        self.rows_read[spec.name] = self.count(stage)
+        self.rows_read[spec.name] = self.count(stage) + self.count(f"{_TMP}malformed_{spec.name}")
         self.file_rows[spec.name] = dict(
-            self.con.execute(f"select _file_idx, count(*) from {stage} group by 1").fetchall()
+            self.con.execute(
+                f"select _file_idx, count(*) from (select _file_idx from {stage} "
+                f"union all select _file_idx from {_TMP}malformed_{spec.name}) group by 1"
+            ).fetchall()
         )
         self.con.execute(f"drop table {stage}")
 
@@ -427,7 +485,8 @@ def _reader(file: InputFile) -> str:
     compression = "gzip" if file.path.name.lower().endswith(".gz") else "none"
     return (
         f"read_csv({path}, header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
-        f"columns={{{columns}}}, compression='{compression}')"
+        f"columns={{{columns}}}, compression='{compression}', ignore_errors=true, store_rejects=true, "
+        f"rejects_table='{_TMP}csv_rejects', rejects_scan='{_TMP}csv_scans')"
     )
 
 
@@ -576,10 +635,20 @@ def _contract_rows(clean: str, _spec: InputTable, inputs: dict[str, TableInput])
 def _label_rows(clean: str, spec: InputTable, _inputs: dict[str, TableInput]) -> str:
     # Without a source column the file names the source, so the key (address, type, source)
     # stays complete and two label files never collide.
+    # Two labels of one address that map to one type ("balancer" and "dex" in Raphtory's list)
+    # share a key: the row kept carries both originals, so the later one's reject loses nothing.
+    problems = " and ".join(f"{sql_ident('_p_' + c.name)} is null" for c in spec.columns)
     return f"""
-        select c.* replace (coalesce(c.source, f.rel) as source)
-        from ({clean}) c
-        join {_TMP}files f on f.input_name = {sql_literal(spec.name)} and f.file_idx = c._file_idx
+        select c.* replace (
+            case when {problems} then string_agg(distinct c.original_label_type, ',')
+                filter (where {problems}) over (partition by c.address, c.label_type, c.source)
+                else c.original_label_type end as original_label_type
+        )
+        from (
+            select c.* replace (coalesce(c.source, f.rel) as source)
+            from ({clean}) c
+            join {_TMP}files f on f.input_name = {sql_literal(spec.name)} and f.file_idx = c._file_idx
+        ) c
     """
 
 

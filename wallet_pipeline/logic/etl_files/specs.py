@@ -52,6 +52,8 @@ class InputTable:
             synthetic value, see the loader), while a file that has the column must fill it.
         label_from_file_name: a file without a label column takes its label from its name.
         extra_formats: suffixes read besides CSV and Parquet (JSON and text label lists).
+        trim: strip spaces around values; scraped label lists pad addresses (' 0xc12d...'),
+            while chain exports never do and trimming every cell of them doubles validation time.
     """
 
     name: str
@@ -67,6 +69,7 @@ class InputTable:
     may_be_absent: frozenset[str] = frozenset()
     label_from_file_name: bool = False
     extra_formats: tuple[str, ...] = ()
+    trim: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -300,10 +303,10 @@ def map_label(text: str) -> str | None:
 def label_from_file_name(stem: str) -> str:
     """The label a list's file name gives its rows.
 
-    The first part of the name (split on '_') that maps to a label type, with list words
-    ('-addresses', '-all') dropped; else the whole name, which then loads as `other`.
+    The first part of the name (split on '_', then the whole name) that maps to a label type,
+    with list words ('-addresses', '-all') dropped; else the whole name, loaded as `other`.
     """
-    parts = [stem, *stem.split("_")]
+    parts = [*stem.split("_"), stem]
     for part in parts:
         norm = normalize_label(part)
         for word in _LIST_WORDS:
@@ -433,6 +436,7 @@ def build_input_tables() -> dict[str, InputTable]:
             ),
             label_from_file_name=True,
             extra_formats=(".json", ".txt"),
+            trim=True,
         ),
         InputTable(
             "logs",
