@@ -1,8 +1,8 @@
 """The wallet graph: evidence-bearing links between wallets, and the hubs kept out of them.
 
-graph/wallet_edges and graph/hubs come from one step (`build_edges`), which reads the raw tables
-and the contract flags of marts.wallet_features. Every edge keeps the transaction hashes that
-prove it, so an investigator can check any link.
+graph/wallet_edges and graph/hubs come from one step (`build_edges`), which reads the raw tables,
+dbt's decoded trade tables and the contract flags of marts.wallet_features. Every edge keeps the
+transaction hashes that prove it, so an investigator can check any link.
 """
 
 from collections.abc import Iterator
@@ -22,9 +22,13 @@ RAW_TABLES_USED = (
     "tokens",
     "address_labels",
     "contract_creations",
-    "dex_trades",
-    "nft_trades",
 )
+# Trades come from dbt's unified tables: the source's own trades plus those decoded from transfers.
+DECODED_TABLES_USED = ("dex_trades", "nft_trades", "liquidity_events")
+UPSTREAM = [
+    *(dg.AssetKey(["raw", t]) for t in RAW_TABLES_USED),
+    *(dg.AssetKey(["decoded", t]) for t in DECODED_TABLES_USED),
+]
 
 
 class GraphBuildConfig(dg.Config):
@@ -57,7 +61,7 @@ def graph_config(config: GraphBuildConfig):  # noqa: ANN201 - GraphConfig, impor
     specs=[
         dg.AssetSpec(
             EDGES,
-            deps=[*(dg.AssetKey(["raw", t]) for t in RAW_TABLES_USED), FEATURES],
+            deps=[*UPSTREAM, FEATURES],
             group_name=GROUP,
             kinds={"duckdb"},
             description=(
@@ -68,7 +72,7 @@ def graph_config(config: GraphBuildConfig):  # noqa: ANN201 - GraphConfig, impor
         ),
         dg.AssetSpec(
             HUBS,
-            deps=[*(dg.AssetKey(["raw", t]) for t in RAW_TABLES_USED), FEATURES],
+            deps=[*UPSTREAM, FEATURES],
             group_name=GROUP,
             kinds={"duckdb"},
             description="graph.hubs: addresses kept out of the graph, with why (label, contract, degree).",

@@ -19,7 +19,7 @@ import pandas as pd
 
 from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig
 from wallet_pipeline.logic.graph.group_rules import peel_chain_edges, wash_cycle_edges
-from wallet_pipeline.logic.graph.hubs import detect_hubs, table_columns
+from wallet_pipeline.logic.graph.hubs import TRADE_TABLES, detect_hubs, table_columns, trade_schema
 
 EDGE_COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
 _BURN = ", ".join(f"'{a}'" for a in BURN_ADDRESSES)
@@ -322,13 +322,13 @@ def peel_forward_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duck
 
 def nft_repeat_trade_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
     """Buyer -- seller, when the same two wallets trade NFTs with each other again and again."""
-    s = cfg.schema
+    nft = trade_schema(con, cfg.schema, "nft_trades")
     return con.sql(
         f"""
         select least(buyer, seller) src, greatest(buyer, seller) dst, 'nft_repeat_trade' edge_type,
                false directed, 1.0 weight, min(block_time) first_time, max(block_time) last_time,
                count(*) n, list(tx_hash order by block_time)[1:{int(cfg.evidence_cap)}] evidence
-        from (select lower(buyer) buyer, lower(seller) seller, block_time, tx_hash from {s}.nft_trades)
+        from (select lower(buyer) buyer, lower(seller) seller, block_time, tx_hash from {nft}.nft_trades)
         where buyer <> seller
         group by 1, 2 having count(*) >= {cfg.nft_repeat_min}
         """
@@ -559,12 +559,13 @@ RULES: dict[
 
 def _missing(con: duckdb.DuckDBPyConnection, cfg: GraphConfig, needs: dict) -> str | None:
     for table, cols in needs.items():
-        have = table_columns(con, cfg.schema, table)
+        schema = trade_schema(con, cfg.schema, table) if table in TRADE_TABLES else cfg.schema
+        have = table_columns(con, schema, table)
         if not have:
-            return f"no table {cfg.schema}.{table}"
+            return f"no table {schema}.{table}"
         lacking = sorted(set(cols) - have)
         if lacking:
-            return f"{cfg.schema}.{table} lacks {', '.join(lacking)}"
+            return f"{schema}.{table} lacks {', '.join(lacking)}"
     return None
 
 

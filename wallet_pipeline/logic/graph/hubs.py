@@ -33,6 +33,18 @@ def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> se
     return {r[0] for r in rows}
 
 
+# Trades are read from dbt's unified tables (the source's own trades plus those decoded from
+# transfers, `dbt_project/models/decoded`), so a source without trade tables still has trades. A
+# database dbt has not built them in (a hand-made raw schema) is read as it is.
+DECODED_SCHEMA = "decoded"
+TRADE_TABLES = ("dex_trades", "nft_trades", "liquidity_events")
+
+
+def trade_schema(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """The schema to read trade table `table` from: `decoded` once dbt built it there, else `schema`."""
+    return DECODED_SCHEMA if table_columns(con, DECODED_SCHEMA, table) else schema
+
+
 def detect_hubs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
     """Create temp table `g_hubs(address, reason)` and return it.
 
@@ -57,11 +69,12 @@ def detect_hubs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFram
             "where receipt_contract_address is not null"
         )
     for table, cols in (("dex_trades", ("tx_to", "project_contract_address")), ("nft_trades", ("tx_to",))):
-        have = table_columns(con, s, table)
+        ts = trade_schema(con, s, table)
+        have = table_columns(con, ts, table)
         for c in cols:
             if c in have:
                 parts.append(
-                    f"select {c} address, 'contract' reason, 2 prio from {s}.{table} where {c} is not null"
+                    f"select {c} address, 'contract' reason, 2 prio from {ts}.{table} where {c} is not null"
                 )
     if cfg.features_table and _has_table(con, cfg.features_table):
         if "is_contract" in table_columns(con, *cfg.features_table.split(".", 1)):

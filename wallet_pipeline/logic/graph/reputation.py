@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from wallet_pipeline.logic.graph.config import BURN_ADDRESSES
-from wallet_pipeline.logic.graph.hubs import _has_table, table_columns
+from wallet_pipeline.logic.graph.hubs import _has_table, table_columns, trade_schema
 
 GOOD_LABELS = ("exchange", "dex", "bridge", "nft_marketplace", "defi", "airdrop")
 BAD_LABELS = ("scam", "phishing", "sanctioned", "mixer")
@@ -92,8 +92,9 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
     missing: dict[str, str] = {}
     tx = table_columns(con, schema, "transactions")
     tt = table_columns(con, schema, "token_transfers")
-    dx = table_columns(con, schema, "dex_trades")
-    nf = table_columns(con, schema, "nft_trades")
+    dx_schema, nf_schema = trade_schema(con, schema, "dex_trades"), trade_schema(con, schema, "nft_trades")
+    dx = table_columns(con, dx_schema, "dex_trades")
+    nf = table_columns(con, nf_schema, "nft_trades")
     if {"from_address", "to_address"} <= tx:
         t = "block_timestamp::timestamp" if "block_timestamp" in tx else "null::timestamp"
         eth = "coalesce(try_cast(value as double), 0) > 0" if "value" in tx else "true"
@@ -133,18 +134,18 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
         t = "block_time::timestamp" if "block_time" in dx else "null::timestamp"
         cp = "project_contract_address" if "project_contract_address" in dx else "null"
         parts.append(
-            f"select lower(taker) a, lower({cp}) b, 'swap' kind, {t} t, true sol from {schema}.dex_trades"
+            f"select lower(taker) a, lower({cp}) b, 'swap' kind, {t} t, true sol from {dx_schema}.dex_trades"
         )
     else:
-        missing["kind:swap"] = f"no table {schema}.dex_trades with taker"
+        missing["kind:swap"] = f"no table {dx_schema}.dex_trades with taker"
     if {"buyer", "seller"} <= nf:
         t = "block_time::timestamp" if "block_time" in nf else "null::timestamp"
         for a, b in (("buyer", "seller"), ("seller", "buyer")):
             parts.append(
-                f"select lower({a}) a, lower({b}) b, 'nft' kind, {t} t, true sol from {schema}.nft_trades"
+                f"select lower({a}) a, lower({b}) b, 'nft' kind, {t} t, true sol from {nf_schema}.nft_trades"
             )
     else:
-        missing["kind:nft"] = f"no table {schema}.nft_trades with buyer, seller"
+        missing["kind:nft"] = f"no table {nf_schema}.nft_trades with buyer, seller"
     return parts, missing
 
 

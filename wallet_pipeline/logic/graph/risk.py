@@ -21,10 +21,11 @@ Factors of a cluster (values in [0, 1]):
 
 Rug pull (`rugged_tokens`): a token created in `contract_creations`, bought on a DEX by at least
 `rug_min_buyers` distinct wallets other than its creator, then within `rug_window_days` of its
-first trade either (a) *pull*: the creator signs a transaction, not a DEX trade, in which the token
-leaves one of its pools for the creator (liquidity removed), after at least `rug_min_buyers`
-buyers; or (b) *dump*: the creator sells the token on a DEX for at least `rug_dump_ratio` of the
-USD the other buyers paid before.
+first trade either (a) *pull*: the creator removes liquidity holding the token (a `remove` row of
+dbt's `decoded.liquidity_events` with the creator as provider; without that table, a transaction
+the creator signs, not a DEX trade, in which the token leaves one of its pools for the creator),
+after at least `rug_min_buyers` buyers; or (b) *dump*: the creator sells the token on a DEX for
+at least `rug_dump_ratio` of the USD the other buyers paid before.
 
 Malicious patterns (`pattern_wallets`), from the edge rules and raw data:
 `poisoning` edge (both ends); `peel_chain` (a wallet both receiving and sending `peel_forward`
@@ -53,7 +54,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from wallet_pipeline.logic.graph.hubs import table_columns
+from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
 from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS
 
 FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
@@ -120,7 +121,8 @@ def rugged_tokens(
     """Tokens whose creator pulled the liquidity or dumped on buyers; see the module docstring.
 
     Returns `token, creator, rug_kind ('pull' or 'dump'), buyers, rug_time`; empty when
-    `contract_creations` or `dex_trades` is missing.
+    `contract_creations` or `dex_trades` is missing. Trades and liquidity events are dbt's
+    `decoded` tables when they exist (see `hubs.trade_schema`).
     """
     cfg = cfg or RiskConfig()
     cols = ["token", "creator", "rug_kind", "buyers", "rug_time"]
@@ -131,16 +133,25 @@ def rugged_tokens(
         "taker",
         "project_contract_address",
     }
+    dxs = trade_schema(con, schema, "dex_trades")
     if not (
         _has(con, schema, "contract_creations", {"address", "creator_address"})
-        and _has(con, schema, "dex_trades", need_dx)
+        and _has(con, dxs, "dex_trades", need_dx)
     ):
         return pd.DataFrame(columns=cols)
-    dx = table_columns(con, schema, "dex_trades")
+    dx = table_columns(con, dxs, "dex_trades")
     trader = "coalesce(lower(tx_from), lower(taker))" if "tx_from" in dx else "lower(taker)"
     usd = "coalesce(amount_usd, 0)" if "amount_usd" in dx else "0"
     pull_sql = "select null::varchar token, null::timestamp t where false"
-    if _has(
+    lq = trade_schema(con, schema, "liquidity_events")
+    if _has(con, lq, "liquidity_events", {"event_type", "provider", "token_a_address", "token_b_address"}):
+        pull_sql = f"""
+            select c.token, l.block_time::timestamp t
+            from c join {lq}.liquidity_events l
+              on l.event_type = 'remove' and lower(l.provider) = c.creator
+             and c.token in (lower(l.token_a_address), lower(l.token_b_address))
+        """
+    elif _has(
         con, schema, "token_transfers", {"token_address", "from_address", "to_address", "transaction_hash"}
     ) and _has(con, schema, "transactions", {"hash", "from_address"}):
         pull_sql = f"""
@@ -150,7 +161,7 @@ def rugged_tokens(
             join pools p on p.token = c.token and p.pool = lower(tr.from_address)
             join {schema}.transactions x on x.hash = tr.transaction_hash and lower(x.from_address) = c.creator
             where tr.transaction_hash not in
-                  (select tx_hash from {schema}.dex_trades where tx_hash is not null)
+                  (select tx_hash from {dxs}.dex_trades where tx_hash is not null)
         """
     win = f"interval {int(cfg.rug_window_days * 86400)} second"
     return con.sql(
@@ -161,15 +172,15 @@ def rugged_tokens(
         ),
         pools as (
             select distinct lower(token_bought_address) token, lower(project_contract_address) pool
-            from {schema}.dex_trades
+            from {dxs}.dex_trades
             union
             select distinct lower(token_sold_address), lower(project_contract_address)
-            from {schema}.dex_trades
+            from {dxs}.dex_trades
         ),
         trades as (
             select lower(token_bought_address) bought, lower(token_sold_address) sold, {trader} who,
                    block_time::timestamp t, {usd} usd
-            from {schema}.dex_trades
+            from {dxs}.dex_trades
         ),
         first_trade as (
             select c.token, min(t) t0 from c join trades on trades.bought = c.token or trades.sold = c.token
@@ -236,10 +247,11 @@ def token_ring_wallets(
 
 def _nft_round_trippers(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
     """Wallets that sold the same NFT (collection, token id) at least twice."""
-    if not _has(con, schema, "nft_trades", {"seller", "nft_contract_address", "token_id"}):
+    nfs = trade_schema(con, schema, "nft_trades")
+    if not _has(con, nfs, "nft_trades", {"seller", "nft_contract_address", "token_id"}):
         return set()
     rows = con.execute(
-        f"select distinct lower(seller) from {schema}.nft_trades "
+        f"select distinct lower(seller) from {nfs}.nft_trades "
         "group by lower(seller), nft_contract_address, token_id having count(*) >= 2"
     ).fetchall()
     return {r[0] for r in rows}

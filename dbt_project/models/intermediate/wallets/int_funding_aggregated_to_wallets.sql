@@ -8,7 +8,12 @@ transactions as (
 
     select from_key, to_key, block_time, block_number, transaction_index, value_eth
     from {{ ref('stg_ethereum__transactions') }}
-    where value_eth > 0 and to_key is not null and not coalesce(is_failed, false)
+    -- ETH sent to the zero address is burnt, not a funding: the zero address is nobody's wallet
+    -- (int_wallet_keys leaves it out).
+    where value_eth > 0
+        and to_key is not null
+        and to_address is distinct from {{ zero_address() }}
+        and not coalesce(is_failed, false)
 
 ),
 

@@ -1,4 +1,5 @@
-{#- One row per address that traded on a DEX or an NFT marketplace. -#}
+{#- One row per address that traded on a DEX or an NFT marketplace (decoded.dex_trades and
+    decoded.nft_trades: the source's own trades and those decoded from transfers). -#}
 with
 
 dex as (
@@ -10,7 +11,7 @@ dex as (
         {{ fixed_point_sum('amount_usd', scale=6) }} as dex_volume_usd,
         min(block_time) as first_trade,
         max(block_time) as last_trade,
-    from {{ ref('stg_ethereum__dex_trades') }}
+    from {{ ref('dex_trades') }}
     group by taker_key
 
 ),
@@ -18,10 +19,10 @@ dex as (
 nft_sides as (
 
     select buyer_key as wallet_key, 'buy' as side, nft_contract_address, token_id, amount_eth, block_time
-    from {{ ref('stg_ethereum__nft_trades') }}
+    from {{ ref('nft_trades') }}
     union all
     select seller_key, 'sell', nft_contract_address, token_id, amount_eth, block_time
-    from {{ ref('stg_ethereum__nft_trades') }}
+    from {{ ref('nft_trades') }}
 
 ),
 

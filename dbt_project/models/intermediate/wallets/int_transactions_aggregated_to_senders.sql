@@ -45,8 +45,10 @@ per_clock_hour as (
 
     -- One pass to hourly counts; days, the busiest hour and the hour-of-day profile all come
     -- from this table, which is far smaller than the transactions.
+    -- Undated transactions (a transfer list with only sender and receiver) have no hour.
     select wallet_key, block_epoch // 3600 as hour_bucket, count(*) as n
     from transactions
+    where block_epoch is not null
     group by all
 
 ),

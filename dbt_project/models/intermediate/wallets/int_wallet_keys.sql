@@ -13,11 +13,11 @@ participants as (
     union all
     select token_key, token_address from {{ ref('stg_ethereum__token_transfers') }}
     union all
-    select taker_key, taker from {{ ref('stg_ethereum__dex_trades') }}
+    select taker_key, taker from {{ ref('dex_trades') }}
     union all
-    select buyer_key, buyer from {{ ref('stg_ethereum__nft_trades') }}
+    select buyer_key, buyer from {{ ref('nft_trades') }}
     union all
-    select seller_key, seller from {{ ref('stg_ethereum__nft_trades') }}
+    select seller_key, seller from {{ ref('nft_trades') }}
     union all
     select contract_key, contract_address from {{ ref('stg_ethereum__contract_creations') }}
 

@@ -23,6 +23,12 @@ funding as (select * from {{ ref('int_funding_aggregated_to_wallets') }}),
 
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
+-- A token contract acts whenever its Transfer events are emitted, even if no one calls it directly.
+emitted as (
+    select token_key as wallet_key, first_transfer as first_emitted, last_transfer as last_emitted,
+    from {{ ref('int_tokens_classified') }}
+),
+
 balances as (select * from {{ ref('stg_ethereum__balances') }}),
 
 coverage as (
@@ -31,8 +37,18 @@ coverage as (
     select
         coalesce(bool_or(provided) filter (where table_name = 'transactions'), false) as has_transactions,
         coalesce(bool_or(provided) filter (where table_name = 'token_transfers'), false) as has_token_transfers,
-        coalesce(bool_or(provided) filter (where table_name = 'dex_trades'), false) as has_dex_trades,
-        coalesce(bool_or(provided) filter (where table_name = 'nft_trades'), false) as has_nft_trades,
+        -- Trades are known when the source has a trade table, or when they can be decoded from
+        -- transactions and token transfers (decoded.dex_trades, decoded.nft_trades).
+        coalesce(bool_or(provided) filter (where table_name = 'dex_trades'), false)
+            or (
+                coalesce(bool_or(provided) filter (where table_name = 'transactions'), false)
+                and coalesce(bool_or(provided) filter (where table_name = 'token_transfers'), false)
+            ) as has_dex_trades,
+        coalesce(bool_or(provided) filter (where table_name = 'nft_trades'), false)
+            or (
+                coalesce(bool_or(provided) filter (where table_name = 'transactions'), false)
+                and coalesce(bool_or(provided) filter (where table_name = 'token_transfers'), false)
+            ) as has_nft_trades,
         coalesce(bool_or(provided) filter (where table_name = 'balances'), false) as has_balances,
     from {{ ref('stg_ethereum__source_manifest') }}
 
@@ -52,14 +68,16 @@ joined as (
         wallets.address,
         contracts.wallet_key is not null as is_contract,
         contracts.contract_rule,
-        -- A contract deployed and never used still appears: at its creation.
+        -- A contract deployed and never used still appears: at its creation. An address with no
+        -- dated activity (a contract listed by the source but created before the window, or a
+        -- party only to undated transfers) has NULL first and last seen: unknown, not made up.
         least(
             senders.first_sent, receivers.first_received, token_activity.first_transfer, trades.first_trade,
-            contracts.created_at
+            contracts.created_at, emitted.first_emitted
         ) as first_seen,
         greatest(
             senders.last_sent, receivers.last_received, token_activity.last_transfer, trades.last_trade,
-            contracts.created_at
+            contracts.created_at, emitted.last_emitted
         ) as last_seen,
         senders.last_sent as last_active,
         coalesce(senders.tx_count, 0) as tx_count,
@@ -111,6 +129,7 @@ joined as (
     left join forwarding using (wallet_key)
     left join funding using (wallet_key)
     left join contracts using (wallet_key)
+    left join emitted using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
 
 ),

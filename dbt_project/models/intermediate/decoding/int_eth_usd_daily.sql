@@ -1,0 +1,76 @@
+{#- ETH's USD price per UTC day, implied by the data's own swaps between WETH and a USD stablecoin
+    (int_canonical_tokens): the median over the day's swaps of stablecoin units per WETH, so one
+    odd trade (a tiny swap, a manipulated pool) does not move it. Days without such a swap take
+    the last earlier day's price, or before the first, the first later day's. A dataset with no
+    WETH-stablecoin swap has no rows: nothing is priced in ETH then, rather than guessed. -#}
+with
+
+stables as (select * from {{ ref('int_canonical_tokens') }}),
+
+swaps as (
+
+    select
+        block_date,
+        case when sold.symbol = 'WETH' then try_cast(token_sold_amount_raw as double) / 1e18
+            else try_cast(token_bought_amount_raw as double) / 1e18 end as weth,
+        case when sold.symbol = 'WETH' then try_cast(token_bought_amount_raw as double) / pow(10, bought.decimals)
+            else try_cast(token_sold_amount_raw as double) / pow(10, sold.decimals) end as usd,
+    from {{ ref('int_dex_swaps_combined') }} as trades
+    inner join stables as sold on sold.token_address = trades.token_sold_address
+    inner join stables as bought on bought.token_address = trades.token_bought_address
+    where (sold.symbol = 'WETH' and bought.is_usd_stablecoin)
+        or (bought.symbol = 'WETH' and sold.is_usd_stablecoin)
+
+),
+
+observed as (
+
+    select block_date, median(usd / weth) as eth_usd, count(*) as swaps
+    from swaps
+    where weth > 0 and usd > 0 and block_date is not null
+    group by block_date
+
+),
+
+days as (
+
+    -- Every day of the data, trades from a source's own table included.
+    select cast(unnest(generate_series(min(first_day), max(last_day), interval 1 day)) as date) as block_date
+    from (
+        select min(block_date) as first_day, max(block_date) as last_day
+        from {{ ref('stg_ethereum__transactions') }}
+        union all
+        select min(block_date), max(block_date) from {{ ref('int_dex_swaps_combined') }}
+        union all
+        select min(block_date), max(block_date) from {{ ref('stg_ethereum__nft_trades') }}
+    )
+    having count(first_day) > 0
+
+),
+
+carried as (
+
+    select
+        days.block_date,
+        before.block_date as before_date,
+        before.eth_usd as before_usd,
+        before.swaps as before_swaps,
+    from days
+    asof left join observed as before on before.block_date <= days.block_date
+
+),
+
+final as (
+
+    select
+        carried.block_date,
+        coalesce(carried.before_usd, after.eth_usd) as eth_usd,
+        coalesce(carried.before_date, after.block_date) as priced_on,
+        coalesce(carried.before_swaps, after.swaps) as swaps_on_that_day,
+    from carried
+    asof left join observed as after on after.block_date >= carried.block_date
+    where coalesce(carried.before_usd, after.eth_usd) is not null
+
+)
+
+select * from final

@@ -1,0 +1,314 @@
+"""Decoded activity: swaps, NFT sales, liquidity and prices read from transfers by the dbt models.
+
+A hand-made chain in the raw contract, with the shapes real contracts leave in `token_transfers`
+(a Uniswap V2 router's multi-hop swap and its WETH wrapping, an LP token minted and burnt, a
+marketplace sweep of two NFTs, a public mint, a fake "USDC"), plus the rows real exports carry
+that used to stop the run (a contract created before the window, ETH sent to the zero address,
+transfers with only a sender and a receiver). The real dbt builds and tests it on a real DuckDB
+file; no trade table is provided, so every trade comes from decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from wallet_pipeline import settings
+from wallet_pipeline.lib.live_dbt import DbtProjectRun
+from wallet_pipeline.logic.raw_store import ensure_raw_schema
+
+pytestmark = pytest.mark.dbt
+
+ZERO = "0x" + "0" * 40
+
+
+def addr(n: int) -> str:
+    return f"0x{n:040x}"
+
+
+def tx_hash(n: int) -> str:
+    return f"0x{n:064x}"
+
+
+USER, OTHER, BUYER, SELLER_1, SELLER_2, POISONER = (addr(n) for n in (0xA1, 0xA2, 0xB1, 0x51, 0x52, 0xBAD))
+ROUTER, MARKET = addr(0x7001), addr(0x7002)
+WETH, USDC, FAKE_USDC, TOK, NFT = addr(0xE1), addr(0xE2), addr(0xE3), addr(0xE4), addr(0xE5)
+# Uniswap V2 pairs are their own LP tokens.
+POOL_USDC_WETH, POOL_TOK_WETH, POOL_FAKE = addr(0xF1), addr(0xF2), addr(0xF3)
+OLD_CONTRACT = addr(0xC0)
+SYNTH_FROM, SYNTH_TO = addr(0x5A), addr(0x5B)
+E18 = 10**18
+
+# (hash, day, from, to, value in wei); one day per block so times and blocks go together.
+TRANSACTIONS = [
+    (1, 1, USER, ROUTER, 0),  # USDC -> WETH -> TOK, two pools
+    (2, 2, USER, ROUTER, 2 * E18),  # ETH -> TOK: the router wraps and pays the pool WETH
+    (3, 2, USER, ROUTER, 0),  # add liquidity TOK/WETH, LP minted to the user
+    (4, 3, USER, ROUTER, 0),  # remove it, LP burnt, WETH to the router (unwrapped)
+    (5, 3, BUYER, MARKET, 2 * E18),  # buys two NFTs in one call: 1 ETH each
+    (6, 3, BUYER, NFT, E18 // 10),  # public mint: not a sale
+    (7, 1, USER, USDC, 0),  # a plain USDC payment
+    (8, 1, USER, USDC, 0),  # another
+    (9, 1, POISONER, ROUTER, 0),  # 1 fake USDC "buys" 1 WETH: must not set the ETH price
+    (10, 2, USER, ZERO, E18 // 100),  # ETH sent to the zero address
+]
+TRANSFERS = [
+    # (hash, log_index, token, from, to, value)
+    (1, 0, USDC, USER, POOL_USDC_WETH, 3000 * 10**6),
+    (1, 1, WETH, POOL_USDC_WETH, POOL_TOK_WETH, E18),
+    (1, 2, TOK, POOL_TOK_WETH, USER, 500 * E18),
+    (2, 0, WETH, ROUTER, POOL_TOK_WETH, 2 * E18),
+    (2, 1, TOK, POOL_TOK_WETH, USER, 990 * E18),
+    (3, 0, TOK, USER, POOL_TOK_WETH, 1000 * E18),
+    (3, 1, WETH, ROUTER, POOL_TOK_WETH, 2 * E18),
+    (3, 2, POOL_TOK_WETH, ZERO, USER, 44 * E18),
+    (4, 0, POOL_TOK_WETH, USER, POOL_TOK_WETH, 44 * E18),
+    (4, 1, POOL_TOK_WETH, POOL_TOK_WETH, ZERO, 44 * E18),
+    (4, 2, WETH, POOL_TOK_WETH, ROUTER, 2 * E18),
+    (4, 3, TOK, POOL_TOK_WETH, USER, 1000 * E18),
+    (5, 0, NFT, SELLER_1, BUYER, 1),
+    (5, 1, NFT, SELLER_2, BUYER, 2),
+    (6, 0, NFT, ZERO, BUYER, 3),
+    (7, 0, USDC, USER, OTHER, 10 * 10**6),
+    (8, 0, USDC, USER, OTHER, 20 * 10**6),
+    (9, 0, FAKE_USDC, POISONER, POOL_FAKE, 10**6),
+    (9, 1, WETH, POOL_FAKE, POISONER, E18),
+]
+TOKENS = [
+    (WETH, "WETH", 18),
+    (USDC, "USDC", 6),
+    (FAKE_USDC, "USDC", 6),
+    (TOK, "TOK", 18),
+    (POOL_TOK_WETH, "UNI-V2", 18),
+    (POOL_USDC_WETH, "UNI-V2", 18),
+    (NFT, "NFT", None),
+]
+
+
+def _time(day: int) -> str:
+    return f"2024-07-0{day} 12:00:00"
+
+
+def _fill(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_raw_schema(con)
+    for h, day, frm, to, value in TRANSACTIONS:
+        con.execute(
+            "insert into raw.transactions (hash, block_number, transaction_index, block_timestamp, "
+            "from_address, to_address, value, input, receipt_status, nonce) "
+            "values (?, ?, 0, ?, ?, ?, ?, ?, 1, ?)",
+            [
+                tx_hash(h),
+                100 + h,
+                _time(day),
+                frm,
+                to,
+                value,
+                "0x" if to == ZERO else "0x12345678",
+                h,
+            ],
+        )
+    # Only a sender and a receiver: no value, block or time (an airdrop report's transfer list).
+    for i in range(2):
+        con.execute(
+            "insert into raw.transactions (hash, from_address, to_address) values (?, ?, ?)",
+            [tx_hash(0x5000 + i), SYNTH_FROM, SYNTH_TO],
+        )
+    for h, log_index, token, frm, to, value in TRANSFERS:
+        day = next(t[1] for t in TRANSACTIONS if t[0] == h)
+        con.execute(
+            "insert into raw.token_transfers (token_address, from_address, to_address, value, "
+            "transaction_hash, log_index, block_number, block_timestamp) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [token, frm, to, str(value), tx_hash(h), log_index, 100 + h, _time(day)],
+        )
+    for address, symbol, decimals in TOKENS:
+        con.execute(
+            "insert into raw.tokens (address, symbol, name, decimals) values (?, ?, ?, ?)",
+            [address, symbol, symbol, decimals],
+        )
+    # Listed by the contracts file, created before the window: no time, no activity.
+    con.execute(
+        "insert into raw.contract_creations (address, bytecode, is_erc20, is_erc721) "
+        "values (?, '0x60806040', false, false)",
+        [OLD_CONTRACT],
+    )
+    con.execute(
+        "insert into raw.contract_creations (address, is_erc20, is_erc721) values (?, false, true)", [NFT]
+    )
+    for table in (
+        "transactions",
+        "token_transfers",
+        "tokens",
+        "contract_creations",
+        "dex_trades",
+        "nft_trades",
+    ):
+        provided = table not in ("dex_trades", "nft_trades")
+        con.execute(
+            "insert into raw.source_manifest (table_name, source, provided, row_count, rejected_count) "
+            "values (?, 'files', ?, 0, 0)",
+            [table, provided],
+        )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    folder = tmp_path_factory.mktemp("decoding")
+    db = folder / "chain.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        _fill(con)
+    finally:
+        con.close()
+    env = {**settings.dbt_env(), "WALLET_DUCKDB_TEMP_DIR": str(folder / "spill")}
+    # `dbt build` raises when a model fails or a blocking (error) test fails; warnings pass.
+    DbtProjectRun(settings.DBT_PROJECT_DIR, settings.dbt_executable(), env).invoke(["build"], db, folder)
+    con = duckdb.connect(str(db), read_only=True)
+    yield con
+    con.close()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    return con.execute(sql).df()
+
+
+def test_every_pool_of_a_multi_hop_swap_is_a_swap_by_the_transaction_sender(
+    built: duckdb.DuckDBPyConnection,
+) -> None:
+    swaps = _rows(
+        built,
+        "select tx_hash, taker, project_contract_address pool, token_sold_address sold, "
+        "token_bought_address bought, token_sold_amount_raw sold_raw, token_bought_amount_raw bought_raw, "
+        "tx_to, origin "
+        "from decoded.dex_trades order by tx_hash, evt_index",
+    )
+    got = {
+        (r.tx_hash, r.pool): (r.taker, r.sold, r.bought, r.sold_raw, r.bought_raw) for r in swaps.itertuples()
+    }
+    assert got == {
+        (tx_hash(1), POOL_USDC_WETH): (USER, USDC, WETH, str(3000 * 10**6), str(E18)),
+        (tx_hash(1), POOL_TOK_WETH): (USER, WETH, TOK, str(E18), str(500 * E18)),
+        (tx_hash(2), POOL_TOK_WETH): (USER, WETH, TOK, str(2 * E18), str(990 * E18)),
+        (tx_hash(9), POOL_FAKE): (POISONER, FAKE_USDC, WETH, str(10**6), str(E18)),
+    }
+    assert set(swaps["tx_to"]) == {ROUTER}
+    assert set(swaps["origin"]) == {"decoded"}
+
+
+def test_the_eth_price_comes_from_real_stablecoin_swaps_and_is_carried_to_later_days(
+    built: duckdb.DuckDBPyConnection,
+) -> None:
+    prices = _rows(
+        built, "select block_date, eth_usd, priced_on from intermediate.int_eth_usd_daily order by 1"
+    )
+    # Day 1's only real USDC/WETH swap says 3000; the fake USDC's 1-for-1 is not a price.
+    assert prices["eth_usd"].tolist() == [3000.0, 3000.0, 3000.0]
+    assert prices["priced_on"].astype(str).tolist() == ["2024-07-01"] * 3
+    usd = _rows(built, "select tx_hash, project_contract_address pool, amount_usd from decoded.dex_trades")
+    by = {(r.tx_hash, r.pool): r.amount_usd for r in usd.itertuples()}
+    assert by[(tx_hash(1), POOL_USDC_WETH)] == pytest.approx(3000.0)  # the USDC side, at $1
+    assert by[(tx_hash(2), POOL_TOK_WETH)] == pytest.approx(6000.0)  # 2 WETH at day 1's price
+    assert by[(tx_hash(9), POOL_FAKE)] == pytest.approx(
+        3000.0
+    )  # its WETH side; the fake is worth nothing known
+    canonical = _rows(built, "select symbol, token_address from intermediate.int_canonical_tokens")
+    assert dict(zip(canonical["symbol"], canonical["token_address"], strict=True)) == {
+        "WETH": WETH,
+        "USDC": USDC,
+    }
+
+
+def test_liquidity_adds_and_removals_are_read_from_pool_flows_and_lp_tokens(
+    built: duckdb.DuckDBPyConnection,
+) -> None:
+    events = _rows(
+        built,
+        "select tx_hash, event_type, provider, pool, token_a_address a, token_b_address b, lp_token_moved "
+        "from decoded.liquidity_events order by tx_hash",
+    )
+    assert [(r.tx_hash, r.event_type, r.provider, r.pool, r.lp_token_moved) for r in events.itertuples()] == [
+        (tx_hash(3), "add", USER, POOL_TOK_WETH, True),
+        (tx_hash(4), "remove", USER, POOL_TOK_WETH, True),
+    ]
+    assert all({r.a, r.b} == {TOK, WETH} for r in events.itertuples())
+
+
+def test_an_nft_sweep_splits_the_payment_and_a_mint_is_no_sale(built: duckdb.DuckDBPyConnection) -> None:
+    sales = _rows(
+        built,
+        "select tx_hash, buyer, seller, token_id, amount_eth, amount_usd, tx_to "
+        "from decoded.nft_trades order by token_id",
+    )
+    assert [(r.buyer, r.seller, r.token_id) for r in sales.itertuples()] == [
+        (BUYER, SELLER_1, "1"),
+        (BUYER, SELLER_2, "2"),
+    ]
+    assert [float(v) for v in sales["amount_eth"]] == [1.0, 1.0]
+    assert sales["amount_usd"].tolist() == pytest.approx([3000.0, 3000.0])
+    assert set(sales["tx_to"]) == {MARKET}
+
+
+def test_decoded_trades_reach_the_features_and_count_as_provided(built: duckdb.DuckDBPyConnection) -> None:
+    f = _rows(built, "select * from marts.wallet_features").set_index("address")
+    assert f.loc[USER, "dex_trades"] == 3
+    assert f.loc[USER, "dex_volume_usd"] == pytest.approx(3000.0 + 3000.0 + 6000.0)
+    assert f.loc[BUYER, "nft_buys"] == 2 and f.loc[SELLER_1, "nft_sells"] == 1
+    assert float(f.loc[BUYER, "nft_volume"]) == 2.0
+    # An address with no swap has 0 swaps (known), not NULL (unknown): trades can be decoded.
+    assert f.loc[OTHER, "dex_trades"] == 0
+    creations = _rows(built, "select token_address from decoded.token_creations")
+    assert set(creations["token_address"]) == {NFT}
+
+
+def test_rows_real_exports_carry_build_without_a_blocking_failure(built: duckdb.DuckDBPyConnection) -> None:
+    f = _rows(built, "select * from marts.wallet_features").set_index("address")
+    # A contract known only from the contracts file: a row, flagged, with unknown times.
+    old = f.loc[OLD_CONTRACT]
+    assert bool(old["is_contract"]) and pd.isna(old["first_seen"]) and pd.isna(old["last_seen"])
+    # The zero address is nobody's wallet, also when ETH was sent to it.
+    assert ZERO not in f.index
+    # Sender/receiver-only transfers count as transactions and counterparties; time is unknown.
+    synth = f.loc[SYNTH_FROM]
+    assert synth["tx_count"] == 2 and synth["unique_counterparties"] == 1
+    assert synth["active_days"] == 0 and pd.isna(synth["first_seen"]) and synth["eth_sent"] == 0
+    assert f.loc[SYNTH_TO, "received_tx_count"] == 2
+    # Every other address has a time: a token contract is seen when its Transfer events are.
+    assert f["first_seen"].notna().sum() == len(f) - 3  # the old contract and the two undated parties
+
+
+def test_only_a_broken_contract_blocks_the_run() -> None:
+    """Every blocking test names a key: unique or not-null keys, one address per 64-bit key."""
+    import yaml
+
+    blocking: list[str] = []
+    for path in Path(settings.DBT_PROJECT_DIR, "models").rglob("*.yml"):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for model in doc.get("models", []):
+            tests = [(None, t) for t in model.get("data_tests", [])]
+            tests += [(c["name"], t) for c in model.get("columns", []) for t in c.get("data_tests", [])]
+            for column, test in tests:
+                name, body = next(iter(test.items())) if isinstance(test, dict) else (test, {})
+                if ((body or {}).get("config") or {}).get("severity") == "error":
+                    blocking.append(f"{model['name']}.{column}:{name}")
+    kinds = {b.rsplit(":", 1)[1] for b in blocking}
+    assert kinds == {"unique", "not_null", "unique_combination_of_columns", "expression_is_true"}
+    assert [b for b in blocking if b.endswith("expression_is_true")] == [
+        "int_wallet_keys.None:expression_is_true"
+    ]
+    not_null = {b.rsplit(":", 1)[0].split(".", 1)[1] for b in blocking if b.endswith(":not_null")}
+    assert not_null <= {
+        "tx_hash",
+        "log_index",
+        "evt_index",
+        "contract_address",
+        "token_address",
+        "wallet_key",
+        "address",
+        "block_date",
+        "token_key",
+    }
+    project = yaml.safe_load(Path(settings.DBT_PROJECT_DIR, "dbt_project.yml").read_text())
+    assert project["data_tests"]["wallet_pipeline"]["+severity"] == "warn"
