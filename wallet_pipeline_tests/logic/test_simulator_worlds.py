@@ -226,6 +226,11 @@ def test_a_seven_day_world_loads_with_its_rugs_airdrop_and_peel_chain_inside_the
             "and (t.input = '0x02751cec' or (t.input = '0x18cbafe5' and x.from_address = t.from_address))",
         )
         assert rugged == 1, token
+    # What had to be compressed is on record.
+    notes = one(
+        con, "select string_agg(description, ' ') from ground_truth.entities where entity_type = 'scam_ring'"
+    )
+    assert "to fit the window" in notes
     claims = one(
         con,
         "select count(*) from raw.transactions t join ground_truth.wallets w on w.address = t.from_address "

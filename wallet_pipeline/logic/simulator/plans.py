@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Latest rug, as a fraction of the window: from 12.5 days on, the planned 1-5 trading days
 # always end before it, so only shorter windows are compressed.
 RUG_LATEST = 0.9
-# Relays of a relay-tree sybil farm, and their share of the members.
+# Relays of a relay-tree sybil farm (2 to 5).
 SYBIL_RELAYS = (2, 6)
 _STREAM_TOPOLOGY = 15
 
@@ -200,10 +200,10 @@ def plan_scam_rings(w: World) -> list[ScamRing]:
                 if rug > w.at(RUG_LATEST):
                     # Only windows under two weeks get here: the trading days shrink so that
                     # the rug and the cash-out still happen inside the window.
-                    w.notes.append(
-                        f"{e.entity_id}: {sym} trades {(w.at(RUG_LATEST) - open_ts) / DAY:.1f} days"
-                    )
                     rug = max(open_ts + 6 * HOUR, w.at(RUG_LATEST))
+                    note = f"{sym} trades only {(rug - open_ts) / DAY:.1f} days to fit the window"
+                    w.notes.append(f"{e.entity_id}: {note}")
+                    e.description += f"; {note}"
                 st = ScamToken(
                     tok,
                     pool,
