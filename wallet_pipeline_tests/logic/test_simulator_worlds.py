@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from wallet_pipeline.logic.etl_files.loader import load_etl_files
 from wallet_pipeline.logic.raw_schema import LABEL_TYPES
 from wallet_pipeline.logic.simulator import (
     SimulatorConfig,
@@ -555,3 +556,30 @@ def test_an_export_without_trade_tables_holds_the_same_other_files(tmp_path: Pat
         # Same rows; the balances file's row order is not fixed.
         lines = sorted(paths[0].read_text().splitlines())
         assert lines == sorted(full[name][0].read_text().splitlines()), name
+
+
+def test_the_rich_world_read_back_from_its_export_gives_the_same_raw_tables(
+    rich: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    write_etl_files(RICH, tmp_path, "csv")
+    files = duckdb.connect()
+    load_etl_files(files, tmp_path)
+    for table in (
+        "transactions",
+        "token_transfers",
+        "contract_creations",
+        "tokens",
+        "address_labels",
+        "dex_trades",
+        "nft_trades",
+    ):
+        columns = [
+            r[0]
+            for r in rows(
+                rich,
+                "select column_name from information_schema.columns "
+                f"where table_schema = 'raw' and table_name = '{table}' order by ordinal_position",
+            )
+        ]
+        select = f"select {', '.join(columns)} from raw.{table} order by all"
+        assert rich.execute(select).fetchall() == files.execute(select).fetchall(), table

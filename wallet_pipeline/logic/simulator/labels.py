@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from wallet_pipeline.logic.simulator.encoding import NS_WALLET, address_array, make_ids
 
@@ -142,7 +141,7 @@ def raw_label_types(labels: pa.Table, allowed: Iterable[str]) -> tuple[pa.Array,
     """(raw label_type, original label_type) of a feed, for a load into raw.address_labels.
 
     Public spellings map to their kind; a kind the raw contract lacks becomes `other`. The
-    original is NULL where the feed already used the raw type.
+    original is the spelling as the feed wrote it.
     """
     allowed = set(allowed)
     original = labels["label_type"].to_pylist()
@@ -150,5 +149,4 @@ def raw_label_types(labels: pa.Table, allowed: Iterable[str]) -> tuple[pa.Array,
     for t in original:
         kind = t if t in allowed else PUBLIC_KIND.get(t, t)
         raw.append(kind if kind in allowed else "other")
-    kept = [None if r == t else t for r, t in zip(raw, original, strict=True)]
-    return pa.array(raw, type=pa.string()), pc.cast(pa.array(kept, type=pa.string()), pa.string())
+    return pa.array(raw, type=pa.string()), pa.array(original, type=pa.string())

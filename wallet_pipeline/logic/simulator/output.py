@@ -130,7 +130,7 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
                         personas.update(_value_counts(chunk["persona"]))
                     elif name == "entities":
                         entity_types.update(_value_counts(chunk["entity_type"]))
-                elif table == "address_labels":
+                elif table == "address_labels" and config.public_labels:
                     load.append(table, _raw_labels(chunk))
                 else:
                     load.append(table, chunk)
@@ -226,14 +226,12 @@ def load_truth(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> dict[
 
 
 def _raw_labels(labels: pa.Table) -> pa.Table:
-    """A label feed in raw label types.
+    """A label feed written in public spellings (public_labels), in raw label types.
 
-    Public spellings (public_labels) map to raw types; the spelling is kept in
-    `original_label_type` when the raw contract has that column. Two spellings of one kind on
+    Each spelling maps to its raw type; the spelling is kept in `original_label_type` when the
+    raw contract has that column, as the files source keeps it. Two spellings of one kind on
     one address collapse into one raw row, as the raw key (address, label_type, source) asks.
     """
-    if pc.all(pc.is_in(labels["label_type"], pa.array(LABEL_TYPES))).as_py() is not False:
-        return labels
     raw, original = raw_label_types(labels, LABEL_TYPES)
     out = labels.set_column(labels.schema.get_field_index("label_type"), "label_type", raw)
     if "original_label_type" in RAW_TABLES["address_labels"].column_names:

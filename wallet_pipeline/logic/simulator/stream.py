@@ -130,22 +130,22 @@ def _tokens(w: World) -> pa.Table:
 def _old_creations(w: World) -> pa.Table:
     """contract_creations rows of contracts created before the window.
 
-    The block (and so its time) is known; the creating transaction and its sender are not in
-    the data, so they are NULL: a creator would be an address with no other footprint.
+    Only the block number is known, as in an ethereum-etl export of the window: the block is
+    not in the data (so no time), nor is the creating transaction or its sender (who would be
+    an address with no other footprint).
     """
     cs = [c for c in w.contracts if c.pre_window]
     ids = np.array([c.id for c in cs], dtype=np.int64)
     ts = np.array([c.created_ts for c in cs], dtype=np.int64)
     meta = w.creation_metadata(ids)
-    b_ts = pa.array(ts * 1_000_000, type=pa.timestamp("us"))
     return pa.table(
         {
             "address": address_array(w.seed, ids),
             "creator_address": pa.nulls(len(cs), pa.string()),
             "transaction_hash": pa.nulls(len(cs), pa.string()),
             "block_number": w.clock.block_number_before(ts),
-            "block_timestamp": b_ts,
-            "block_date": pa.array((ts // 86_400).astype(np.int32), type=pa.date32()),
+            "block_timestamp": pa.nulls(len(cs), pa.timestamp("us")),
+            "block_date": pa.nulls(len(cs), pa.date32()),
             **meta,
         }
     )

@@ -98,9 +98,14 @@ def age_contracts(w: World) -> None:
     if share == 0:
         return
     rng = np.random.default_rng([w.seed, _STREAM_OLD])
+    pool_tokens = {pool: (w.tokens[a], w.tokens[b]) for pool, a, b in w.pools}
     n_old = 0
+    # Tokens come before their pools in w.contracts: a pool is old only if both its tokens are.
     for c in w.contracts:
-        if c.entity_id is None and c.kind in OLD_KINDS and rng.random() < share:
+        draw = rng.random()
+        if c.kind == "pool" and not all(t.pre_window for t in pool_tokens[c.id]):
+            continue
+        if c.entity_id is None and c.kind in OLD_KINDS and draw < share:
             c.pre_window = True
             c.created_ts = w.start_ts - int(rng.uniform(*OLD_AGE_DAYS) * DAY)
             n_old += 1
