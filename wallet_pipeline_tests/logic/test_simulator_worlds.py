@@ -466,8 +466,16 @@ def test_shared_deposit_addresses_belong_to_the_exchange_and_serve_unrelated_use
     assert counted == 0
 
 
-def _repeat_pairs(con: duckdb.DuckDBPyConnection) -> int:
-    """Unordered pairs of unrelated ordinary wallets with at least three direct payments."""
+def _repeat_pairs(con: duckdb.DuckDBPyConnection, related: bool = False) -> int:
+    """Unordered pairs of ordinary wallets with at least three direct payments.
+
+    Pairs of unrelated wallets, or with `related` of wallets of one entity.
+    """
+    same = (
+        "oa.entity_id = ob.entity_id"
+        if related
+        else "oa.entity_id is distinct from ob.entity_id or oa.entity_id is null"
+    )
     return one(
         con,
         "with pay as (select from_address as a, to_address as b from raw.transactions where value > 0 "
@@ -477,7 +485,7 @@ def _repeat_pairs(con: duckdb.DuckDBPyConnection) -> int:
         "where persona in ('retail_trader', 'nft_trader', 'whale')) "
         "select count(*) from (select least(a, b) as l, greatest(a, b) as g from pay "
         "join ordinary oa on oa.address = pay.a join ordinary ob on ob.address = pay.b "
-        "where oa.entity_id is distinct from ob.entity_id or oa.entity_id is null "
+        f"where {same} "
         "group by all having count(*) >= 3)",
     )
 
@@ -488,6 +496,8 @@ def test_p2p_payments_and_families_repeat_payments_between_unrelated_wallets(
     plain = duckdb.connect()
     load_simulation(plain, dataclasses.replace(RICH, p2p_pair_share=0.0, family_share=0.0))
     assert _repeat_pairs(rich) > 5 * max(_repeat_pairs(plain), 10)
+    # The people who pay each other are different owners, never two wallets of one user.
+    assert _repeat_pairs(rich, related=True) == _repeat_pairs(plain, related=True)
 
 
 def test_short_lived_bots_run_one_or_two_days_with_fifty_to_150_transactions(

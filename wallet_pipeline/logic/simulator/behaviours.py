@@ -311,8 +311,15 @@ class _Chunk:
         return self.sess_t[pick] + rng.exponential(300.0, len(wallets)).astype(np.int64)
 
     def _humans(self) -> np.ndarray:
-        """Retail, NFT and whale wallets that have sessions to act in."""
-        return np.flatnonzero(np.isin(self.persona, (R, N, W)) & (self.sess_count > 0))
+        """Retail, NFT and whale wallets that have sessions to act in, one per owner.
+
+        An exchange user's other wallets are left out, so people paired or grouped by the
+        payment structures are always unrelated owners.
+        """
+        humans = np.flatnonzero(np.isin(self.persona, (R, N, W)) & (self.sess_count > 0))
+        owner = np.where(self.user[humans] >= 0, self.user[humans], -1 - humans)
+        _, first = np.unique(owner, return_index=True)
+        return humans[np.sort(first)]
 
     def _pay(
         self,
