@@ -5,8 +5,12 @@ Fills a DuckDB file with the simulator until it holds about N transactions, then
 child process and reports its peak resident memory.
 
     .venv/bin/python benchmarks/feature_build.py --transactions 1000000 10000000
+    .venv/bin/python benchmarks/feature_build.py --transactions 1000000 --without-trade-tables
 
 Targets (issue 2): at least 1M raw rows/s on 2 cores, peak memory under 8 GB at 10M transactions.
+The build includes decoding trades from transfers (dbt_project/models/decoded, issue 14); with
+`--without-trade-tables` the simulator's own trade tables are emptied first, as an ethereum-etl
+export has none, so every trade is decoded. The decoding models' own seconds are printed apart.
 """
 
 from __future__ import annotations
@@ -31,8 +35,12 @@ from wallet_pipeline.logic.raw_schema import RAW_TABLES  # noqa: E402
 from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation  # noqa: E402
 
 
-def _fill(db: Path, transactions: int, seed: int) -> dict[str, int]:
-    """Simulate until about `transactions` transactions; returns raw row counts."""
+def _fill(db: Path, transactions: int, seed: int, trade_tables: bool = True) -> dict[str, int]:
+    """Simulate until about `transactions` transactions; returns raw row counts.
+
+    Without `trade_tables` the simulator's dex_trades and nft_trades are emptied and marked not
+    provided, as in an ethereum-etl export: the models decode every trade.
+    """
     # Calibrated from a small run: the simulator's transactions per wallet is stable with size.
     probe = duckdb.connect()
     load_simulation(probe, SimulatorConfig(seed=seed, n_wallets=2_000))
@@ -44,13 +52,22 @@ def _fill(db: Path, transactions: int, seed: int) -> dict[str, int]:
     started = time.monotonic()
     load_simulation(con, SimulatorConfig(seed=seed, n_wallets=n_wallets))
     print(f"  simulated {n_wallets:,} wallets in {time.monotonic() - started:.1f} s", flush=True)
+    if not trade_tables:
+        con.execute("delete from raw.dex_trades; delete from raw.nft_trades")
+        con.execute(
+            "update raw.source_manifest set provided = false, row_count = 0 "
+            "where table_name in ('dex_trades', 'nft_trades')"
+        )
     counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
     con.close()
     return counts
 
 
-def _dbt_run(db: Path, work: Path) -> tuple[float, float, float]:
-    """Wall seconds, model seconds and peak RSS (GB) of `dbt run` over the raw tables in `db`."""
+DECODING_MODELS = (".decoded.", ".decoding.")
+
+
+def _dbt_run(db: Path, work: Path) -> tuple[float, float, float, float]:
+    """Wall seconds, model seconds, decoding models' seconds and peak RSS (GB) of `dbt run` on `db`."""
     env = {
         **os.environ,
         "WALLET_DUCKDB_PATH": str(db),
@@ -74,7 +91,13 @@ def _dbt_run(db: Path, work: Path) -> tuple[float, float, float]:
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     results = json.loads((work / "target" / "run_results.json").read_text())
     model_seconds = sum(r["execution_time"] for r in results["results"])
-    return elapsed, model_seconds, peak_gb
+    manifest = json.loads((work / "target" / "manifest.json").read_text())["nodes"]
+    decoding_seconds = sum(
+        r["execution_time"]
+        for r in results["results"]
+        if any(part in ".".join(manifest[r["unique_id"]]["fqn"]) + "." for part in DECODING_MODELS)
+    )
+    return elapsed, model_seconds, decoding_seconds, peak_gb
 
 
 def main() -> None:
@@ -84,6 +107,11 @@ def main() -> None:
     )
     parser.add_argument("--transactions", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--without-trade-tables",
+        action="store_true",
+        help="empty the simulator's dex_trades / nft_trades first, so every trade is decoded",
+    )
     args = parser.parse_args()
     print(
         f"DuckDB memory_limit={settings.duckdb_memory_limit()} threads={settings.duckdb_threads()} "
@@ -94,18 +122,18 @@ def main() -> None:
             work = Path(tmp)
             db = work / "bench.duckdb"
             print(f"\n~{target:,} transactions:", flush=True)
-            counts = _fill(db, target, args.seed)
+            counts = _fill(db, target, args.seed, trade_tables=not args.without_trade_tables)
             raw_rows = sum(counts.values())
             # Run in a fresh child per size so its peak memory is its own.
             code = (
                 f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
                 "from benchmarks.feature_build import _dbt_run; "
-                f"s, t, m = _dbt_run(Path({str(db)!r}), Path({str(work)!r})); print(f'{{s}} {{t}} {{m}}')"
+                f"r = _dbt_run(Path({str(db)!r}), Path({str(work)!r})); print(' '.join(map(str, r)))"
             )
             out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
             if out.returncode:
                 sys.exit(f"dbt failed at ~{target:,} transactions (its output is above)")
-            seconds, model_seconds, peak_gb = (float(x) for x in out.stdout.split()[-3:])
+            seconds, model_seconds, decoding_seconds, peak_gb = (float(x) for x in out.stdout.split()[-4:])
             wallets = (
                 duckdb.connect(str(db), read_only=True)
                 .execute("select count(*) from marts.wallet_features")
@@ -118,6 +146,7 @@ def main() -> None:
                 f"{raw_rows / seconds / 1e6:.2f}M raw rows/s; models alone {model_seconds:.1f} s -> "
                 f"{raw_rows / model_seconds / 1e6:.2f}M raw rows/s"
             )
+            print(f"  of which decoding models (decoded.*, intermediate decoding) {decoding_seconds:.1f} s")
             print(f"  peak RSS {peak_gb:.2f} GB; {wallets:,} wallets in marts.wallet_features")
 
 

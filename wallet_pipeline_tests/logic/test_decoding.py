@@ -35,6 +35,7 @@ def tx_hash(n: int) -> str:
 
 
 USER, OTHER, BUYER, SELLER_1, SELLER_2, POISONER = (addr(n) for n in (0xA1, 0xA2, 0xB1, 0x51, 0x52, 0xBAD))
+BIDDER, SELLER_3, BOT = addr(0xB2), addr(0x53), addr(0xB07)
 ROUTER, MARKET = addr(0x7001), addr(0x7002)
 WETH, USDC, FAKE_USDC, TOK, NFT = addr(0xE1), addr(0xE2), addr(0xE3), addr(0xE4), addr(0xE5)
 # Uniswap V2 pairs are their own LP tokens.
@@ -55,7 +56,13 @@ TRANSACTIONS = [
     (8, 1, USER, USDC, 0),  # another
     (9, 1, POISONER, ROUTER, 0),  # 1 fake USDC "buys" 1 WETH: must not set the ETH price
     (10, 2, USER, ZERO, E18 // 100),  # ETH sent to the zero address
+    (11, 3, SELLER_3, MARKET, 0),  # the seller accepts a bid: the bidder pays 1 WETH, 0.1 of it as fee
+    (12, 1, BOT, POOL_USDC_WETH, 0),  # a bot calls the pool itself; its Swap event says it is one
+    (13, 1, BOT, POOL_USDC_WETH, 0),  # the same flows without a Swap event: not read as a swap
 ]
+# Uniswap V2 Swap(address,uint256,uint256,uint256,uint256,address), keccak-256.
+V2_SWAP = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"
+LOGS = [(12, 2, POOL_USDC_WETH, f"{V2_SWAP},{'0x' + '0' * 24 + BOT[2:]},{'0x' + '0' * 24 + BOT[2:]}")]
 TRANSFERS = [
     # (hash, log_index, token, from, to, value)
     (1, 0, USDC, USER, POOL_USDC_WETH, 3000 * 10**6),
@@ -77,6 +84,13 @@ TRANSFERS = [
     (8, 0, USDC, USER, OTHER, 20 * 10**6),
     (9, 0, FAKE_USDC, POISONER, POOL_FAKE, 10**6),
     (9, 1, WETH, POOL_FAKE, POISONER, E18),
+    (11, 0, NFT, SELLER_3, BIDDER, 4),
+    (11, 1, WETH, BIDDER, SELLER_3, 9 * E18 // 10),
+    (11, 2, WETH, BIDDER, MARKET, E18 // 10),
+    (12, 0, USDC, BOT, POOL_USDC_WETH, 1500 * 10**6),
+    (12, 1, WETH, POOL_USDC_WETH, BOT, E18 // 2),
+    (13, 0, USDC, BOT, POOL_USDC_WETH, 1500 * 10**6),
+    (13, 1, WETH, POOL_USDC_WETH, BOT, E18 // 2),
 ]
 TOKENS = [
     (WETH, "WETH", 18),
@@ -123,6 +137,13 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
             "insert into raw.token_transfers (token_address, from_address, to_address, value, "
             "transaction_hash, log_index, block_number, block_timestamp) values (?, ?, ?, ?, ?, ?, ?, ?)",
             [token, frm, to, str(value), tx_hash(h), log_index, 100 + h, _time(day)],
+        )
+    for h, log_index, emitter, topics in LOGS:
+        day = next(t[1] for t in TRANSACTIONS if t[0] == h)
+        con.execute(
+            "insert into raw.logs (transaction_hash, log_index, block_number, block_timestamp, address, "
+            "topics, data) values (?, ?, ?, ?, ?, ?, '0x')",
+            [tx_hash(h), log_index, 100 + h, _time(day), emitter, topics],
         )
     for address, symbol, decimals in TOKENS:
         con.execute(
@@ -193,8 +214,9 @@ def test_every_pool_of_a_multi_hop_swap_is_a_swap_by_the_transaction_sender(
         (tx_hash(1), POOL_TOK_WETH): (USER, WETH, TOK, str(E18), str(500 * E18)),
         (tx_hash(2), POOL_TOK_WETH): (USER, WETH, TOK, str(2 * E18), str(990 * E18)),
         (tx_hash(9), POOL_FAKE): (POISONER, FAKE_USDC, WETH, str(10**6), str(E18)),
+        (tx_hash(12), POOL_USDC_WETH): (BOT, USDC, WETH, str(1500 * 10**6), str(E18 // 2)),
     }
-    assert set(swaps["tx_to"]) == {ROUTER}
+    assert set(swaps["tx_to"]) == {ROUTER, POOL_USDC_WETH}
     assert set(swaps["origin"]) == {"decoded"}
 
 
@@ -236,18 +258,22 @@ def test_liquidity_adds_and_removals_are_read_from_pool_flows_and_lp_tokens(
     assert all({r.a, r.b} == {TOK, WETH} for r in events.itertuples())
 
 
-def test_an_nft_sweep_splits_the_payment_and_a_mint_is_no_sale(built: duckdb.DuckDBPyConnection) -> None:
+def test_an_nft_sweep_splits_the_payment_an_accepted_bid_is_paid_in_weth_and_a_mint_is_no_sale(
+    built: duckdb.DuckDBPyConnection,
+) -> None:
     sales = _rows(
         built,
-        "select tx_hash, buyer, seller, token_id, amount_eth, amount_usd, tx_to "
+        "select tx_hash, buyer, seller, token_id, amount_eth, amount_usd, currency_symbol, tx_to "
         "from decoded.nft_trades order by token_id",
     )
     assert [(r.buyer, r.seller, r.token_id) for r in sales.itertuples()] == [
         (BUYER, SELLER_1, "1"),
         (BUYER, SELLER_2, "2"),
+        (BIDDER, SELLER_3, "4"),
     ]
-    assert [float(v) for v in sales["amount_eth"]] == [1.0, 1.0]
-    assert sales["amount_usd"].tolist() == pytest.approx([3000.0, 3000.0])
+    assert [float(v) for v in sales["amount_eth"]] == [1.0, 1.0, 1.0]
+    assert sales["amount_usd"].tolist() == pytest.approx([3000.0] * 3)
+    assert sales["currency_symbol"].tolist() == ["ETH", "ETH", "WETH"]
     assert set(sales["tx_to"]) == {MARKET}
 
 

@@ -20,6 +20,7 @@ decoded as (
         decoded.tx_hash, decoded.evt_index, decoded.block_number, decoded.block_time, decoded.block_date,
         cast(null as varchar) as project, decoded.nft_contract_address, decoded.token_id, decoded.token_standard,
         decoded.buyer, decoded.seller, decoded.buyer_key, decoded.seller_key, decoded.currency_symbol,
+        -- WETH is ETH one for one (18 decimals).
         {{ wei_to_eth('decoded.amount_raw') }} as amount_eth, cast(null as double) as amount_usd,
         decoded.tx_from, decoded.tx_to, 'decoded' as origin,
     from {{ ref('int_nft_sales_decoded') }} as decoded

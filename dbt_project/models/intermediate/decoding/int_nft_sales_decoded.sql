@@ -1,45 +1,69 @@
-{#- One row per NFT sale read from transfers: an ERC-721 token moves from a seller to the
-    transaction's sender in a transaction that pays ETH to a contract other than the collection
-    (a marketplace; paying the collection is a mint). The price is the ETH the transaction paid,
-    split evenly over the NFTs it moved to its sender (a sweep of several NFTs has one payment);
-    the remainder of the integer division (under one wei per NFT) is not assigned. -#}
+{#- One row per NFT sale read from transfers. An ERC-721 token moves from a seller to a buyer, and
+    either (a) the buyer sent the transaction and it pays ETH to a contract other than the
+    collection (a marketplace; paying the collection is a mint), or (b) the buyer pays WETH in the
+    same transaction (an accepted offer or bid, sent by the seller or a relayer: Seaport offers,
+    Blur bids). The price is that payment split evenly over the NFTs the buyer received in the
+    transaction (a sweep of several NFTs is one payment); the remainder of the integer division,
+    under one wei per NFT, is not assigned. -#}
 with
 
 nft_transfers as (
 
+    -- A mint comes from the zero address. A seller who buys from itself (a wash sale) still
+    -- pays the marketplace: it stays, as in spellbook's nft.trades.
     select transfers.*
     from {{ ref('stg_ethereum__token_transfers') }} as transfers
     semi join (
         select token_key from {{ ref('int_tokens_classified') }} where token_standard = 'erc721'
     ) as erc721 using (token_key)
-    -- A mint comes from the zero address. A seller who buys from itself (a wash sale) still
-    -- pays the marketplace: it stays, as in spellbook's nft.trades.
     where transfers.from_address <> {{ zero_address() }}
 
 ),
 
-paid as (
+weth_paid as (
+
+    -- WETH each address sent in a transaction that moved an NFT.
+    select transfers.tx_hash, transfers.from_key as payer_key, sum(try_cast(transfers.value_raw as decimal(38, 0))) as paid_raw,
+    from {{ ref('stg_ethereum__token_transfers') }} as transfers
+    semi join (select token_key from {{ ref('int_canonical_tokens') }} where symbol = 'WETH') as weth using (token_key)
+    semi join nft_transfers using (tx_hash)
+    group by all
+
+),
+
+candidates as (
 
     select
         nft_transfers.tx_hash,
         nft_transfers.log_index,
         nft_transfers.token_address,
-        nft_transfers.token_key,
         nft_transfers.value_raw as token_id,
         nft_transfers.from_address as seller,
         nft_transfers.from_key as seller_key,
-        transactions.from_address as buyer,
-        transactions.from_key as buyer_key,
+        nft_transfers.to_address as buyer,
+        nft_transfers.to_key as buyer_key,
         transactions.block_number,
         transactions.block_time,
+        transactions.from_address as tx_from,
         transactions.to_address as tx_to,
-        transactions.value_wei,
+        case
+            when transactions.value_wei > 0
+                and nft_transfers.to_key = transactions.from_key
+                and transactions.to_key <> nft_transfers.token_key
+                then transactions.value_wei
+            else weth_paid.paid_raw
+        end as paid_raw,
+        case
+            when transactions.value_wei > 0
+                and nft_transfers.to_key = transactions.from_key
+                and transactions.to_key <> nft_transfers.token_key
+                then 'ETH'
+            when weth_paid.paid_raw > 0 then 'WETH'
+        end as currency_symbol,
     from nft_transfers
     inner join {{ ref('stg_ethereum__transactions') }} as transactions using (tx_hash)
-    where transactions.value_wei > 0
-        and not coalesce(transactions.is_failed, false)
-        and nft_transfers.to_key = transactions.from_key
-        and transactions.to_key <> nft_transfers.token_key
+    left join weth_paid on weth_paid.tx_hash = nft_transfers.tx_hash and weth_paid.payer_key = nft_transfers.to_key
+    where not coalesce(transactions.is_failed, false)
 
 ),
 
@@ -58,11 +82,13 @@ final as (
         seller,
         buyer_key,
         seller_key,
-        cast(value_wei // count(*) over (partition by tx_hash) as decimal(38, 0)) as amount_raw,
-        'ETH' as currency_symbol,
-        buyer as tx_from,
+        cast(paid_raw // count(*) over (partition by tx_hash, buyer_key, currency_symbol) as decimal(38, 0))
+            as amount_raw,
+        currency_symbol,
+        tx_from,
         tx_to,
-    from paid
+    from candidates
+    where currency_symbol is not null
 
 )
 
