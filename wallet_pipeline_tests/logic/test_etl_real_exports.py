@@ -96,7 +96,8 @@ VOCABULARY = {
     "mev_bot": "mev_bot",
     "mev-bot": "mev_bot",
     "airdrop-hunter": "sybil",
-    "blocked": "sanctioned",
+    # Etherscan's "blocked" covers the null address, precompiles and USDT's own contract.
+    "blocked": "other",
     "ponzi": "scam",
     "contract-deployer": "other",
     "mining": "miner",
@@ -133,8 +134,8 @@ def test_public_label_vocabularies_map_to_our_types_with_the_original_kept(
     assert got == VOCABULARY
     assert set(got.values()) <= set(LABEL_TYPES)
     assert report.tables["address_labels"].notes == [
-        "2 labels of 2 types no synonym knows load as other "
-        "(original kept in original_label_type; most frequent: contract-deployer, eth2-depositor)"
+        "3 labels of 3 types no synonym knows load as other "
+        "(original kept in original_label_type; most frequent: blocked, contract-deployer, eth2-depositor)"
     ]
 
 

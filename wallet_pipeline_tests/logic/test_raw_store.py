@@ -134,3 +134,49 @@ def test_a_day_load_refuses_rows_of_another_day(con: duckdb.DuckDBPyConnection) 
     ):
         load.append("transactions", _day_tx("a", "2024-07-02"))
     assert con.execute("select count(*) from raw.transactions").fetchone() == (0,)
+
+
+def test_notes_and_source_files_are_stored_and_a_load_from_another_source_clears_the_files(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    with raw_load(con, "files", load_id="one") as load:
+        load.append("transactions", _tx("a"))
+        load.note("transactions", "1 rows have a synthetic hash")
+        load.note("transactions", "x.csv: extra column(s) ['memo'] not read")
+        load.record_file("x.csv", "transactions", "read", 1, None)
+        load.record_file("README.txt", None, "ignored", None, "not a data file")
+    assert read_manifest(con)["transactions"].notes == (
+        "1 rows have a synthetic hash; x.csv: extra column(s) ['memo'] not read"
+    )
+    assert read_manifest(con)["tokens"].notes is None
+    assert con.execute("select load_id, path, status from raw.source_files order by path").fetchall() == [
+        ("one", "README.txt", "ignored"),
+        ("one", "x.csv", "read"),
+    ]
+    with raw_load(con, "simulator") as load:
+        load.append("transactions", _tx("b"))
+    assert con.execute("select count(*) from raw.source_files").fetchone() == (0,)
+    assert read_manifest(con)["transactions"].notes is None
+
+
+def test_a_database_from_before_the_optional_columns_gets_them_and_day_loads_keep_working(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    from wallet_pipeline.logic.raw_store import raw_tables_load
+
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.address_labels (address varchar, label_type varchar, name varchar, source varchar)"
+    )
+    con.execute(
+        "create table raw.source_manifest (table_name varchar primary key, source varchar, "
+        "provided boolean, row_count bigint, rejected_count bigint, loaded_at timestamp, load_id varchar)"
+    )
+    con.execute("insert into raw.address_labels values (?, 'exchange', 'old', 'dune')", [A])
+    labels = pd.DataFrame({"address": [B], "label_type": ["scam"], "name": ["new"], "source": ["dune"]})
+    with raw_tables_load(con, "dune", ("address_labels",)) as load:
+        load.append("address_labels", labels)
+    assert con.execute("select address, original_label_type from raw.address_labels").fetchall() == [
+        (B, None)
+    ]
+    assert read_manifest(con)["address_labels"].row_count == 1

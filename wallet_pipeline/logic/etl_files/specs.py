@@ -193,9 +193,6 @@ LABEL_SYNONYMS: dict[str, str] = {
     "ofac-sanctions-lists": "sanctioned",
     "ofac-sanctioned": "sanctioned",
     "sanctioned-address": "sanctioned",
-    # Etherscan's "Blocked" tag: addresses frozen by a stablecoin issuer (USDT/USDC blacklists),
-    # which act on hack proceeds and sanctions.
-    "blocked": "sanctioned",
     # OFAC-listed group (dspytdao/Eth_Data LazarusGroup.txt).
     "lazarus": "sanctioned",
     "lazarus-group": "sanctioned",

@@ -12,8 +12,19 @@ BURN_ADDRESSES = (
     "0xdead000000000000000042069420694206942069",
 )
 
-# Label types whose addresses serve many unrelated users: they never glue groups.
-HUB_LABEL_TYPES = ("exchange", "bridge", "mixer", "dex", "nft_marketplace", "defi", "airdrop", "sanctioned")
+# Label types whose addresses serve many unrelated users: they never glue groups. A mining pool
+# pays every miner of the pool, like an exchange's hot wallet pays its customers.
+HUB_LABEL_TYPES = (
+    "exchange",
+    "bridge",
+    "mixer",
+    "dex",
+    "nft_marketplace",
+    "defi",
+    "airdrop",
+    "sanctioned",
+    "miner",
+)
 
 
 @dataclass(frozen=True)
