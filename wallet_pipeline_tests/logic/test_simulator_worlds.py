@@ -490,12 +490,31 @@ def _repeat_pairs(con: duckdb.DuckDBPyConnection, related: bool = False) -> int:
     )
 
 
+def _paying_triangles(con: duckdb.DuckDBPyConnection) -> int:
+    """Triangles of unrelated ordinary wallets where each pair paid each other at least twice."""
+    return one(
+        con,
+        "with pay as (select from_address as a, to_address as b from raw.transactions where value > 0 "
+        "union all select x.from_address, x.to_address from raw.token_transfers x "
+        "join raw.transactions t on t.hash = x.transaction_hash and t.from_address = x.from_address), "
+        "ordinary as (select address, coalesce(entity_id, address) as owner from ground_truth.wallets "
+        "where persona in ('retail_trader', 'nft_trader', 'whale')), "
+        "edges as (select least(a, b) as l, greatest(a, b) as g from pay "
+        "join ordinary oa on oa.address = pay.a join ordinary ob on ob.address = pay.b "
+        "where oa.owner <> ob.owner group by all having count(*) >= 2) "
+        "select count(*) from edges e1 join edges e2 on e2.l = e1.g "
+        "join edges e3 on e3.l = e1.l and e3.g = e2.g",
+    )
+
+
 def test_p2p_payments_and_families_repeat_payments_between_unrelated_wallets(
     rich: duckdb.DuckDBPyConnection,
 ) -> None:
     plain = duckdb.connect()
     load_simulation(plain, dataclasses.replace(RICH, p2p_pair_share=0.0, family_share=0.0))
     assert _repeat_pairs(rich) > 5 * max(_repeat_pairs(plain), 10)
+    # Families: groups of three or more who all pay each other, which pairs and chance rarely give.
+    assert _paying_triangles(rich) > 10 * max(_paying_triangles(plain), 1)
     # The people who pay each other are different owners, never two wallets of one user.
     assert _repeat_pairs(rich, related=True) == _repeat_pairs(plain, related=True)
 
