@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from wallet_pipeline.logic.personas.calibration import (
     agreement,
@@ -346,10 +347,27 @@ def _name(
     return names, prof, {"vocabulary": vocabulary, **matches}
 
 
+# Below this many wallets training runs scikit-learn's OpenMP loops (K-Means, GMM) on one thread.
+# On small arrays the threads spend more time waiting for each other than computing, and far more
+# when other processes share the cores: with another pipeline and two test workers on the 2-core
+# machine, training took 89 s with two threads and 11 s with one at 2,773 wallets, and 217 s
+# against 81 s at 100,000 (docs/personas.md). Large tables keep every core.
+SINGLE_THREAD_BELOW = 250_000
+
+
 def train_personas(
     features: pd.DataFrame, config: PersonaConfig | None = None, previous: PersonaModel | None = None
 ) -> tuple[PersonaModel, SelectionReport]:
     """Fit the persona model on a wallets-by-features table; see docs/personas.md."""
+    if len(features) >= SINGLE_THREAD_BELOW:
+        return _train_personas(features, config, previous)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _train_personas(features, config, previous)
+
+
+def _train_personas(
+    features: pd.DataFrame, config: PersonaConfig | None, previous: PersonaModel | None
+) -> tuple[PersonaModel, SelectionReport]:
     config = config or PersonaConfig()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
