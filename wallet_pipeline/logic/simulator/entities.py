@@ -398,7 +398,8 @@ def _fund_through_relays(w: World, farm: SybilFarm, b: TxBatch, rng: np.random.G
     members, relays = farm.members, farm.relays
     relay_of = np.arange(len(members)) % len(relays)
     per_relay = np.bincount(relay_of, minlength=len(relays))
-    relay_ts = farm.fund_ts - np.sort(rng.integers(HOUR, 3 * HOUR, len(relays)))
+    # After the funder's own withdrawal (an hour or more before fund_ts), as in the star.
+    relay_ts = farm.fund_ts + np.sort(rng.integers(0, 2 * HOUR, len(relays)))
     # The funder passes on what the members need plus their gas, the way farm scripts top up.
     send_eth(
         b,
@@ -424,7 +425,8 @@ def _fund_as_chain(w: World, farm: SybilFarm, b: TxBatch, rng: np.random.Generat
     """Funder -> member 1 -> member 2 -> ...: each keeps its share and forwards the rest."""
     members = farm.members
     n = len(members)
-    hop_ts = farm.fund_ts + np.cumsum(rng.integers(5 * MINUTE, 40 * MINUTE, n))
+    # Hops minutes apart: even a 59-member chain is funded before the first farming round a day on.
+    hop_ts = farm.fund_ts + np.cumsum(rng.integers(2 * MINUTE, 20 * MINUTE, n))
     # Member i receives what it and every later member need.
     remaining = farm.amount_eth * (n - np.arange(n)) * rng.uniform(1.0, 1.01, n)
     senders = np.r_[farm.funder, members[:-1]].astype(np.int64)
