@@ -274,6 +274,20 @@ def _farm_funding(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     return out
 
 
+def _spent_before_funded(con: duckdb.DuckDBPyConnection) -> int:
+    """Farm funders, members and relays whose first transaction precedes the first ETH they get."""
+    return one(
+        con,
+        "with firsts as (select w.address, "
+        "min((t.block_number, t.transaction_index)) filter (where t.to_address = w.address and t.value > 0) "
+        "as first_in, min((t.block_number, t.transaction_index)) filter (where t.from_address = w.address) "
+        "as first_out from ground_truth.wallets w "
+        "join raw.transactions t on w.address in (t.from_address, t.to_address) "
+        "where w.entity_type = 'sybil_farm' and w.role in ('funder', 'member', 'relay') group by w.address) "
+        "select count(*) from firsts where first_out < first_in",
+    )
+
+
 def test_relay_tree_farm_members_are_reached_from_the_funder_only_through_relays() -> None:
     con = duckdb.connect()
     load_simulation(
@@ -302,6 +316,7 @@ def test_relay_tree_farm_members_are_reached_from_the_funder_only_through_relays
             )
         }
         assert persona == {"dormant"}
+    assert _spent_before_funded(con) == 0
 
 
 def test_chain_farm_members_are_funded_one_after_another() -> None:
@@ -324,6 +339,7 @@ def test_chain_farm_members_are_funded_one_after_another() -> None:
         while at in nxt:
             at, seen = nxt[at], seen + 1
         assert seen == len(members)
+    assert _spent_before_funded(con) == 0
 
 
 # ----- the rich world: every structure on -----------------------------------------------------
