@@ -354,6 +354,13 @@ def test_the_rich_world_holds_every_topology_and_new_role(rich: duckdb.DuckDBPyC
         for r in rows(rich, "select description from ground_truth.entities where entity_type = 'sybil_farm'")
     ]
     assert {d.split(":")[0] for d in descriptions} >= {"Relay tree", "Funding chain"}
+    # Entity sizes count the new addresses: relays, second-tier hot wallets, shared deposits.
+    miscounted = one(
+        rich,
+        "select count(*) from ground_truth.entities e where e.n_wallets <> (select count(*) "
+        "from ground_truth.wallets w where w.entity_id = e.entity_id and not w.is_contract)",
+    )
+    assert miscounted == 0
 
 
 def test_unlabelled_rings_have_no_label_rows(rich: duckdb.DuckDBPyConnection) -> None:
