@@ -47,6 +47,7 @@ from wallet_pipeline.api.models import (
     FlagIn,
     Health,
     Message,
+    Overview,
     Stats,
     query_parameters,
 )
@@ -240,6 +241,9 @@ def create_app(
     app = FastAPI(
         title="wallet_pipeline investigator API",
         version="1",
+        # Served by `mount_web` from the vendored Swagger UI: FastAPI's own pages load it from CDNs.
+        docs_url=None,
+        redoc_url=None,
         description=(
             "Personas, entity clusters and risk from the last published snapshot of the pipeline. "
             f"Every endpoint but /health needs an `{HEADER}` header."
@@ -433,6 +437,15 @@ def create_app(
         result["flags_active"] = int((flag_store.list_flags(flags_path)["status"] == "active").sum())
         return result
 
+    @api.get(
+        "/overview",
+        summary="Where to start: totals by risk level and persona, riskiest clusters, example wallets",
+        response_model=Overview,
+    )
+    def overview() -> dict:
+        with pool.reader() as (con, meta):
+            return queries.overview(con, meta)
+
     @api.post(
         "/clusters/{cluster_id}/flags",
         summary="Flag a cluster; the flag records the API key's name",
@@ -502,11 +515,21 @@ def live_from_settings(warm_up: bool = True) -> Callable[[str], dict] | None:
 def live_analysis(found: dict) -> dict:
     """An `Analysis` of an address scored live: persona and features, no cluster or risk yet."""
     features = {k: float(v) if isinstance(v, Decimal) else v for k, v in found["features"].items()}
+    persona = found["persona"]
+    if persona is not None:
+        # The live path keys probabilities like the snapshot's columns; the API names them.
+        names = queries.persona_names([persona.get("persona")])
+        persona = {
+            **persona,
+            "probabilities": {
+                queries.persona_name(k, names): v for k, v in (persona.get("probabilities") or {}).items()
+            },
+        }
     return {
         "address": found["address"],
         "checksum_address": queries.checksum_address(found["address"]),
         "source": found["source"],
-        "persona": found["persona"],
+        "persona": persona,
         "membership": None,
         "wallet_risk": None,
         "cluster": None,

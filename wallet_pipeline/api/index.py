@@ -42,7 +42,7 @@ from pydantic import TypeAdapter
 from wallet_pipeline.api import models, queries
 
 INDEX_DIR = ".api_index"
-FORMAT = 3  # bump when the files change shape: an index of another format is rebuilt
+FORMAT = 4  # bump when the files change shape: an index of another format is rebuilt
 _BATCH = 50_000
 _ITEM = TypeAdapter(models.ClusterSummary)
 _BRIEF = TypeAdapter(models.ClusterBrief)

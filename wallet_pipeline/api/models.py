@@ -33,7 +33,10 @@ class Persona(BaseModel):
     persona: str | None
     confidence: float | None
     model_version: str | None
-    probabilities: dict[str, float | None] = Field(description="p_<persona> columns, by persona key")
+    probabilities: dict[str, float | None] = Field(
+        description="probability of each persona, by its name as the persona model spells it "
+        "(wallet_pipeline.logic.personas), e.g. 'High-Frequency Bot'"
+    )
 
 
 class Membership(BaseModel):
@@ -267,6 +270,46 @@ class Stats(BaseModel):
     wallets_by_persona: dict[str, int]
     graph_stats: dict[str, Any] | None
     flags_active: int
+
+
+class ExampleWallet(BaseModel):
+    """A wallet to start an investigation from, and why it was picked."""
+
+    address: str
+    persona: str | None
+    risk_score: float | None
+    risk_level: str | None
+    cluster_id: str | None
+    why: str
+
+
+class PersonaCount(BaseModel):
+    """How many wallets hold a persona."""
+
+    persona: str
+    wallets: int
+
+
+class Overview(BaseModel):
+    """The landing view of the served snapshot: totals, the riskiest clusters and example wallets."""
+
+    snapshot: str
+    published_at: Utc | None
+    newest_activity: Utc | None
+    wallets: int = Field(description="distinct wallets with a risk score, a cluster or a persona")
+    wallets_scored: int
+    wallets_clustered: int
+    wallets_with_persona: int
+    clusters: int
+    clusters_by_risk_level: dict[str, int] = Field(description="every level, zero included")
+    wallets_by_risk_level: dict[str, int] = Field(description="every level, zero included")
+    wallets_by_persona: list[PersonaCount] = Field(description="most common first")
+    riskiest_clusters: list[ClusterSummary] = Field(description="riskiest first, then larger")
+    example_wallets: list[ExampleWallet] = Field(
+        description="the riskiest wallet of each of the five riskiest clusters, then the most "
+        "confident wallet of each persona"
+    )
+    personas: list[str] = Field(description="every persona name the model uses, then any other held")
 
 
 class FlagIn(BaseModel):

@@ -25,6 +25,9 @@ from Crypto.Hash import keccak
 from wallet_pipeline.api.models import RiskLevel
 from wallet_pipeline.logic.graph.export import cluster_bundle, cluster_graph, write_cluster
 from wallet_pipeline.logic.graph.report import ADDRESS, normalise_address
+from wallet_pipeline.logic.personas.model import persona_column
+from wallet_pipeline.logic.personas.naming import MIXED, VOCABULARY
+from wallet_pipeline.logic.personas.population import RULE_PERSONAS
 
 E = "entities"
 PERSONAS = "personas.wallet_personas"
@@ -36,6 +39,11 @@ ADDRESS_HELP = (
 SIZE_BANDS = {"2-5": (2, 5), "6-20": (6, 20), "21-50": (21, 50), "50+": (51, None)}
 ACTIVE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 RISK_LEVELS = get_args(RiskLevel)
+# Every persona the model can name (`logic.personas`): rule personas, cluster names, then Mixed.
+# The snapshot stores probabilities as p_<key> columns; the API names them with these spellings
+# only, so "High-Frequency Bot" is never shown as "High frequency bot" next to it.
+PERSONA_VOCABULARY = tuple(dict.fromkeys([*RULE_PERSONAS, *(name for name, _, _ in VOCABULARY), MIXED]))
+OVERVIEW_TOP = 10  # riskiest clusters on the landing view: one screen, no scrolling
 # Sort key -> SQL text; only these strings are ever put into a query.
 SORTS = {
     "risk": "risk_score desc nulls last",
@@ -78,6 +86,19 @@ def parse_address(text: str) -> str:
     return candidate.lower()
 
 
+def persona_names(names: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """{persona key: name} for the vocabulary and `names` (e.g. the personas a snapshot holds).
+
+    The key is the p_<key> column's suffix (`logic.personas.model.persona_column`).
+    """
+    return {persona_column(n)[2:]: n for n in (*PERSONA_VOCABULARY, *names) if n}
+
+
+def persona_name(key: str, names: dict[str, str]) -> str:
+    """The persona a probability key stands for; the key itself for a name outside the vocabulary."""
+    return names.get(key.removeprefix("p_"), key)
+
+
 # ---------------------------------------------------------------- what one snapshot holds
 
 
@@ -88,6 +109,7 @@ class SnapshotMeta:
     name: str
     tables: frozenset[str]
     persona_columns: tuple[str, ...] = ()
+    persona_names: dict[str, str] = field(default_factory=dict)
     dominant_personas_sql: str = "null::varchar"
     newest_activity: datetime | None = None
     published_at: datetime | None = None
@@ -111,6 +133,8 @@ def read_meta(con: duckdb.DuckDBPyConnection, name: str) -> SnapshotMeta:
             "where table_schema = 'personas' and table_name = 'wallet_personas' order by ordinal_position"
         ).fetchall()
         meta.persona_columns = tuple(c for (c,) in cols if c.startswith("p_"))
+        held = [n for (n,) in con.execute(f"select distinct persona from {PERSONAS} order by 1").fetchall()]
+        meta.persona_names = persona_names(held)
     if f"{E}.clusters" in tables:
         kind = con.execute(
             "select data_type from information_schema.columns where table_schema = ? "
@@ -270,7 +294,10 @@ def wallet_rows_sql(meta: SnapshotMeta, where: str = "") -> str:
     if meta.has(PERSONAS):
         probabilities = (
             "struct_pack("
-            + ", ".join(f"{_ident(c[2:])} := {_num('p.' + _ident(c))}" for c in meta.persona_columns)
+            + ", ".join(
+                f"{_ident(persona_name(c, meta.persona_names))} := {_num('p.' + _ident(c))}"
+                for c in meta.persona_columns
+            )
             + ")"
             if meta.persona_columns
             else "'{}'::json"
@@ -544,3 +571,124 @@ def stats(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta) -> dict:
         "wallets_by_persona": personas,
         "graph_stats": graph,
     }
+
+
+# ---------------------------------------------------------------- /overview
+
+
+def overview(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, top: int = OVERVIEW_TOP) -> dict:
+    """What the investigator page opens on: totals, the riskiest clusters and wallets to start from.
+
+    A snapshot never changes, so the answer is worked out once per snapshot and kept in
+    `meta.extra` (a few aggregates over the wallet tables: about a second at a million wallets).
+    """
+    cached = meta.extra.get(("overview", top))
+    if cached is not None:
+        return cached
+    counts = {t: 0 for t in WALLET_TABLES}
+    for table in WALLET_TABLES:
+        if meta.has(table):
+            counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+    present = [t for t in WALLET_TABLES if meta.has(t)]
+    wallets = 0
+    if present:
+        keys = " union ".join(f"select address from {t}" for t in present)
+        wallets = con.execute(f"select count(*) from ({keys})").fetchone()[0]
+
+    def by_level(table: str) -> dict[str, int]:
+        levels = dict.fromkeys(RISK_LEVELS, 0)
+        if meta.has(table):
+            for level, n in con.execute(
+                f"select risk_level, count(*) from {table} where risk_level is not null group by 1"
+            ).fetchall():
+                levels[level] = levels.get(level, 0) + int(n)
+        return levels
+
+    riskiest: list[dict] = []
+    examples: list[dict] = []
+    if meta.has(f"{E}.clusters"):
+        riskiest = [
+            json.loads(item)
+            for (item,) in con.execute(
+                f"select {cluster_item_sql(meta)} from {E}.clusters "
+                f"order by {SORTS['risk']}, size desc, cluster_id limit ?",
+                [top],
+            ).fetchall()
+        ]
+    persona_sql = "p.persona" if meta.has(PERSONAS) else "null::varchar"
+    persona_join = f"left join {PERSONAS} p using (address)" if meta.has(PERSONAS) else ""
+    if meta.has(f"{E}.wallet_risk") and meta.has(f"{E}.wallet_clusters") and riskiest:
+        # The riskiest wallet of each of the five riskiest clusters: where a case starts.
+        ids = [c["cluster_id"] for c in riskiest[:5]]
+        examples += dicts(
+            con.execute(
+                f"""
+                select address, persona, risk_score, risk_level, cluster_id,
+                       'riskiest wallet of cluster ' || cluster_id as why
+                from (select c.address, {persona_sql} as persona, {_num("r.risk_score")} as risk_score,
+                             r.risk_level, c.cluster_id,
+                             row_number() over (partition by c.cluster_id
+                                                order by r.risk_score desc nulls last, c.address) as k
+                      from {E}.wallet_clusters c left join {E}.wallet_risk r using (address) {persona_join}
+                      where c.cluster_id in (select unnest(?::varchar[])))
+                where k = 1 order by risk_score desc nulls last, address
+                """,
+                [ids],
+            )
+        )
+    by_persona: list[dict] = []
+    if meta.has(PERSONAS):
+        by_persona = [
+            {"persona": name, "wallets": int(n)}
+            for name, n in con.execute(
+                f"select persona, count(*) from {PERSONAS} where persona is not null "
+                "group by 1 order by 2 desc, 1"
+            ).fetchall()
+        ]
+        # The surest wallet of each persona: one example of what the name means.
+        risk_join = f"left join {E}.wallet_risk r using (address)" if meta.has(f"{E}.wallet_risk") else ""
+        risk_cols = (
+            f"{_num('r.risk_score')} as risk_score, r.risk_level"
+            if risk_join
+            else "null::double as risk_score, null::varchar as risk_level"
+        )
+        cluster_join = (
+            f"left join {E}.wallet_clusters c using (address)" if meta.has(f"{E}.wallet_clusters") else ""
+        )
+        cluster_col = "c.cluster_id" if cluster_join else "null::varchar"
+        shown = {e["address"] for e in examples}
+        for row in dicts(
+            con.execute(
+                f"""
+                select address, persona, risk_score, risk_level, cluster_id,
+                       'most confident ' || persona || ' (' || round(confidence * 100, 1) || '%)' as why
+                from (select p.address, p.persona, p.confidence, {risk_cols}, {cluster_col} as cluster_id,
+                             row_number() over (partition by p.persona
+                                                order by p.confidence desc nulls last, p.address) as k
+                      from {PERSONAS} p {risk_join} {cluster_join} where p.persona is not null)
+                where k = 1 order by persona
+                """
+            )
+        ):
+            if row["address"] not in shown:
+                examples.append(row)
+    result = {
+        "snapshot": meta.name,
+        "published_at": meta.published_at,
+        "newest_activity": meta.newest_activity,
+        "wallets": int(wallets),
+        "wallets_scored": int(counts[f"{E}.wallet_risk"]),
+        "wallets_clustered": int(counts[f"{E}.wallet_clusters"]),
+        "wallets_with_persona": int(counts[PERSONAS]),
+        "clusters": int(con.execute(f"select count(*) from {E}.clusters").fetchone()[0])
+        if meta.has(f"{E}.clusters")
+        else 0,
+        "clusters_by_risk_level": by_level(f"{E}.clusters"),
+        "wallets_by_risk_level": by_level(f"{E}.wallet_risk"),
+        "wallets_by_persona": by_persona,
+        "riskiest_clusters": riskiest,
+        "example_wallets": examples,
+        "personas": list(dict.fromkeys([*PERSONA_VOCABULARY, *(p["persona"] for p in by_persona)])),
+    }
+    meta.extra[("overview", top)] = result
+    return result

@@ -48,7 +48,7 @@ select cluster_id, size::bigint as size, risk_score,
          || (risk_score * 0.4)
          || ', "evidence": {{"scam_tokens": 1}}}}}}' as risk_breakdown,
        timestamp '2024-07-01' as first_seen, last_active,
-       ['Whale 3, Dormant Holder 1', 'Active Retail Trader 4', 'Nft Trader 2, Whale 1'][1 + i % 3]
+       ['Whale 3, Dormant Holder 1', 'Active Retail Trader 4', 'NFT Trader 2, Whale 1'][1 + i % 3]
          as dominant_personas,
        (case when size >= 20 then 2 else 0 end)::bigint as sub_clusters,
        (case when size >= 20 then 1 else 0 end)::bigint as bridge_wallets
@@ -76,7 +76,7 @@ union all
 select '{loner}', null, 5.0, 'Minimal', 80.0, null, '{{}}'
 order by address;
 create or replace table personas.wallet_personas as
-select address, ['Whale', 'Nft Trader', 'Dormant Holder'][1 + j % 3] as persona, 0.8 as confidence,
+select address, ['Whale', 'NFT Trader', 'Dormant Holder'][1 + j % 3] as persona, 0.8 as confidence,
        case when j % 3 = 0 then 0.8 else 0.1 end as p_whale,
        case when j % 3 = 1 then 0.8 else 0.1 end as p_nft_trader,
        case when j % 3 = 2 then 0.8 else 0.1 end as p_dormant_holder,

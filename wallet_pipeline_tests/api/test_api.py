@@ -78,6 +78,7 @@ PROTECTED = [
     ("get", f"/clusters/{C0}/graph"),
     ("get", f"/clusters/{C0}/export?format=json"),
     ("get", "/stats"),
+    ("get", "/overview"),
     ("post", f"/clusters/{C0}/flags"),
     ("get", "/flags"),
     ("get", "/analyze/not-an-address"),
@@ -111,8 +112,9 @@ def test_analyze_gives_persona_probabilities_cluster_risk_breakdown_and_evidence
     client: TestClient, alice: dict
 ) -> None:
     body = client.get(f"/analyze/{M2}", headers=alice).json()
-    assert body["persona"]["persona"] == "Nft Trader"
-    assert body["persona"]["probabilities"] == {"whale": 0.1, "nft_trader": 0.8, "dormant_holder": 0.1}
+    assert body["persona"]["persona"] == "NFT Trader"
+    # Named as the persona model spells them, not by the p_<key> column.
+    assert body["persona"]["probabilities"] == {"Whale": 0.1, "NFT Trader": 0.8, "Dormant Holder": 0.1}
     assert body["membership"]["cluster_id"] == C0
     assert body["wallet_risk"]["breakdown"]["scam_rate"]["weight"] == 0.4
     assert body["cluster"]["risk_breakdown"]["scam_rate"]["weight"] == 0.4
@@ -197,7 +199,7 @@ def test_clusters_sort_by_size_and_last_active(client: TestClient, alice: dict) 
     ("query", "expected"),
     [
         # scores by cluster: 0.0, 37.3, 74.6, 11.9, 49.2, 86.5; sizes 2, 3, 4, 5, 8, 12;
-        # last_active 2024-10-31 minus i days; personas cycle Whale / Active Retail / Nft Trader
+        # last_active 2024-10-31 minus i days; personas cycle Whale / Active Retail / NFT Trader
         ("risk_min=40", {2, 4, 5}),
         ("risk_level=Critical", {5}),
         ("size=2-5", {0, 1, 2, 3}),
@@ -300,6 +302,73 @@ def test_stats(client: TestClient, alice: dict) -> None:
     assert body["wallets_by_persona"]["Whale"] > 0
 
 
+def test_overview_gives_totals_every_level_the_riskiest_clusters_and_wallets_to_start_from(
+    client: TestClient, alice: dict
+) -> None:
+    body = client.get("/overview", headers=alice).json()
+    sizes = [2, 3, 4, 5, 8, 12]  # conftest SIZES of clusters 0-5
+    members = sum(sizes)
+    # Members, the EIP-55 wallet added to cluster 0, and the loner that is only scored.
+    assert (body["wallets"], body["wallets_clustered"], body["wallets_scored"]) == (
+        members + 2,
+        members + 1,
+        members + 2,
+    )
+    assert body["wallets_with_persona"] == members and body["clusters"] == 6
+    assert list(body["clusters_by_risk_level"]) == list(queries.RISK_LEVELS)
+    assert sum(body["clusters_by_risk_level"].values()) == 6
+    assert body["clusters_by_risk_level"]["Critical"] == 1 and body["clusters_by_risk_level"]["High"] == 1
+    assert sum(body["wallets_by_risk_level"].values()) == body["wallets_scored"]
+    assert sum(p["wallets"] for p in body["wallets_by_persona"]) == members
+    scores = [c["risk_score"] for c in body["riskiest_clusters"]]
+    assert scores == sorted(scores, reverse=True) and body["riskiest_clusters"][0]["cluster_id"] == C5
+    # A cluster's riskiest wallet is its anchor (member 0) in conftest; five clusters, riskiest first.
+    top = [w for w in body["example_wallets"] if w["why"].startswith("riskiest wallet")]
+    assert [w["address"] for w in top] == [_member(i, 0) for i in (5, 2, 4, 1, 3)]
+    assert all(w["cluster_id"] == cluster_id(i) for w, i in zip(top, (5, 2, 4, 1, 3), strict=True))
+    addresses = [w["address"] for w in body["example_wallets"]]
+    assert len(addresses) == len(set(addresses))
+    held = {p["persona"] for p in body["wallets_by_persona"]}
+    shown = {w["persona"] for w in body["example_wallets"]}
+    assert held <= shown, "every persona has an example wallet"
+    # The persona model's vocabulary, one spelling each.
+    assert "High-Frequency Bot" in body["personas"] and "NFT Trader" in body["personas"]
+    assert len({queries.persona_column(p) for p in body["personas"]}) == len(body["personas"])
+
+
+def test_persona_probabilities_use_the_persona_models_spelling_from_the_snapshot_and_live(
+    tmp_path: Path,
+) -> None:
+    from wallet_pipeline.api.app import live_analysis
+
+    folder = build_snapshot(
+        tmp_path / "snapshots",
+        n_clusters=2,
+        extra_sql="alter table personas.wallet_personas add column p_high_frequency_bot double default 0.0;"
+        "alter table personas.wallet_personas add column p_institutional_exchange double default 0.0",
+    )
+    app = create_app(folder, None, tmp_path / "flags.sqlite", use_index=False)
+    with TestClient(app) as test_client:
+        body = test_client.get(f"/analyze/{M2}").json()
+    app.state.snapshot_pool.close()
+    names = set(body["persona"]["probabilities"])
+    assert {"High-Frequency Bot", "Institutional / Exchange", "NFT Trader"} <= names
+    assert not any("_" in n or n == "High frequency bot" for n in names)
+    found = {
+        "address": M2,
+        "source": "files",
+        "features": {},
+        "computed_at": "2024-11-01T00:00:00Z",
+        "persona": {
+            "persona": "High-Frequency Bot",
+            "confidence": 0.9,
+            "model_version": "4",
+            "probabilities": {"high_frequency_bot": 0.9, "whale": 0.1},
+        },
+    }
+    assert live_analysis(found)["persona"]["probabilities"] == {"High-Frequency Bot": 0.9, "Whale": 0.1}
+
+
 def test_a_flag_records_the_key_name_and_is_listed(client: TestClient, alice: dict) -> None:
     response = client.post(
         f"/clusters/{C0}/flags", json={"reason": "scam_ring", "note": "same funder"}, headers=alice
@@ -399,6 +468,7 @@ def test_the_openapi_schema_documents_every_endpoint_with_a_summary(client: Test
         "/clusters/{cluster_id}/graph",
         "/clusters/{cluster_id}/export",
         "/stats",
+        "/overview",
         "/clusters/{cluster_id}/flags",
         "/flags",
         "/health",
