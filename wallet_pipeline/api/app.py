@@ -150,6 +150,11 @@ class SnapshotPool:
     def _index(self, served: Served) -> None:
         cur = served.con.cursor()
         try:
+            # The landing view's totals take seconds on a large snapshot: ready before it is asked.
+            queries.overview(cur, served.meta)
+        except Exception as exc:  # noqa: BLE001 - /overview will meet it again and answer with it
+            log.warning("snapshot %s: overview not prepared (%s)", served.meta.name, exc)
+        try:
             served.index = load_or_build(cur, served.meta, self.snapshot_dir)
         except Exception as exc:  # noqa: BLE001 - the slow path still answers; say why once
             served.index_error = f"{type(exc).__name__}: {exc}"

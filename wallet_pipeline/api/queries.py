@@ -580,16 +580,19 @@ def overview(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, top: int = OVER
     """What the investigator page opens on: totals, the riskiest clusters and wallets to start from.
 
     A snapshot never changes, so the answer is worked out once per snapshot and kept in
-    `meta.extra` (a few aggregates over the wallet tables: about a second at a million wallets).
+    `meta.extra`: the first call scans the wallet tables a few times (3-4 s at 1.5 million wallets
+    on this project's 2-core machine while others ran; the distinct count over the three wallet
+    tables is 2 s of it), so `SnapshotPool` works it out in the background when it opens a
+    snapshot; later calls are a dictionary look-up.
     """
     cached = meta.extra.get(("overview", top))
     if cached is not None:
         return cached
-    counts = {t: 0 for t in WALLET_TABLES}
-    for table in WALLET_TABLES:
-        if meta.has(table):
-            counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
     present = [t for t in WALLET_TABLES if meta.has(t)]
+    counts = {
+        t: con.execute(f"select count(*) from {t}").fetchone()[0] if t in present else 0
+        for t in WALLET_TABLES
+    }
     wallets = 0
     if present:
         keys = " union ".join(f"select address from {t}" for t in present)
@@ -605,7 +608,6 @@ def overview(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, top: int = OVER
         return levels
 
     riskiest: list[dict] = []
-    examples: list[dict] = []
     if meta.has(f"{E}.clusters"):
         riskiest = [
             json.loads(item)
@@ -615,27 +617,23 @@ def overview(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, top: int = OVER
                 [top],
             ).fetchall()
         ]
-    persona_sql = "p.persona" if meta.has(PERSONAS) else "null::varchar"
-    persona_join = f"left join {PERSONAS} p using (address)" if meta.has(PERSONAS) else ""
-    if meta.has(f"{E}.wallet_risk") and meta.has(f"{E}.wallet_clusters") and riskiest:
+    picks: list[tuple[str, str]] = []  # (address, why), in the order shown
+    if meta.has(f"{E}.wallet_clusters") and riskiest:
         # The riskiest wallet of each of the five riskiest clusters: where a case starts.
         ids = [c["cluster_id"] for c in riskiest[:5]]
-        examples += dicts(
-            con.execute(
-                f"""
-                select address, persona, risk_score, risk_level, cluster_id,
-                       'riskiest wallet of cluster ' || cluster_id as why
-                from (select c.address, {persona_sql} as persona, {_num("r.risk_score")} as risk_score,
-                             r.risk_level, c.cluster_id,
-                             row_number() over (partition by c.cluster_id
-                                                order by r.risk_score desc nulls last, c.address) as k
-                      from {E}.wallet_clusters c left join {E}.wallet_risk r using (address) {persona_join}
-                      where c.cluster_id in (select unnest(?::varchar[])))
-                where k = 1 order by risk_score desc nulls last, address
-                """,
-                [ids],
-            )
-        )
+        risk = f"left join {E}.wallet_risk r using (address)" if meta.has(f"{E}.wallet_risk") else ""
+        score = "r.risk_score" if risk else "null::double"
+        rows = con.execute(
+            f"""
+            select distinct on (c.cluster_id) c.cluster_id, c.address
+            from (select address, cluster_id from {E}.wallet_clusters
+                  where cluster_id in (select unnest(?::varchar[]))) c {risk}
+            order by c.cluster_id, {score} desc nulls last, c.address
+            """,
+            [ids],
+        ).fetchall()
+        top_of = dict(rows)
+        picks += [(top_of[i], f"riskiest wallet of cluster {i}") for i in ids if i in top_of]
     by_persona: list[dict] = []
     if meta.has(PERSONAS):
         by_persona = [
@@ -645,33 +643,19 @@ def overview(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, top: int = OVER
                 "group by 1 order by 2 desc, 1"
             ).fetchall()
         ]
-        # The surest wallet of each persona: one example of what the name means.
-        risk_join = f"left join {E}.wallet_risk r using (address)" if meta.has(f"{E}.wallet_risk") else ""
-        risk_cols = (
-            f"{_num('r.risk_score')} as risk_score, r.risk_level"
-            if risk_join
-            else "null::double as risk_score, null::varchar as risk_level"
-        )
-        cluster_join = (
-            f"left join {E}.wallet_clusters c using (address)" if meta.has(f"{E}.wallet_clusters") else ""
-        )
-        cluster_col = "c.cluster_id" if cluster_join else "null::varchar"
-        shown = {e["address"] for e in examples}
-        for row in dicts(
-            con.execute(
-                f"""
-                select address, persona, risk_score, risk_level, cluster_id,
-                       'most confident ' || persona || ' (' || round(confidence * 100, 1) || '%)' as why
-                from (select p.address, p.persona, p.confidence, {risk_cols}, {cluster_col} as cluster_id,
-                             row_number() over (partition by p.persona
-                                                order by p.confidence desc nulls last, p.address) as k
-                      from {PERSONAS} p {risk_join} {cluster_join} where p.persona is not null)
-                where k = 1 order by persona
-                """
-            )
-        ):
-            if row["address"] not in shown:
-                examples.append(row)
+        # The surest wallet of each persona (lowest address among the surest): what the name means.
+        for persona, address, confidence in con.execute(
+            f"""
+            select p.persona, min(p.address), any_value(m.surest)
+            from {PERSONAS} p join (select persona, max(confidence) as surest from {PERSONAS}
+                                    where persona is not null group by 1) m
+              on m.persona = p.persona and p.confidence = m.surest
+            group by 1 order by 1
+            """
+        ).fetchall():
+            if address not in {a for a, _ in picks}:
+                picks.append((address, f"most confident {persona} ({round(100 * confidence, 1)}%)"))
+    examples = _example_rows(con, meta, picks)
     result = {
         "snapshot": meta.name,
         "published_at": meta.published_at,
@@ -692,3 +676,30 @@ def overview(con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, top: int = OVER
     }
     meta.extra[("overview", top)] = result
     return result
+
+
+def _example_rows(
+    con: duckdb.DuckDBPyConnection, meta: SnapshotMeta, picks: list[tuple[str, str]]
+) -> list[dict]:
+    """Persona, risk and cluster of the picked wallets, in the order picked, with why each was."""
+    if not picks:
+        return []
+    found = {
+        a: {"persona": None, "risk_score": None, "risk_level": None, "cluster_id": None} for a, _ in picks
+    }
+    addresses = list(found)
+    reads = [
+        (PERSONAS, "persona"),
+        (f"{E}.wallet_risk", f"{_num('risk_score')} as risk_score, risk_level"),
+        (f"{E}.wallet_clusters", "cluster_id"),
+    ]
+    for table, cols in reads:
+        if meta.has(table):
+            for row in dicts(
+                con.execute(
+                    f"select address, {cols} from {table} where address in (select unnest(?::varchar[]))",
+                    [addresses],
+                )
+            ):
+                found[row.pop("address")].update(row)
+    return [{"address": a, **found[a], "why": why} for a, why in picks]
