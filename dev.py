@@ -51,8 +51,16 @@ def _sync(uv: str) -> None:
     subprocess.run([uv, "sync", "--frozen", "--quiet"], cwd=ROOT, check=True)
 
 
-def _run(uv: str, *argv: str) -> int:
-    return subprocess.run([uv, "run", "--frozen", "--no-sync", *argv], cwd=ROOT).returncode
+def _run(uv: str, *argv: str, here: bool = False) -> int:
+    """Run `argv` in the project's environment; `here`: in the caller's folder, not the repository's.
+
+    The pipeline's commands take paths (--csv, --files-dir, --out) that mean the caller's folder;
+    `--project` still picks this repository's environment from anywhere.
+    """
+    cwd = None if here else ROOT
+    return subprocess.run(
+        [uv, "run", "--project", str(ROOT), "--frozen", "--no-sync", *argv], cwd=cwd
+    ).returncode
 
 
 def main(argv: list[str]) -> int:
@@ -81,7 +89,7 @@ def main(argv: list[str]) -> int:
         return 2
     uv = _uv()
     _sync(uv)
-    code = _run(uv, *commands[command])
+    code = _run(uv, *commands[command], here=commands[command][0] == "wallet-pipeline")
     if command == "lint" and code == 0:
         code = _run(uv, "ruff", "format", "--check", ".")
     return code

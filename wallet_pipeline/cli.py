@@ -5,26 +5,40 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 UI_HOST = "127.0.0.1"
+# 0x and 40 hex digits: the form of logic/graph/report.py's ADDRESS, checked here without its imports.
+_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 UI_PORT = 3000
 
 
 def _apply_options(args: argparse.Namespace) -> None:
     """Turn command-line options into the environment that `settings` reads, before any import."""
+    _options_to_environment(args)
+    _prepare_dagster_home()
+
+
+def _options_to_environment(args: argparse.Namespace) -> None:
+    # Relative paths are the caller's: the process runs in the caller's folder (dev.py keeps it).
     if getattr(args, "source", None):
         os.environ["WALLET_SOURCE"] = args.source
     if getattr(args, "files_dir", None):
         os.environ["WALLET_SOURCE"] = "files"
-        os.environ["WALLET_FILES_DIR"] = str(Path(args.files_dir).resolve())
+        os.environ["WALLET_FILES_DIR"] = str(Path(args.files_dir).expanduser().resolve())
     if getattr(args, "wallets", None):
         os.environ["WALLET_SIM_WALLETS"] = str(args.wallets)
     if getattr(args, "seed", None) is not None:
         os.environ["WALLET_SIM_SEED"] = str(args.seed)
+
+
+def _prepare_dagster_home() -> None:
     from wallet_pipeline import settings
 
     os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home"))
@@ -45,14 +59,54 @@ def _apply_options(args: argparse.Namespace) -> None:
         instance_yaml.write_text(instance_yaml.read_text() + RUN_QUEUE_YAML)
 
 
+def _check_run_inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The planned runs, after every setting and input folder is checked: a mistake costs a second.
+
+    Importing the definitions and starting a run take from seconds to minutes on a loaded machine;
+    the settings and the export folder's file names and headers can be checked before either.
+    Raises `SettingsError` or `ValueError` with the one line to print.
+    """
+    from wallet_pipeline import settings
+
+    source = settings.get_source()
+    settings.get_environment()
+    settings.duckdb_settings()
+    settings.simulator_wallets()
+    settings.simulator_seed()
+    if source == "files":
+        folder = settings.files_dir()
+        if folder is None:
+            raise ValueError("the files source needs an export folder: give --files-dir or WALLET_FILES_DIR")
+        import duckdb
+
+        from wallet_pipeline.logic.etl_files.discover import discover
+        from wallet_pipeline.logic.etl_files.report import EtlFilesError
+        from wallet_pipeline.logic.etl_files.specs import build_input_tables
+
+        # The loader's own first pass (names, formats, headers), on a throwaway connection.
+        try:
+            with duckdb.connect() as con:
+                discover(con, folder, build_input_tables())
+        except EtlFilesError as exc:
+            raise ValueError(str(exc)) from None
+    return _planned_runs(source, args)
+
+
 def materialize(args: argparse.Namespace) -> int:
     """Materialize every asset of the configured source; print a summary and where outputs are."""
-    _apply_options(args)
+    _options_to_environment(args)
+    from wallet_pipeline.settings import SettingsError
+
+    try:
+        runs = _check_run_inputs(args)
+    except (SettingsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _prepare_dagster_home()
     import dagster as dg
 
     from wallet_pipeline import settings
     from wallet_pipeline.definitions import defs
-    from wallet_pipeline.settings import SettingsError
 
     try:
         definitions = defs()
@@ -60,26 +114,24 @@ def materialize(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     source = settings.get_source()
-    try:
-        runs = _planned_runs(source, args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     print(f"Materializing every asset (source: {source}) into {settings.duckdb_path()}")
     log_path = settings.data_dir() / "logs" / "last_materialize.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"dbt's progress goes to {log_path}", flush=True)
     started = time.monotonic()
     instance = dg.DagsterInstance.get()
-    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    # A logger runs only when the run config names it.
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}, "progress": {}}}
     # dagster-dbt echoes every dbt event to stdout (the UI keeps them as compute logs); here they
     # would bury the summary, so they go to a file the user can open.
     with open(log_path, "w") as log:
         for job_name, partition in runs:
             if partition:
                 print(f"  {job_name} {partition}", flush=True)
+            job = definitions.resolve_job_def(job_name)
+            job = job.with_logger_defs({**job.loggers, "progress": _progress_logger(sys.stdout, started)})
             with contextlib.redirect_stdout(log):
-                result = definitions.resolve_job_def(job_name).execute_in_process(
+                result = job.execute_in_process(
                     instance=instance, raise_on_error=False, run_config=run_config, partition_key=partition
                 )
             if not result.success:
@@ -98,6 +150,84 @@ def materialize(args: argparse.Namespace) -> int:
     print(f"\nDone in {elapsed:.0f} s (Dagster run {result.run_id}).")
     print(outputs_summary(settings.duckdb_path()))
     return 0
+
+
+# User messages that start with this go to the terminal too (e.g. persona training's estimate).
+PROGRESS_PREFIX = "Progress: "
+# Asset tables named per finished step; a dbt step materializes dozens.
+_SHOWN_TABLES = 3
+
+
+class _ProgressHandler(logging.Handler):
+    """One line per finished step (name, seconds, row counts) written to the terminal during a run.
+
+    It reads the Dagster events of the run as they are logged, so the figures are Dagster's own:
+    the step's duration and the `dagster/row_count` its materializations report.
+    """
+
+    def __init__(self, out: TextIO, started: float) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.out = out
+        self.started = started
+        self.rows: dict[str, list[tuple[str, int | None]]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None)
+        if not meta:
+            return
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is None:
+            message = meta.get("orig_message") or ""
+            if message.startswith(PROGRESS_PREFIX):
+                self._line(f"{_step_name(step)}: {message.removeprefix(PROGRESS_PREFIX)}")
+            return
+        kind = event.event_type_value
+        data = event.event_specific_data
+        if kind == "ASSET_MATERIALIZATION":
+            materialization = data.materialization
+            rows = materialization.metadata.get("dagster/row_count")
+            value = getattr(rows, "value", rows)
+            table = ".".join(materialization.asset_key.path)
+            self.rows.setdefault(step, []).append((table, int(value) if value is not None else None))
+        elif kind == "STEP_SUCCESS":
+            self._line(f"{_step_name(step)} done in {data.duration_ms / 1000:.1f} s{self._tables(step)}")
+        elif kind == "STEP_FAILURE":
+            self._line(f"{_step_name(step)} failed")
+
+    def _tables(self, step: str) -> str:
+        tables = self.rows.pop(step, [])
+        counted = [f"{t} {n:,} rows" for t, n in tables if n is not None]
+        if not tables:
+            return ""
+        shown = counted[:_SHOWN_TABLES]
+        more = len(tables) - len(shown)
+        rest = f"{more} more table{'s' if more != 1 else ''}" if shown else f"{more} tables"
+        return " (" + ", ".join(shown + ([rest] if more else [])) + ")"
+
+    def _line(self, text: str) -> None:
+        elapsed = int(time.monotonic() - self.started)
+        try:
+            print(f"  {elapsed // 60:3d}:{elapsed % 60:02d}  {text}", file=self.out, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass  # the terminal went away; the run goes on and the log keeps everything
+
+
+def _step_name(step_key: str) -> str:
+    """`personas__persona_model` -> `personas/persona_model`; op names stay as they are."""
+    return step_key.replace("__", "/")
+
+
+def _progress_logger(out: TextIO, started: float):  # noqa: ANN202 - dagster's LoggerDefinition
+    import dagster as dg
+
+    @dg.logger(description="Step-by-step progress on the terminal of `wallet-pipeline materialize`.")
+    def progress(_init_context) -> logging.Logger:  # noqa: ANN001
+        logger = logging.Logger("wallet_pipeline.progress", level=logging.DEBUG)
+        logger.addHandler(_ProgressHandler(out, started))
+        return logger
+
+    return progress
 
 
 def _planned_runs(source: str, args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -209,12 +339,14 @@ def outputs_summary(db_path: Path) -> str:
             "Who is a wallet, and why: python3 dev.py wallet <address>   "
             "A cluster: python3 dev.py cluster <id>"
         ]
+    # Full paths of the venv's programs: the hints work from any folder, with no venv activated.
+    python = Path(sys.executable)
     lines += [
         "",
         "Query it:",
-        f"  .venv/bin/duckdb -readonly {db_path} "
+        f"  {python.with_name('duckdb')} -readonly {db_path} "
         '"select * from marts.wallet_features order by tx_count desc limit 10"',
-        "  python -c \"import duckdb; print(duckdb.connect('"
+        f"  {python} -c \"import duckdb; print(duckdb.connect('"
         + str(db_path)
         + "', read_only=True).sql('select count(*) from marts.wallet_features'))\"",
         "Browse it: python3 dev.py ui   (Dagster UI on http://127.0.0.1:3000)",
@@ -269,6 +401,21 @@ def where(args: argparse.Namespace) -> int:
 def persona(args: argparse.Namespace) -> int:
     """Print the persona and every persona's probability of wallets, with the promoted model."""
     _apply_options(args)
+    if not (args.addresses or args.csv or args.row):
+        print("error: give addresses, --csv FILE or --row JSON", file=sys.stderr)
+        return 2
+    # The inputs first, before the imports and the model: a typo costs a second.
+    try:
+        addresses = [check_address(a) for a in args.addresses]
+        if args.csv and not Path(args.csv).is_file():
+            raise ValueError(f"--csv {Path(args.csv).resolve()} does not exist or is not a file")
+        if args.model_file and not Path(args.model_file).is_file():
+            raise ValueError(
+                f"--model-file {Path(args.model_file).resolve()} does not exist or is not a file"
+            )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     import duckdb
     import pandas as pd
 
@@ -282,21 +429,18 @@ def persona(args: argparse.Namespace) -> int:
     from wallet_pipeline.logic.personas import predictor as pr
     from wallet_pipeline.logic.personas.store import FeaturesUnavailable, read_features_of
 
-    if not (args.addresses or args.csv or args.row):
-        print("error: give addresses, --csv FILE or --row JSON", file=sys.stderr)
-        return 2
     try:
-        if args.model_file:
-            model, version = load_model_file(Path(args.model_file)), f"file {args.model_file}"
-        else:
-            model, version = load_persona_model(settings.mlflow_tracking_uri(), args.model)
-            version = f"version {version}" + ("" if args.model.isdigit() else f" ({args.model})")
         if args.row:
             table = pr.read_wallet_row(args.row)
         elif args.csv:
             table = pr.read_wallets_csv(Path(args.csv))
         else:
-            table = pd.DataFrame({"address": pr.normalise_addresses(args.addresses)})
+            table = pd.DataFrame({"address": addresses})
+        if args.model_file:
+            model, version = load_model_file(Path(args.model_file)), f"file {args.model_file}"
+        else:
+            model, version = load_persona_model(settings.mlflow_tracking_uri(), args.model)
+            version = f"version {version}" + ("" if args.model.isdigit() else f" ({args.model})")
         if pr.needs_lookup(table, model):
             wanted = list(table["address"])
             table = _read_only(lambda con: read_features_of(con, wanted))
@@ -310,6 +454,7 @@ def persona(args: argparse.Namespace) -> int:
         FeaturesUnavailable,
         pr.WalletsNotFound,
         OSError,
+        ValueError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -321,10 +466,42 @@ def persona(args: argparse.Namespace) -> int:
         )
         return 1
     if args.json:
-        print(predictions.to_json(orient="records", indent=2))
+        print(json.dumps(_top_probabilities(predictions, model, args.top), indent=2))
     else:
         print(pr.format_predictions(predictions, model, version, top=args.top))
     return 0
+
+
+def check_address(text: str) -> str:
+    """The lower-case address; a ValueError for a malformed one or a mixed case failing EIP-55.
+
+    The same rule as the API's 422 (`api.queries.parse_address`), imported only for mixed case:
+    that module loads the API's models, which a lower-case address does not need.
+    """
+    address = text.strip().lower()
+    if not _ADDRESS.match(address):
+        raise ValueError(f"{text[:100]!r} is not an address: expected 0x followed by 40 hex characters")
+    digits = text.strip()[2:]
+    if digits not in (digits.lower(), digits.upper()):
+        from wallet_pipeline.api.queries import parse_address
+
+        return parse_address(text)
+    return address
+
+
+def _top_probabilities(predictions, model, top: int) -> list[dict]:  # noqa: ANN001 - frame, PersonaModel
+    """JSON records; with `top` > 0 each keeps only its `top` most likely personas' probabilities."""
+    from wallet_pipeline.logic.personas.model import persona_column
+
+    records = json.loads(predictions.to_json(orient="records"))
+    if top <= 0:
+        return records
+    columns = [persona_column(p) for p in model.personas]
+    for rec in records:
+        ranked = sorted((c for c in columns if c in rec), key=lambda c: -(rec[c] or 0.0))
+        for dropped in ranked[top:]:
+            del rec[dropped]
+    return records
 
 
 def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the published snapshot, read-only
@@ -338,8 +515,13 @@ def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the published 
     from wallet_pipeline.logic.snapshot import current_snapshot
 
     snapshot = current_snapshot(settings.snapshot_dir())
+    path = Path(snapshot or settings.duckdb_path())
+    if not path.exists():
+        raise OSError(
+            f"there is no DuckDB file at {path} yet: run the pipeline first (python3 dev.py pipeline)"
+        )
     try:
-        with duckdb.connect(str(snapshot or settings.duckdb_path()), read_only=True) as con:
+        with duckdb.connect(str(path), read_only=True) as con:
             return func(con)
     except duckdb.IOException as exc:
         raise OSError(
@@ -354,7 +536,8 @@ def wallet(args: argparse.Namespace) -> int:
     from wallet_pipeline.logic.graph.report import NotFound, format_wallet_report, wallet_report
 
     try:
-        report = _read_only(lambda con: wallet_report(con, args.address))
+        address = check_address(args.address)
+        report = _read_only(lambda con: wallet_report(con, address))
     except (NotFound, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -374,7 +557,8 @@ def cluster(args: argparse.Namespace) -> int:
     from wallet_pipeline.logic.graph.store import ENTITIES_SCHEMA
 
     try:
-        report = _read_only(lambda con: cluster_report(con, args.cluster))
+        target = args.cluster if args.cluster.startswith("c_") else check_address(args.cluster)
+        report = _read_only(lambda con: cluster_report(con, target))
         if args.export:
             cluster_id = report["cluster"]["cluster_id"]
             out = Path(args.out or f"{cluster_id}.{args.export}")
@@ -401,21 +585,46 @@ def flag(args: argparse.Namespace) -> int:
         if args.action == "add":
             if not args.target:
                 raise FlagError("give the cluster id to flag")
-            flag_id = add_flag(path, args.target, args.reason, args.note or "", args.by or "")
+            if not (args.by or "").strip():
+                raise FlagError("give --by NAME: who flags the cluster (it is recorded with the flag)")
+            _read_only(lambda con: _require_cluster(con, args.target))
+            flag_id = add_flag(path, args.target, args.reason, args.note or "", args.by)
             print(f"flag {flag_id} on {args.target} ({args.reason}) saved in {path}")
         elif args.action == "remove":
             if not (args.target or "").isdigit():
                 raise FlagError("give the number of the flag to remove (see: flag list)")
+            if not (args.by or "").strip():
+                raise FlagError("give --by NAME: who removes the flag (it is recorded with the change)")
             if not remove_flag(path, int(args.target), args.by or ""):
                 raise FlagError(f"no flag {args.target}")
             print(f"flag {args.target} removed")
         else:
             flags = list_flags(path)
             print(flags.to_string(index=False) if len(flags) else f"no flags in {path}")
-    except (FlagError, ValueError) as exc:
+    except (FlagError, ValueError, LookupError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _require_cluster(con, cluster_id: str) -> None:  # noqa: ANN001 - duckdb connection
+    """A LookupError unless `cluster_id` is a cluster of the snapshot (the API answers 404)."""
+    import duckdb
+
+    try:
+        found = con.execute(
+            "select count(*) from entities.clusters where cluster_id = ?", [cluster_id]
+        ).fetchone()[0]
+    except duckdb.CatalogException:
+        raise LookupError(
+            "there are no clusters yet (no entities.clusters): run the pipeline first "
+            "(python3 dev.py pipeline)"
+        ) from None
+    if not found:
+        raise LookupError(
+            f"no cluster {cluster_id[:100]!r} in the current snapshot: see python3 dev.py cluster <address>, "
+            "which names the cluster of a wallet"
+        )
 
 
 def api(args: argparse.Namespace) -> int:
@@ -527,7 +736,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `wallet-pipeline` command."""
     args = _parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted; stdout goes to /dev/null so that Python's
+        # flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by the pipe
+    return code
 
 
 if __name__ == "__main__":

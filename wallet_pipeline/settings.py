@@ -200,7 +200,7 @@ def mlflow_uri_is_set() -> bool:
 
 def mlflow_tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI`, else a sqlite store in the data folder (`<data>/mlflow/mlflow.db`)."""
-    from wallet_pipeline.lib.mlflow_session import default_tracking_uri
+    from wallet_pipeline.lib.mlflow_store import default_tracking_uri
 
     return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or default_tracking_uri(data_dir())
 

@@ -9,7 +9,6 @@ artifacts beside it; `MLFLOW_TRACKING_URI` points elsewhere.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,33 +16,23 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+# Re-exported: the helpers that need neither Dagster nor MLflow live in mlflow_store.
+from wallet_pipeline.lib.mlflow_store import CHAMPION, default_tracking_uri, point_mlflow_at
+
+__all__ = [
+    "CHAMPION",
+    "DAGSTER_ASSET_TAG",
+    "DAGSTER_RUN_TAG",
+    "MlflowSession",
+    "default_tracking_uri",
+    "point_mlflow_at",
+]
+
 DAGSTER_RUN_TAG = "dagster.run_id"
 DAGSTER_ASSET_TAG = "dagster.asset_key"
-CHAMPION = "champion"
-
-
-def point_mlflow_at(uri: str) -> None:
-    """Point MLflow's fluent API and registry at `uri`, leaving the environment as it was.
-
-    MLflow exports the URI it is given as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI (for its
-    subprocesses); settings would then mistake it for the user's choice and pin every later data
-    folder of this process to the first store.
-    """
-    import mlflow
-
-    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
-def default_tracking_uri(data_dir: Path) -> str:
-    """The sqlite tracking store in the data folder."""
-    return f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
+# MLflow 3's UI opens an experiment in its GenAI (traces) view unless the experiment says it is
+# classic model training; these are training runs with metrics, artifacts and registered models.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 class MlflowSession(dg.ConfigurableResource):
@@ -62,9 +51,14 @@ class MlflowSession(dg.ConfigurableResource):
         experiment = mlflow.get_experiment_by_name(self.experiment)
         if experiment is None:
             location = self.artifact_root or self._artifacts_beside_store()
-            experiment_id = mlflow.create_experiment(self.experiment, artifact_location=location)
+            experiment_id = mlflow.create_experiment(
+                self.experiment, artifact_location=location, tags=EXPERIMENT_TAGS
+            )
         else:
             experiment_id = experiment.experiment_id
+            for key, value in EXPERIMENT_TAGS.items():
+                if experiment.tags.get(key) != value:  # an experiment made by an earlier version
+                    mlflow.MlflowClient(self.tracking_uri).set_experiment_tag(experiment_id, key, value)
         mlflow.set_experiment(experiment_id=experiment_id)
         return experiment_id
 

@@ -13,13 +13,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from wallet_pipeline.lib.mlflow_session import CHAMPION, point_mlflow_at
+from wallet_pipeline.lib.mlflow_store import CHAMPION, RegistryMiss, point_mlflow_at, sqlite_model_location
 from wallet_pipeline.logic.personas import PersonaModel, SelectionReport
 from wallet_pipeline.logic.personas.promotion import scorecard
 
 MODEL_NAME = "wallet_personas"
 # Name of the pickled PersonaModel among the MLflow model's artifacts (read by persona_pyfunc.py).
 MODEL_ARTIFACT = "persona_model"
+# Where the pickle sits inside a logged model's files (pyfunc copies `artifacts` there).
+_MODEL_FILE = Path("artifacts") / "persona_model.pkl"
+MODEL_DESCRIPTION = (
+    "Personas of Ethereum wallets (Active Retail Trader, Dormant Holder, NFT Trader, Whale, ...): "
+    "rules for the unambiguous wallets, then a clustering of marts.wallet_features chosen among "
+    "K-Means, GMM, HDBSCAN and agglomerative candidates by silhouette and bootstrap stability, with "
+    "calibrated per-persona probabilities. Trained by the Dagster asset personas/persona_model; the "
+    "'champion' alias marks the version that scores personas.wallet_personas. Each version's "
+    "description gives its training data, winner and scores."
+)
 _PYFUNC_CODE = Path(__file__).with_name("persona_pyfunc.py")
 # Stated rather than inferred (inference imports and probes the model). The pickle also needs
 # wallet_pipeline itself, which is not on PyPI: load it where the project is installed.
@@ -41,15 +51,22 @@ def log_persona_model(
     report: SelectionReport,
     plots: dict[str, bytes],
     example: pd.DataFrame | None = None,
+    training_data: pd.DataFrame | None = None,
+    source: str = "marts.wallet_features",
 ) -> str:
     """Log params, scores, tables, plots and the model into the active MLflow run; register it.
 
-    `example` (a few feature rows) gives the model its input/output signature. Returns the new
-    registry version.
+    `example` (a few feature rows) gives the model its input/output signature. `training_data`,
+    the features table the model was trained on, is logged as the run's dataset (name, digest,
+    schema and row count in MLflow's "Datasets used"). The registered model and the new version get
+    descriptions. Returns the new registry version.
     """
     import mlflow
     from mlflow.models import infer_signature
 
+    if training_data is not None:
+        dataset = mlflow.data.from_pandas(training_data, source=source, name=source)
+        mlflow.log_input(dataset, context="training")
     mlflow.log_params(_flat_params(model))
     card = scorecard(report)
     mlflow.log_metrics({**card, **{f"timing_{k}": v for k, v in report.timings.items()}})
@@ -83,7 +100,38 @@ def log_persona_model(
             sample = example[[model.config.id_column, *model.feature_columns]].head(5)
             signature = infer_signature(sample, model.predict(sample))
         info = _log_pyfunc(path, signature, sample)
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    wallets = len(training_data) if training_data is not None else None
+    client = _client(mlflow.get_tracking_uri())
+    client.update_registered_model(MODEL_NAME, description=MODEL_DESCRIPTION)
+    client.update_model_version(
+        MODEL_NAME, version, description=version_description(model, report, wallets, source)
+    )
+    return version
+
+
+def version_description(
+    model: PersonaModel, report: SelectionReport, wallets: int | None, source: str
+) -> str:
+    """What a version is: its training data, the winning candidate, its personas and scores."""
+    card = scorecard(report)
+    data = f"{wallets:,} wallets of {source}" if wallets is not None else source
+    return (
+        f"Trained on {data}; model features: {', '.join(model.feature_columns)}. "
+        f"Winner: {report.winner}, {len(model.personas)} personas ({', '.join(model.personas)}). "
+        f"Silhouette {card['silhouette']:.3f}, bootstrap stability (ARI between refits) "
+        f"{card['stability']:.3f}, smallest persona share {card['min_share']:.3f}, held-out "
+        f"calibration error {card['ece_heldout']:.3f}."
+    )
+
+
+def add_evaluation_to_description(tracking_uri: str, version: str, ari: float, wallets: int) -> None:
+    """Append the ARI against a known truth (the simulator's) to a version's description, once."""
+    client = _client(tracking_uri)
+    current = client.get_model_version(MODEL_NAME, version).description or ""
+    note = f"Against the simulator's truth: adjusted Rand index {ari:.3f} over {wallets:,} wallets."
+    kept = current.split(" Against the simulator's truth:")[0]
+    client.update_model_version(MODEL_NAME, version, description=f"{kept} {note}".strip())
 
 
 def _log_pyfunc(path: Path, signature, sample: pd.DataFrame | None):  # noqa: ANN001, ANN202 - mlflow types
@@ -135,15 +183,34 @@ def resolve_version(tracking_uri: str, ref: str = CHAMPION) -> str:
 
 
 def load_persona_model(tracking_uri: str, ref: str = CHAMPION) -> tuple[PersonaModel, str]:
-    """The registered model `ref` names (default: the promoted version) and its version."""
+    """The registered model `ref` names (default: the promoted version) and its version.
+
+    The pickled model is read from the version's files; MLflow's pyfunc loader is not used, as it
+    compares the logged requirements with the installed packages on every load (about 2 of the 14 s
+    that scoring one wallet took). A local sqlite store is read directly (milliseconds instead of
+    the seconds of importing MLflow and opening its store); any other store goes through MLflow.
+    """
+    try:
+        found = sqlite_model_location(tracking_uri, MODEL_NAME, ref)
+    except RegistryMiss:
+        found = None  # resolve_version below raises with the reason
+    if found is not None and (found[1] / _MODEL_FILE).is_file():
+        version, folder = found
+        return _checked(load_model_file(folder / _MODEL_FILE), version), version
     import mlflow
 
     version = resolve_version(tracking_uri, ref)
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}")
-    model = pyfunc.unwrap_python_model().model
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{MODEL_NAME}/{version}/{_MODEL_FILE.as_posix()}", dst_path=tmp
+        )
+        return _checked(load_model_file(Path(local)), version), version
+
+
+def _checked(model: PersonaModel, version: str) -> PersonaModel:
     if not isinstance(model, PersonaModel):
         raise PersonaModelUnavailable(f"version {version} of {MODEL_NAME} does not hold a persona model")
-    return model, version
+    return model
 
 
 def load_model_file(path: Path) -> PersonaModel:
