@@ -1,20 +1,74 @@
 {#- One row per DEX swap read from token transfers: in a transaction, a contract (the pool)
-    receives one token and sends another. The taker is the transaction's sender, whatever routers
-    or pools the tokens went through (a router that unwraps WETH for ETH still leaves the pool
-    receiving one token and sending WETH). The sender and the called contract (router,
-    aggregator, bot contract) are never the pool: they pass tokens on rather than trade. -#}
+    receives one fungible token and sends another. The taker is the transaction's sender, whatever
+    routers or pools the tokens went through (a router that unwraps WETH for ETH still leaves the
+    pool receiving one token and sending WETH). The sender and the called contract (router,
+    aggregator, bot contract) are never the pool: they pass tokens on rather than trade; a pool the
+    transaction called directly counts when it emitted its own Swap event (raw.logs).
+
+    One self-join of the transfers on (transaction, receiver = sender) finds every address that
+    received one token and sent another in the same transaction; it costs two reads of the
+    transfers and no grouping of all of them (grouping every transfer by transaction and address
+    cost three times as much at 1M transactions: docs/decoded_activity.md). -#}
 with
 
-flows as (select * from {{ ref('int_token_flows_by_transaction') }}),
+fungible as (
+
+    select tx_hash, log_index, token_key, token_address, from_key, to_key, to_address, value_raw
+    from {{ ref('stg_ethereum__token_transfers') }}
+    semi join (
+        select token_key from {{ ref('int_tokens_classified') }} where token_standard = 'erc20'
+    ) as erc20 using (token_key)
+    where from_address <> {{ zero_address() }} and to_address <> {{ zero_address() }}
+
+),
+
+pairs as (
+
+    select
+        into_pool.tx_hash,
+        into_pool.to_key as pool_key,
+        into_pool.to_address as pool,
+        into_pool.token_key as sold_key,
+        into_pool.token_address as sold_address,
+        out_of_pool.token_key as bought_key,
+        out_of_pool.token_address as bought_address,
+        into_pool.value_raw as sold_raw,
+        out_of_pool.value_raw as bought_raw,
+        least(into_pool.log_index, out_of_pool.log_index) as evt_index,
+    from fungible as into_pool
+    inner join fungible as out_of_pool
+        on out_of_pool.tx_hash = into_pool.tx_hash
+        and out_of_pool.from_key = into_pool.to_key
+        and out_of_pool.token_key <> into_pool.token_key
+
+),
+
+per_pool as (
+
+    -- A pool that took one transfer in and sent one out; more legs (a pool used twice in one
+    -- transaction, or one that moves three tokens) are not read as a swap.
+    select
+        tx_hash,
+        pool_key,
+        any_value(pool) as pool,
+        any_value(sold_address) as sold_address,
+        any_value(bought_address) as bought_address,
+        any_value(sold_raw) as sold_raw,
+        any_value(bought_raw) as bought_raw,
+        min(evt_index) as evt_index,
+    from pairs
+    group by tx_hash, pool_key
+    having count(*) = 1
+
+),
 
 swap_events as (
 
     -- A pool's own Swap event, when the source has logs: Uniswap V2
     -- Swap(address,uint256,uint256,uint256,uint256,address) and V3
     -- Swap(address,address,int256,int256,uint160,uint128,int24), keccak-256 of the signatures
-    -- (computed, see docs/decoded_activity.md). It lets a pool the transaction called directly
-    -- (bots call pools, not routers) count as one.
-    select distinct transaction_hash as tx_hash, {{ address_key('address') }} as address_key
+    -- (computed, see docs/decoded_activity.md).
+    select distinct transaction_hash as tx_hash, {{ address_key('address') }} as pool_key
     from {{ source('ethereum', 'logs') }}
     where split_part(topics, ',', 1) in (
         '0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822',
@@ -26,29 +80,26 @@ swap_events as (
 final as (
 
     select
-        tx_hash,
-        first_log_index as evt_index,
-        block_number,
-        block_time,
-        cast(block_time as date) as block_date,
-        tx_from as taker,
-        tx_from_key as taker_key,
-        out_token_address as token_bought_address,
-        in_token_address as token_sold_address,
-        out_amount_raw as token_bought_amount_raw,
-        in_amount_raw as token_sold_amount_raw,
-        tx_from,
-        tx_to,
-        address as project_contract_address,
-        swap_events.address_key is not null as has_swap_event,
-    from flows
-    left join swap_events using (tx_hash, address_key)
-    where tokens_in = 1
-        and tokens_out = 1
-        and in_token_key <> out_token_key
-        and tx_from is not null
-        and address_key <> tx_from_key
-        and (address_key is distinct from tx_to_key or swap_events.address_key is not null)
+        per_pool.tx_hash,
+        per_pool.evt_index,
+        transactions.block_number,
+        transactions.block_time,
+        transactions.block_date,
+        transactions.from_address as taker,
+        transactions.from_key as taker_key,
+        per_pool.bought_address as token_bought_address,
+        per_pool.sold_address as token_sold_address,
+        per_pool.bought_raw as token_bought_amount_raw,
+        per_pool.sold_raw as token_sold_amount_raw,
+        transactions.from_address as tx_from,
+        transactions.to_address as tx_to,
+        per_pool.pool as project_contract_address,
+        swap_events.pool_key is not null as has_swap_event,
+    from per_pool
+    inner join {{ ref('stg_ethereum__transactions') }} as transactions using (tx_hash)
+    left join swap_events using (tx_hash, pool_key)
+    where per_pool.pool_key <> transactions.from_key
+        and (per_pool.pool_key is distinct from transactions.to_key or swap_events.pool_key is not null)
 
 )
 
