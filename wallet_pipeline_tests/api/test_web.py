@@ -11,6 +11,7 @@ needs no browser download; every request the page makes must stay on the test se
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import socket
@@ -59,8 +60,12 @@ def _free_port() -> int:
 # linked to every other wallet of it; each wallet also links to the wallets 9, 18, 27 and 36 places
 # on in its sub-cluster (2,997 links inside sub-clusters in all), and every fifth wallet to the
 # next one, in another sub-cluster (121 links between sub-clusters).
+# And a star of 400 wallets in one sub-cluster, every one linked only to the first (a poisoning
+# ring's victim and its spoofed senders, as the 872-wallet cluster of the default data is).
 BIG_SIZE, BIG_SUBS = 603, 9
 BIG_ID = "c_0x" + "b" * 40
+STAR_SIZE = 400
+STAR_ID = "c_0x" + "5" * 40
 _BIG_SQL = f"""
 create temp table big as
 select j, '0x' || md5('big' || j) || lpad(lower(hex(j)), 8, '0') as address from range({BIG_SIZE}) t(j);
@@ -92,6 +97,23 @@ select '{BIG_ID}' as cluster_id, src, dst, 'direct_transfer' as edge_type, true 
        timestamp '2024-07-02' as first_time, timestamp '2024-07-03' as last_time, 1::hugeint as n,
        ['0x' || lpad('1', 64, 'a')] as evidence
 from big_links;
+create temp table star as
+select j, '0x' || md5('star' || j) || lpad(lower(hex(j)), 8, '0') as address from range({STAR_SIZE}) t(j);
+insert into entities.clusters
+select * replace ('{STAR_ID}' as cluster_id, {STAR_SIZE}::bigint as size, 95.0 as risk_score,
+                  'Critical' as risk_level, 1::bigint as sub_clusters)
+from entities.clusters order by cluster_id limit 1;
+insert into entities.wallet_clusters by name
+select address, '{STAR_ID}' as cluster_id, 'star_s' as sub_cluster_id, false as is_bridge,
+       null as bridge_reason, {STAR_SIZE}::bigint as cluster_size from star;
+insert into entities.wallet_risk by name
+select address, '{STAR_ID}' as cluster_id, 80.0 as risk_score, 'High' as risk_level,
+       10.0 as reputation, null as patterns, '{{}}' as risk_breakdown from star;
+insert into entities.cluster_edges by name
+select '{STAR_ID}' as cluster_id, s.address as src, h.address as dst, 'poisoning' as edge_type,
+       true as directed, 1.0 as weight, timestamp '2024-07-02' as first_time,
+       timestamp '2024-07-03' as last_time, 1::hugeint as n, ['0x' || lpad('2', 64, 'a')] as evidence
+from star s join star h on h.j = 0 where s.j > 0;
 """
 
 
@@ -453,9 +475,31 @@ def test_a_cluster_of_603_wallets_draws_by_sub_cluster_with_sampled_and_bundled_
                 }"""
             )
             assert len(nearest) == BIG_SUBS and min(nearest.values()) >= BIG_SIZE // BIG_SUBS - 1, nearest
+            # Only the nine sub-cluster hubs are labelled as hubs, not the wallets of ten links.
+            expect(page.locator("#network")).to_have_attribute("data-hubs", str(BIG_SUBS))
             page.screenshot(path=str(_shots(tmp_path) / "big_cluster.png"), full_page=False)
             page.locator("#network").screenshot(path=str(_shots(tmp_path) / "big_cluster_network.png"))
+
+            # A star: no spokes; the hub is labelled with its links and the note says why.
+            page.goto(f"{served_big}/#/cluster/{STAR_ID}")
+            expect(network).to_have_attribute("data-fanned", str(STAR_SIZE - 1), timeout=20_000)
+            expect(network).to_have_attribute("data-nodes", str(STAR_SIZE))
+            expect(network).to_have_attribute("data-edges", "0")
+            expect(note).to_contain_text(f"{STAR_SIZE - 1} wallets whose only link is to a hub")
+            hubs = page.evaluate("() => window.__cy.nodes('[?hub]').map((n) => n.data('hubLabel'))")
+            assert hubs == [f"{short(member_star(0))} · {STAR_SIZE - 1} links"], hubs
+            page.locator("#network").screenshot(path=str(_shots(tmp_path) / "star_cluster_network.png"))
         finally:
             browser.close()
     watch.check()
     print(f"603-wallet cluster drawn in {drawn:.2f} s")  # noqa: T201 - the figure the report quotes
+
+
+def member_star(j: int) -> str:
+    """Address of wallet j of the star cluster, as `_BIG_SQL` makes it."""
+    return "0x" + hashlib.md5(f"star{j}".encode()).hexdigest() + format(j, "08x")
+
+
+def short(address: str) -> str:
+    """The page's short form of an address (app.js `short`)."""
+    return address[:8] + "\u2026" + address[-6:]

@@ -39,6 +39,12 @@
   // laptop; 6,000 made a blur. Links between sub-clusters are bundled, one line per pair.
   const EDGE_LIMIT = 1500;
   const SMALL_GROUP = 3; // sub-clusters smaller than this are drawn together as "small sub-clusters"
+  // A hub has at least HUB_MIN_LINKS links and HUB_TIMES the cluster's median links per wallet:
+  // drawn large and labelled. A ring whose wallets all have 10 links has no hub; a star's centre
+  // is one. The wallets whose one link goes to a hub (the 871 senders around one victim of a
+  // poisoning ring) are drawn round it without 871 spokes, which only painted the middle grey.
+  const HUB_MIN_LINKS = 10;
+  const HUB_TIMES = 5;
 
   const $ = (sel) => document.querySelector(sel);
   const state = { cluster: null, clusterQuery: "", cy: null, walletCluster: null };
@@ -766,6 +772,9 @@
         degree.set(end, (degree.get(end) || 0) + 1);
       }
     }
+    const sortedDegrees = nodes.map((n) => degree.get(String(n.id)) || 0).sort((a, b) => a - b);
+    const median = sortedDegrees.length ? sortedDegrees[Math.floor(sortedDegrees.length / 2)] : 0;
+    const hubMin = Math.max(HUB_MIN_LINKS, HUB_TIMES * median);
     const groupOf = new Map();
     const members = new Map();
     for (const n of nodes) {
@@ -818,19 +827,23 @@
         const r = 14 * Math.sqrt(k + 0.5);
         elements.push({
           group: "nodes",
-          data: nodeData(n, "group:" + grp.g),
+          data: Object.assign(nodeData(n, "group:" + grp.g), hubData(n, degree, hubMin)),
           position: { x: grp.x + r * Math.cos(k * golden), y: grp.y + r * Math.sin(k * golden) },
         });
       });
     }
     const inside = [];
     const between = new Map();
+    let fanned = 0;
+    const isLeafOfHub = (leaf, hub) => degree.get(leaf) === 1 && (degree.get(hub) || 0) >= hubMin;
     edges.forEach((e, i) => {
       const source = String(e.source ?? e.src);
       const target = String(e.target ?? e.dst);
       if (!ids.has(source) || !ids.has(target)) return;
       const a = groupOf.get(source), b = groupOf.get(target);
-      if (a === b) {
+      if (a === b && (isLeafOfHub(source, target) || isLeafOfHub(target, source))) {
+        fanned += 1;
+      } else if (a === b) {
         inside.push({ i, source, target, type: e.edge_type || "", weight: Number(e.weight) || 0.5 });
       } else {
         const key = a < b ? a + "\u0000" + b : b + "\u0000" + a;
@@ -876,7 +889,13 @@
       kept: kept.length,
       bundles: between.size,
       bundledLinks,
+      fanned,
     };
+  }
+
+  function hubData(n, degree, hubMin) {
+    const links = degree.get(String(n.id)) || 0;
+    return links >= hubMin ? { hub: true, hubLabel: `${short(n.id)} · ${num(links)} links` } : {};
   }
 
   function nodeData(n, parent) {
@@ -925,10 +944,16 @@
     if (big) {
       grouped = groupedElements(nodes, edges, ids);
       elements = grouped.elements;
-      const parts = [`Large cluster: ${num(nodes.length)} wallets drawn in ${num(grouped.groups)} sub-cluster boxes, the busiest in the middle and each box's hubs at its centre.`];
-      parts.push(grouped.kept < grouped.inside
-        ? `Showing ${num(grouped.kept)} of ${num(grouped.inside)} links inside sub-clusters (every wallet's strongest link, then the strongest others).`
-        : `Showing all ${num(grouped.inside)} links inside sub-clusters.`);
+      const boxes = grouped.groups === 1 ? "one box" : `${num(grouped.groups)} sub-cluster boxes, the busiest in the middle,`;
+      const parts = [`Large cluster: ${num(nodes.length)} wallets drawn in ${boxes} with each box's hubs at its centre.`];
+      if (grouped.fanned) {
+        parts.push(`${num(grouped.fanned)} wallets whose only link is to a hub (a labelled large node) are drawn in its box without their own line.`);
+      }
+      if (grouped.kept < grouped.inside) {
+        parts.push(`Showing ${num(grouped.kept)} of ${num(grouped.inside)} links inside sub-clusters (every wallet's strongest link, then the strongest others).`);
+      } else if (grouped.inside) {
+        parts.push(`Showing all ${num(grouped.inside)} ${grouped.fanned ? "other " : ""}links inside sub-clusters.`);
+      }
       if (grouped.bundles) {
         parts.push(`${num(grouped.bundledLinks)} links between sub-clusters are drawn as ${num(grouped.bundles)} bundles labelled with their count.`);
       }
@@ -972,6 +997,14 @@
         },
         { selector: "node:selected", style: { "overlay-color": "#ffbf47", "overlay-opacity": 0.45, "overlay-padding": 6 } },
         {
+          selector: "node[?hub]",
+          style: {
+            width: 26, height: 26, label: "data(hubLabel)", "font-size": 11, "font-weight": "bold",
+            "text-valign": "bottom", "text-margin-y": 4, "text-background-color": "#ffffff",
+            "text-background-opacity": 0.9, "text-background-padding": 2, "z-index": 10, "border-width": 3,
+          },
+        },
+        {
           selector: "node[?isGroup]",
           style: {
             "background-color": "#eef2f7", "background-opacity": 0.6, "border-color": "#b8c2ce", "border-width": 1,
@@ -1010,6 +1043,8 @@
     if (grouped) {
       container.dataset.groups = String(grouped.groups);
       container.dataset.bundles = String(grouped.bundles);
+      container.dataset.fanned = String(grouped.fanned);
+      container.dataset.hubs = String(state.cy.nodes("[?hub]").length);
     }
   }
 
