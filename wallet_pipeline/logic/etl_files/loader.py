@@ -192,16 +192,23 @@ class _Work:
             select = ", ".join(
                 f"{trim.format(_file_column(file, c))} as {sql_ident(c)}" for c in cols if file.provides(c)
             )
-            self.con.execute(f"drop table if exists {_TMP}csv_rejects")
-            self.con.execute(f"drop table if exists {_TMP}csv_scans")
+            insert = (
+                f"insert into {name} by name select {idx} as _file_idx, {_line(file)} as _line"
+                f"{', ' if select else ''}{select} from "
+            )
             try:
-                self.con.execute(
-                    f"insert into {name} by name select {idx} as _file_idx, {_line(file)} as _line"
-                    f"{', ' if select else ''}{select} from {_reader(file)}"
-                )
+                self.con.execute(insert + _reader(file))
             except duckdb.Error as exc:
-                raise EtlFilesError(f"{file.rel}: cannot be read: {_duckdb_message(exc)}") from exc
-            if file.fmt == "csv":
+                if file.fmt != "csv" or "CSV Error" not in str(exc):
+                    raise EtlFilesError(f"{file.rel}: cannot be read: {_duckdb_message(exc)}") from exc
+                # Keeping the rejected lines slows DuckDB's reader by about a third, so only a
+                # file that has malformed lines is read a second time that way.
+                self.con.execute(f"drop table if exists {_TMP}csv_rejects")
+                self.con.execute(f"drop table if exists {_TMP}csv_scans")
+                try:
+                    self.con.execute(insert + _reader(file, keep_rejects=True))
+                except duckdb.Error as again:
+                    raise EtlFilesError(f"{file.rel}: cannot be read: {_duckdb_message(again)}") from again
                 self._quarantine_malformed(table, name, malformed, idx, file)
 
     def _quarantine_malformed(
@@ -333,7 +340,8 @@ class _Work:
         stage = f"{_TMP}stage_{table.spec.name}"
         rows = self.con.execute(
             f"select _file_idx, min(_line), arg_min({sql_ident(column)}, _line) from {stage} "
-            f"where regexp_full_match({sql_ident(column)}, '{_FRACTION_RE}') group by 1"
+            f"where contains({sql_ident(column)}, '.') "
+            f"and regexp_full_match({sql_ident(column)}, '{_FRACTION_RE}') group by 1"
         ).fetchall()
         if not rows:
             return problem_sql
@@ -475,7 +483,7 @@ def _out_columns(spec: InputTable) -> list[str]:
     return [c for c in raw.column_names if c != raw.date_column]
 
 
-def _reader(file: InputFile) -> str:
+def _reader(file: InputFile, *, keep_rejects: bool = False) -> str:
     path = sql_literal(str(file.path))
     if file.fmt == "parquet":
         return f"read_parquet({path}, file_row_number=true)"
@@ -485,8 +493,14 @@ def _reader(file: InputFile) -> str:
     compression = "gzip" if file.path.name.lower().endswith(".gz") else "none"
     return (
         f"read_csv({path}, header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
-        f"columns={{{columns}}}, compression='{compression}', ignore_errors=true, store_rejects=true, "
-        f"rejects_table='{_TMP}csv_rejects', rejects_scan='{_TMP}csv_scans')"
+        f"columns={{{columns}}}, compression='{compression}'"
+        + (
+            f", ignore_errors=true, store_rejects=true, rejects_table='{_TMP}csv_rejects', "
+            f"rejects_scan='{_TMP}csv_scans'"
+            if keep_rejects
+            else ""
+        )
+        + ")"
     )
 
 
