@@ -242,11 +242,6 @@ def test_labelled_hubs_never_share_a_cluster_with_an_unlabelled_wallet(run: Run)
     assert mixed.empty, mixed.to_dict("records")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="risk scoring drops graph wallets whose only transfers are undated (sender/receiver-only "
-    "rows: first_seen NULL); 289 of them here. For the engineer who owns graph risk, see issue 14.",
-)
 def test_wallets_seen_only_in_undated_transfers_still_get_a_risk_score(run: Run) -> None:
     unscored = run.sql(
         "select count(*) as n from (select src as address from graph.wallet_edges "

@@ -97,7 +97,9 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
     nf = table_columns(con, nf_schema, "nft_trades")
     if {"from_address", "to_address"} <= tx:
         t = "block_timestamp::timestamp" if "block_timestamp" in tx else "null::timestamp"
-        eth = "coalesce(try_cast(value as double), 0) > 0" if "value" in tx else "true"
+        # An unknown value (a sender/receiver-only transfer list) is a transfer all the same: the
+        # receiver took part and must get a reputation, hence a risk score.
+        eth = "(value is null or try_cast(value as double) > 0)" if "value" in tx else "true"
         call = "length(coalesce(input, '0x')) >= 10" if "input" in tx else "false"
         parts.append(
             f"select lower(from_address) a, lower(to_address) b, "
