@@ -14,6 +14,7 @@ written beside the outputs, and the outputs are scored against it:
 - malicious groups found at High or above (most of their wallets at High+), benign wallets at High+;
 - ROC AUC of the wallet risk score, malicious against benign wallets, next to plain degree
   (distinct counterparties) as a baseline;
+- NFT traders found, and the scam rings' tokens found rugged (from decoded trades and liquidity);
 - wall time of the run.
 
 It prints one line per world, then the distribution over worlds: median, worst decile (the 10th
@@ -56,6 +57,9 @@ HEADLINE = (
     ("benign_wallets_high", "benign wallets at High+", False),
     ("risk_auc", "wallet risk ROC AUC", True),
     ("degree_auc", "degree ROC AUC (baseline)", True),
+    ("nft_trader_recall", "NFT traders found (recall)", True),
+    ("rugs_found", "scam-ring tokens found rugged", True),
+    ("rugs_wrong", "tokens wrongly called rugged", False),
     ("run_s", "run time (s)", False),
 )
 
@@ -110,6 +114,7 @@ def _auc(positive, negative) -> float:  # noqa: ANN001 - numpy arrays
 def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connection
     """Figures of one finished run against `ground_truth` in the same DuckDB file."""
     from wallet_pipeline.logic.graph.evaluation import evaluate_clusters
+    from wallet_pipeline.logic.graph.risk import rugged_tokens
     from wallet_pipeline.logic.graph.risk_evaluation import evaluate_risk
     from wallet_pipeline.logic.personas.evaluation import evaluate_personas
 
@@ -121,6 +126,8 @@ def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connec
     figures["persona_unscored"] = int((~known).sum())
     personas = evaluate_personas(scored[known], truth)
     figures["persona_ari"] = personas.ari
+    nft = personas.per_class[personas.per_class["truth_class"] == "nft_trader"]
+    figures["nft_trader_recall"] = float(nft["recall"].iloc[0]) if len(nft) else math.nan
     per_persona = {
         row.truth_class: {"precision": row.precision, "recall": row.recall, "wallets": row.wallets}
         for row in personas.per_class.itertuples()
@@ -175,6 +182,19 @@ def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connec
     figures["benign_wallets_high"] = float(ben["high"].mean()) if len(ben) else math.nan
     figures["risk_auc"] = _auc(mal["risk_score"].to_numpy(), ben["risk_score"].to_numpy())
     figures["degree_auc"] = _auc(mal["degree"].to_numpy(), ben["degree"].to_numpy())
+    # Rug pulls from the decoded trades and liquidity events (the export has no trade tables):
+    # the planted scam rings' tokens found, and tokens called rugged that no ring launched.
+    rugged = set(rugged_tokens(con)["token"].str.lower())
+    ring_tokens = {
+        r[0]
+        for r in con.execute(
+            "select lower(t.address) from ground_truth.tokens t "
+            "join ground_truth.entities e using (entity_id) where e.entity_type = 'scam_ring'"
+        ).fetchall()
+    }
+    figures["ring_tokens"] = len(ring_tokens)
+    figures["rugs_found"] = len(rugged & ring_tokens) / len(ring_tokens) if ring_tokens else math.nan
+    figures["rugs_wrong"] = len(rugged - ring_tokens)
     figures["wallets"] = int(len(scores))
     figures["clusters"] = bc["clusters"]["n_clusters"]
     figures["largest_cluster"] = bc["clusters"]["largest"]
@@ -297,7 +317,7 @@ def print_report(results: list[WorldResult], summary: dict) -> None:
         )
         print(f"{cls:<22} {v['worlds']:>6} {cells}")
     worst_of: dict[int, list[str]] = {}
-    for key, label, higher in HEADLINE[:8]:
+    for key, label, higher in HEADLINE:
         ranked = [r for r in done if not math.isnan(r.figures.get(key, math.nan))]
         if ranked:
             worst = min(ranked, key=lambda r: r.figures[key] if higher else -r.figures[key])
@@ -332,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
             result = run_world(seed, base / f"world_{seed}", args.format, tuple(args.wallets))
             results.append(result)
             state = "ok" if result.ok else "FAILED"
-            figures = ", ".join(f"{k} {_fmt(result.figures.get(k, math.nan))}" for k, _, _ in HEADLINE[:8])
+            figures = ", ".join(
+                f"{k} {_fmt(result.figures.get(k, math.nan))}" for k, _, _ in HEADLINE if k != "run_s"
+            )
             print(f"world {seed} {state} in {result.figures.get('run_s', 0):.0f} s: {figures}", flush=True)
     finally:
         if not args.keep:
