@@ -1,10 +1,43 @@
 {#- One row per DEX swap, in the shape of spellbook's `dex.trades`: the source's own trades plus
-    those decoded from transfers (int_dex_swaps_combined), priced in USD. A source's own USD
+    those decoded from transfers (int_dex_swaps_decoded) in transactions the source's table does
+    not hold, priced in USD. A source's own USD
     amount is kept; otherwise a stablecoin side is worth $1 a unit, else a WETH side is priced
     at the day's ETH price from int_eth_usd_daily; a swap with neither is unpriced (NULL). -#}
 with
 
-trades as (select * from {{ ref('int_dex_swaps_combined') }}),
+provided as (
+
+    select
+        tx_hash, evt_index, block_number, block_time, block_date, project, taker, taker_key,
+        token_bought_address, token_sold_address, token_bought_amount_raw, token_sold_amount_raw,
+        amount_usd as provided_amount_usd, tx_from, tx_to, project_contract_address,
+        'provided' as origin,
+    from {{ ref('stg_ethereum__dex_trades') }}
+
+),
+
+decoded as (
+
+    select
+        decoded.tx_hash, decoded.evt_index, decoded.block_number, decoded.block_time, decoded.block_date,
+        cast(null as varchar) as project, decoded.taker, decoded.taker_key,
+        decoded.token_bought_address, decoded.token_sold_address, decoded.token_bought_amount_raw,
+        decoded.token_sold_amount_raw, cast(null as double) as provided_amount_usd, decoded.tx_from,
+        decoded.tx_to, decoded.project_contract_address,
+        'decoded' as origin,
+    from {{ ref('int_dex_swaps_decoded') }} as decoded
+    anti join provided using (tx_hash)
+
+),
+
+trades as (
+
+    -- The source's own trades, plus the decoded swaps of transactions its table does not hold.
+    select * from provided
+    union all
+    select * from decoded
+
+),
 
 tokens as (select * from {{ ref('int_canonical_tokens') }}),
 

@@ -9,7 +9,17 @@ with
 
 fungible as (
 
-    select tx_hash, log_index, token_key, token_address, from_key, from_address, to_key, to_address, value_raw
+    -- Keys and amounts only; the addresses of the few rows that are liquidity moves are joined
+    -- back at the end.
+    select
+        tx_hash,
+        log_index,
+        token_key,
+        from_key,
+        to_key,
+        value_raw,
+        from_address = {{ zero_address() }} as is_mint,
+        to_address = {{ zero_address() }} as is_burn,
     from {{ ref('stg_ethereum__token_transfers') }}
     semi join (
         select token_key from {{ ref('int_tokens_classified') }} where token_standard = 'erc20'
@@ -22,19 +32,23 @@ lp_moves as (
     select
         tx_hash,
         token_key as pool_key,
-        bool_or(from_address = {{ zero_address() }}) as minted,
-        bool_or(to_address = {{ zero_address() }}) as burnt,
+        bool_or(is_mint) as minted,
+        bool_or(is_burn) as burnt,
     from fungible
-    where from_address = {{ zero_address() }} or to_address = {{ zero_address() }}
+    where is_mint or is_burn
     group by tx_hash, token_key
 
 ),
 
 pools as (
 
-    select {{ address_key('project_contract_address') }} as pool_key from {{ ref('dex_trades') }}
+    select distinct {{ address_key('project_contract_address') }} as pool_key, project_contract_address as pool,
+    from {{ ref('dex_trades') }}
+    where project_contract_address is not null
     union
-    select pool_key from lp_moves
+    select distinct lp_moves.pool_key, tokens.token_address
+    from lp_moves
+    inner join {{ ref('int_tokens_classified') }} as tokens on tokens.token_key = lp_moves.pool_key
 
 ),
 
@@ -48,19 +62,18 @@ swapped as (
 
 legs as (
 
-    select fungible.tx_hash, fungible.to_key as pool_key, fungible.to_address as pool, fungible.token_key,
-        fungible.token_address, fungible.value_raw, fungible.log_index, 'in' as leg,
+    select fungible.tx_hash, fungible.to_key as pool_key, fungible.token_key, fungible.value_raw,
+        fungible.log_index, 'in' as leg,
     from fungible
     semi join pools on pools.pool_key = fungible.to_key
     anti join swapped on swapped.tx_hash = fungible.tx_hash and swapped.pool_key = fungible.to_key
-    where fungible.from_address <> {{ zero_address() }}
+    where not fungible.is_mint
     union all
-    select fungible.tx_hash, fungible.from_key, fungible.from_address, fungible.token_key, fungible.token_address,
-        fungible.value_raw, fungible.log_index, 'out'
+    select fungible.tx_hash, fungible.from_key, fungible.token_key, fungible.value_raw, fungible.log_index, 'out'
     from fungible
     semi join pools on pools.pool_key = fungible.from_key
     anti join swapped on swapped.tx_hash = fungible.tx_hash and swapped.pool_key = fungible.from_key
-    where fungible.to_address <> {{ zero_address() }}
+    where not fungible.is_burn
 
 ),
 
@@ -72,8 +85,6 @@ per_token as (
         tx_hash,
         pool_key,
         token_key,
-        any_value(pool) as pool,
-        any_value(token_address) as token_address,
         count(*) filter (where leg = 'in') as n_in,
         count(*) filter (where leg = 'out') as n_out,
         case when max(length(value_raw)) filter (where leg = 'in') <= 35 then
@@ -94,16 +105,15 @@ per_pool as (
     select
         tx_hash,
         pool_key,
-        any_value(pool) as pool,
         count(*) filter (where n_in > 0) as tokens_in,
         count(*) filter (where n_out > 0) as tokens_out,
-        arg_min(token_key, token_key) filter (where n_in > 0) as in_token_key,
-        arg_min(token_address, token_key) filter (where n_in > 0) as in_a,
-        arg_max(token_address, token_key) filter (where n_in > 0) as in_b,
+        min(token_key) filter (where n_in > 0) as in_token_key,
+        min(token_key) filter (where n_in > 0) as in_a,
+        max(token_key) filter (where n_in > 0) as in_b,
         arg_min(amount_in_raw, token_key) filter (where n_in > 0) as in_a_raw,
         arg_max(amount_in_raw, token_key) filter (where n_in > 0) as in_b_raw,
-        arg_min(token_address, token_key) filter (where n_out > 0) as out_a,
-        arg_max(token_address, token_key) filter (where n_out > 0) as out_b,
+        min(token_key) filter (where n_out > 0) as out_a,
+        max(token_key) filter (where n_out > 0) as out_b,
         arg_min(amount_out_raw, token_key) filter (where n_out > 0) as out_a_raw,
         arg_max(amount_out_raw, token_key) filter (where n_out > 0) as out_b_raw,
         min(first_log_index) as evt_index,
@@ -142,15 +152,20 @@ final as (
         events.event_type,
         transactions.from_address as provider,
         transactions.from_key as provider_key,
-        events.pool,
-        case when event_type = 'add' then in_a else out_a end as token_a_address,
-        case when event_type = 'add' then in_b else out_b end as token_b_address,
+        pools.pool,
+        token_a.token_address as token_a_address,
+        token_b.token_address as token_b_address,
         case when event_type = 'add' then in_a_raw else out_a_raw end as token_a_amount_raw,
         case when event_type = 'add' then in_b_raw else out_b_raw end as token_b_amount_raw,
         case when event_type = 'add' then minted else burnt end as lp_token_moved,
         transactions.to_address as tx_to,
     from events
     inner join {{ ref('stg_ethereum__transactions') }} as transactions using (tx_hash)
+    inner join (select distinct pool_key, pool from pools) as pools using (pool_key)
+    left join {{ ref('int_tokens_classified') }} as token_a
+        on token_a.token_key = case when event_type = 'add' then in_a else out_a end
+    left join {{ ref('int_tokens_classified') }} as token_b
+        on token_b.token_key = case when event_type = 'add' then in_b else out_b end
     where events.event_type is not null
         and events.pool_key <> transactions.from_key
         and events.pool_key is distinct from transactions.to_key

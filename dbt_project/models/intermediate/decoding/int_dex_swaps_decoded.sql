@@ -13,11 +13,16 @@ with
 
 fungible as (
 
-    select tx_hash, log_index, token_key, token_address, from_key, to_key, to_address, value_raw
+    -- Keys and amounts only: the addresses of the few rows that are swaps are joined back at the
+    -- end, rather than carried through the join for every transfer.
+    select tx_hash, log_index, token_key, from_key, to_key, to_address, value_raw
     from {{ ref('stg_ethereum__token_transfers') }}
     semi join (
         select token_key from {{ ref('int_tokens_classified') }} where token_standard = 'erc20'
     ) as erc20 using (token_key)
+    -- Transactions the source's own trade table holds are taken from it (decoded.dex_trades):
+    -- decoding them again would be thrown away.
+    anti join (select tx_hash from {{ ref('stg_ethereum__dex_trades') }}) as provided using (tx_hash)
     where from_address <> {{ zero_address() }} and to_address <> {{ zero_address() }}
 
 ),
@@ -29,9 +34,7 @@ pairs as (
         into_pool.to_key as pool_key,
         into_pool.to_address as pool,
         into_pool.token_key as sold_key,
-        into_pool.token_address as sold_address,
         out_of_pool.token_key as bought_key,
-        out_of_pool.token_address as bought_address,
         into_pool.value_raw as sold_raw,
         out_of_pool.value_raw as bought_raw,
         least(into_pool.log_index, out_of_pool.log_index) as evt_index,
@@ -51,8 +54,8 @@ per_pool as (
         tx_hash,
         pool_key,
         any_value(pool) as pool,
-        any_value(sold_address) as sold_address,
-        any_value(bought_address) as bought_address,
+        any_value(sold_key) as sold_key,
+        any_value(bought_key) as bought_key,
         any_value(sold_raw) as sold_raw,
         any_value(bought_raw) as bought_raw,
         min(evt_index) as evt_index,
@@ -87,8 +90,8 @@ final as (
         transactions.block_date,
         transactions.from_address as taker,
         transactions.from_key as taker_key,
-        per_pool.bought_address as token_bought_address,
-        per_pool.sold_address as token_sold_address,
+        bought.token_address as token_bought_address,
+        sold.token_address as token_sold_address,
         per_pool.bought_raw as token_bought_amount_raw,
         per_pool.sold_raw as token_sold_amount_raw,
         transactions.from_address as tx_from,
@@ -97,6 +100,8 @@ final as (
         swap_events.pool_key is not null as has_swap_event,
     from per_pool
     inner join {{ ref('stg_ethereum__transactions') }} as transactions using (tx_hash)
+    inner join {{ ref('int_tokens_classified') }} as sold on sold.token_key = per_pool.sold_key
+    inner join {{ ref('int_tokens_classified') }} as bought on bought.token_key = per_pool.bought_key
     left join swap_events using (tx_hash, pool_key)
     where per_pool.pool_key <> transactions.from_key
         and (per_pool.pool_key is distinct from transactions.to_key or swap_events.pool_key is not null)

@@ -7,6 +7,22 @@ with
 
 stables as (select * from {{ ref('int_canonical_tokens') }}),
 
+priced_pairs as (
+
+    -- Only swaps between WETH and a stablecoin matter here: they are picked out of the source's own
+    -- trades and the decoded ones before anything else is done with them.
+    select block_date, token_sold_address, token_bought_address, token_sold_amount_raw, token_bought_amount_raw,
+    from {{ ref('stg_ethereum__dex_trades') }}
+    where token_sold_address in (select token_address from stables)
+        and token_bought_address in (select token_address from stables)
+    union all
+    select block_date, token_sold_address, token_bought_address, token_sold_amount_raw, token_bought_amount_raw,
+    from {{ ref('int_dex_swaps_decoded') }}
+    where token_sold_address in (select token_address from stables)
+        and token_bought_address in (select token_address from stables)
+
+),
+
 swaps as (
 
     select
@@ -15,7 +31,7 @@ swaps as (
             else try_cast(token_bought_amount_raw as double) / 1e18 end as weth,
         case when sold.symbol = 'WETH' then try_cast(token_bought_amount_raw as double) / pow(10, bought.decimals)
             else try_cast(token_sold_amount_raw as double) / pow(10, sold.decimals) end as usd,
-    from {{ ref('int_dex_swaps_combined') }} as trades
+    from priced_pairs as trades
     inner join stables as sold on sold.token_address = trades.token_sold_address
     inner join stables as bought on bought.token_address = trades.token_bought_address
     where (sold.symbol = 'WETH' and bought.is_usd_stablecoin)
@@ -40,7 +56,7 @@ days as (
         select min(block_date) as first_day, max(block_date) as last_day
         from {{ ref('stg_ethereum__transactions') }}
         union all
-        select min(block_date), max(block_date) from {{ ref('int_dex_swaps_combined') }}
+        select min(block_date), max(block_date) from {{ ref('stg_ethereum__dex_trades') }}
         union all
         select min(block_date), max(block_date) from {{ ref('stg_ethereum__nft_trades') }}
     )
