@@ -201,14 +201,19 @@ def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connec
     return figures, per_entity_type, per_persona
 
 
-def run_world(seed: int, workdir: Path, fmt: str, wallets: tuple[int, int]) -> WorldResult:
-    """Draw, export, run and score one world."""
+def run_world(seed: int | None, workdir: Path, fmt: str, wallets: tuple[int, int]) -> WorldResult:
+    """Draw (seed None: the default simulator world), export, run and score one world."""
     import duckdb
 
-    from wallet_pipeline.logic.simulator import load_truth, random_world_config, write_etl_files
+    from wallet_pipeline.logic.simulator import (
+        SimulatorConfig,
+        load_truth,
+        random_world_config,
+        write_etl_files,
+    )
 
-    config = random_world_config(seed, n_wallets_range=wallets)
-    description = config.describe()
+    config = SimulatorConfig() if seed is None else random_world_config(seed, n_wallets_range=wallets)
+    description = config.describe() if seed is not None else "the default world: " + config.describe()
     export, data_dir = workdir / "export", workdir / "data"
     for folder in (export, data_dir):
         shutil.rmtree(folder, ignore_errors=True)
@@ -330,6 +335,10 @@ def print_report(results: list[WorldResult], summary: dict) -> None:
             print(f"\nWorld {r.seed} failed ({r.description}):\n{r.error}")
 
 
+def _figures_line(result: WorldResult) -> str:
+    return ", ".join(f"{k} {_fmt(result.figures.get(k, math.nan))}" for k, _, _ in HEADLINE if k != "run_s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -342,12 +351,20 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", help="folder to keep each world's export, data and log in (default: temporary)"
     )
     parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument(
+        "--default-world",
+        action="store_true",
+        help="first run the default simulator world (seed 42, 20,000 wallets) the same way, printed apart",
+    )
     args = parser.parse_args(argv)
     seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.worlds))
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="wallet_quality_"))
     results: list[WorldResult] = []
     started = time.monotonic()
     try:
+        if args.default_world:
+            default = run_world(None, base / "world_default", args.format, tuple(args.wallets))
+            print(f"default world {'ok' if default.ok else 'FAILED'}: " + _figures_line(default), flush=True)
         for seed in seeds:
             result = run_world(seed, base / f"world_{seed}", args.format, tuple(args.wallets))
             results.append(result)
@@ -361,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base, ignore_errors=True)
     summary = summarize(results)
     print_report(results, summary)
+    if args.default_world:
+        print(f"\nDefault world, for comparison (one world: a smoke test): {_figures_line(default)}")
     print(f"\nTotal {time.monotonic() - started:.0f} s.")
     if args.json:
         payload = {"summary": summary, "worlds": [r.__dict__ for r in results]}
