@@ -355,11 +355,17 @@ def outputs_summary(db_path: Path) -> str:
 
 
 def ui(args: argparse.Namespace) -> int:
-    """Start the Dagster UI and daemon on 127.0.0.1 (replaces this process)."""
+    """Start the Dagster UI and daemon on 127.0.0.1 with `dg dev` (replaces this process)."""
     _apply_options(args)
-    dagster = Path(sys.executable).with_name("dagster")
-    argv = [str(dagster), "dev", "-m", "wallet_pipeline.definitions", "-h", UI_HOST, "-p", str(args.port)]
+    from wallet_pipeline.settings import REPO_ROOT
+
+    dg_cli = Path(sys.executable).with_name("dg")
+    argv = [str(dg_cli), "dev", "--host", UI_HOST, "--port", str(args.port)]
     print(f"Dagster UI on http://{UI_HOST}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    # dg reads dg.toml from the folder it starts in, and checks that the active environment is the
+    # project's .venv: this process runs in it whether or not a venv was activated.
+    os.environ["VIRTUAL_ENV"] = sys.prefix
+    os.chdir(REPO_ROOT)
     os.execv(argv[0], argv)
     return 0  # pragma: no cover - execv does not return
 
@@ -380,7 +386,9 @@ def mlflow_ui(args: argparse.Namespace) -> int:
         str(mlflow), "server", "--backend-store-uri", uri, "--host", UI_HOST,
         "--port", str(args.port), "--workers", "1",
     ]  # fmt: skip
-    print(f"MLflow UI on http://{UI_HOST}:{args.port} (store {uri})")
+    # The experiment list in the classic ML view (MLflow 3 opens its GenAI view by default).
+    print(f"MLflow UI on http://{UI_HOST}:{args.port}/#/experiments?workflowType=machine_learning")
+    print(f"(store {uri})")
     os.execv(argv[0], argv)
     return 0  # pragma: no cover - execv does not return
 

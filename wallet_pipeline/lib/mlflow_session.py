@@ -33,6 +33,14 @@ DAGSTER_ASSET_TAG = "dagster.asset_key"
 # MLflow 3's UI opens an experiment in its GenAI (traces) view unless the experiment says it is
 # classic model training; these are training runs with metrics, artifacts and registered models.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+# Where `wallet-pipeline mlflow-ui` serves a local sqlite store (its default port).
+LOCAL_UI = "http://127.0.0.1:5000"
+
+
+def _safe_base(uri: str) -> str:
+    """A tracking server's URL without credentials (http://user:pass@host) or trailing slash."""
+    scheme, rest = uri.split("://", 1)
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}".rstrip("/")
 
 
 class MlflowSession(dg.ConfigurableResource):
@@ -100,6 +108,13 @@ class MlflowSession(dg.ConfigurableResource):
         self._connect()
         with mlflow.start_run(run_id=run_id) as active:
             yield active
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        """The run's page in the MLflow UI: the tracking server's, or `wallet-pipeline mlflow-ui`'s."""
+        base = _safe_base(self.tracking_uri) if self.tracking_uri.startswith("http") else LOCAL_UI
+        # MLflow 3.17's UI ignores the experiment's kind tag for its GenAI / Model training switch
+        # (default GenAI, then the last choice) but honours this parameter.
+        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
     def champion_version(self, model_name: str) -> str | None:
         """The registry version that holds the champion alias, or None before any promotion."""

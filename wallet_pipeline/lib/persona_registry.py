@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -65,7 +66,11 @@ def log_persona_model(
     from mlflow.models import infer_signature
 
     if training_data is not None:
-        dataset = mlflow.data.from_pandas(training_data, source=source, name=source)
+        with warnings.catch_warnings():
+            # MLflow 3.17 registers its local-file source twice and warns that a plain source
+            # "can be interpreted in multiple ways" (both are the same class): nothing to act on.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+            dataset = mlflow.data.from_pandas(training_data, source=source, name=source)
         mlflow.log_input(dataset, context="training")
     mlflow.log_params(_flat_params(model))
     card = scorecard(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +24,19 @@ PERSONA_KEYS = [
 
 
 @pytest.fixture(scope="module")
-def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dg.DagsterInstance]:
+    """A local instance like a user's DAGSTER_HOME: it keeps compute logs (and the plots beside them)."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(home)) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory, instance: dg.DagsterInstance) -> Iterator[Run]:
     folder = tmp_path_factory.mktemp("personas")
     config = {"ops": {"simulated_chain": {"config": {"n_wallets": 1_500, "seed": 11}}}}
-    yield Run(folder, execute(folder, config))
+    yield Run(folder, execute(folder, config, instance=instance))
 
 
 def _client(folder: Path) -> mlflow.MlflowClient:
@@ -142,3 +152,52 @@ def test_the_promoted_model_carries_the_drift_reference_of_its_training_features
     features = first.sql("select count(*) n from marts.wallet_features")
     assert reference["rows"] == int(features["n"][0])
     assert set(reference["columns"]) >= {"forwarded_to_eoa_6h_share", "nft_trade_share"}
+
+
+def test_the_model_shows_its_pictures_inline_links_its_mlflow_run_and_says_how_long_training_takes(
+    first: Run, instance: dg.DagsterInstance
+) -> None:
+    materializations = {
+        e.asset_key: e.materialization for e in first.result.get_asset_materialization_events()
+    }
+    model = materializations[PERSONA_KEYS[0]].metadata
+    profiles = materializations[PERSONA_KEYS[2]].metadata
+    run_id = model["mlflow_run_id"].value
+    experiment = _client(first.folder).get_run(run_id).info.experiment_id
+    assert isinstance(model["mlflow_run"], dg.UrlMetadataValue)
+    assert model["mlflow_run"].value == (
+        f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{run_id}?workflowType=machine_learning"
+    )
+    for picture in (model["projection"], model["radar"], profiles["radar"]):
+        # Short enough for the UI to draw it in the metadata table (it hides 1,000+ characters).
+        assert len(picture.value) < 1000, picture.value[:100]
+        found = re.fullmatch(r"!\[[^\]]+\]\(/logs/(.+)/png\)", picture.value)
+        assert found, picture.value
+        key = found.group(1).split("/")
+        assert key[0] == first.result.run_id
+        png = Path(instance.compute_log_manager.get_captured_local_path(key, "png")).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    logs = [e.user_message for e in instance.all_logs(first.result.run_id) if e.step_key]
+    wallets = int(first.sql("select count(*) n from marts.wallet_features")["n"][0])
+    estimate = [
+        m for m in logs if m.startswith(f"Progress: training the persona model on {wallets:,} wallets")
+    ]
+    assert len(estimate) == 1, logs[:5]
+
+
+def test_the_registry_describes_the_model_its_versions_and_the_training_data(first: Run) -> None:
+    client = _client(first.folder)
+    registered = client.get_registered_model(MODEL_NAME)
+    assert registered.description.startswith("Personas of Ethereum wallets")
+    version = client.get_model_version(MODEL_NAME, "1")
+    wallets = int(first.sql("select count(*) n from marts.wallet_features")["n"][0])
+    assert version.description.startswith(f"Trained on {wallets:,} wallets of marts.wallet_features")
+    assert "Silhouette 0." in version.description and "Winner: " in version.description
+    ari = float(first.sql("select ari from personas.persona_evaluation limit 1")["ari"][0])
+    assert f"adjusted Rand index {ari:.3f} over " in version.description
+    run = client.get_run(version.run_id)
+    (dataset,) = [d.dataset for d in run.inputs.dataset_inputs]
+    assert dataset.name == "marts.wallet_features"
+    assert '"num_rows": ' + str(wallets) in dataset.profile
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -35,6 +35,10 @@ TSNE_MAX_ITER = 500
 TSNE_ANGLE = 0.8
 TSNE_JOBS = 2
 DPI = 110
+# About 800 pixels wide with the legend below: the Dagster UI shows the picture inline in its
+# metadata column (about 820 pixels in a 1,500-pixel window) and cuts what is wider.
+FIGSIZE = (7.0, 6.5)
+LEGEND_COLUMNS = 3
 
 
 def persona_colors(personas: list[str] | tuple[str, ...]) -> dict[str, tuple[float, float, float, float]]:
@@ -160,7 +164,7 @@ def projection_png(
     counts = frame["persona"].value_counts()
     colors = persona_colors(model.cluster_personas)  # any fit of the ensemble may name a wallet
     label = "t-SNE" if method == "tsne" else "PCA"
-    fig = Figure(figsize=(9, 7))
+    fig = Figure(figsize=FIGSIZE)
     ax = fig.add_subplot()
     # Largest persona first, so the rare ones are drawn on top and stay visible.
     for name, n in counts.items():
@@ -179,11 +183,11 @@ def projection_png(
     else:
         ax.legend(
             title="Persona (wallets in sample)",
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.04),
             markerscale=3,
             frameon=False,
-            ncols=1 if len(counts) <= 20 else 2,
+            ncols=LEGEND_COLUMNS,
         )
     return _png(fig)
 
@@ -246,7 +250,7 @@ def radar_png(model: PersonaModel) -> bytes:
     cols = list(frame.columns)
     angles = np.linspace(0, 2 * np.pi, len(cols), endpoint=False)
     closed = np.append(angles, angles[:1])
-    fig = Figure(figsize=(9, 7))
+    fig = Figure(figsize=FIGSIZE)
     ax = fig.add_subplot(projection="polar")
     ax.set_theta_offset(np.pi / 2)
     ax.set_theta_direction(-1)
@@ -285,9 +289,9 @@ def radar_png(model: PersonaModel) -> bytes:
         handles,
         labels,
         title="Persona (training wallets)",
-        loc="upper left",
-        bbox_to_anchor=(1.1, 1.05),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.17),
         frameon=False,
-        ncols=1 if len(labels) <= 20 else 2,
+        ncols=LEGEND_COLUMNS,
     )
     return _png(fig)
