@@ -29,13 +29,17 @@ import duckdb
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wallet_pipeline.api import queries
 from wallet_pipeline.api.auth import HEADER, hash_key, key_name
+from wallet_pipeline.api.bounds import BodyLimit, bounded_errors, unknown_query_error
 from wallet_pipeline.api.index import SnapshotIndex, load_or_build
 from wallet_pipeline.api.models import (
     Analysis,
@@ -255,7 +259,41 @@ def create_app(
         ),
     )
     app.state.snapshot_pool = pool
+    app.add_middleware(BodyLimit)
     live_slots = asyncio.Semaphore(LIVE_AT_ONCE)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = _without_key(request)
+        if refused is not None:
+            return refused
+        # The input is quoted only as an excerpt: a 10 MB value came back whole.
+        return JSONResponse({"detail": bounded_errors(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # a body FastAPI could not parse, before the key was checked
+            refused = _without_key(request)
+            if refused is not None:
+                return refused
+        return await http_exception_handler(request, exc)
+
+    def _without_key(request: Request) -> JSONResponse | None:
+        # FastAPI parses a body before the key dependency runs: without a key the answer is 401
+        # whatever the input, so nothing about its validation is told to a caller without one.
+        if api_keys is None or key_name(request.headers.get(HEADER), api_keys) is not None:
+            return None
+        return JSONResponse(
+            {"detail": f"missing or unknown API key: send one in the {HEADER} header"},
+            status_code=401,
+            headers={"WWW-Authenticate": HEADER},
+        )
+
+    async def known_query_only(request: Request) -> None:
+        route = request.scope.get("route")
+        errors = unknown_query_error(route, request.query_params.multi_items()) if route else None
+        if errors:
+            raise RequestValidationError(errors)
 
     @app.exception_handler(SnapshotError)
     def _no_snapshot(request: Request, exc: SnapshotError) -> JSONResponse:
@@ -295,7 +333,10 @@ def create_app(
         meta = served.meta
         return {"status": "ok", "snapshot": meta.name, "published_at": meta.published_at, "index": index}
 
-    api = APIRouter(dependencies=[Depends(require_key)], responses={**UNAUTHORIZED, **NO_SNAPSHOT})
+    api = APIRouter(
+        dependencies=[Depends(require_key), Depends(known_query_only)],
+        responses={**UNAUTHORIZED, **NO_SNAPSHOT},
+    )
 
     def known_cluster(con: duckdb.DuckDBPyConnection, cluster_id: str) -> None:
         if not queries.cluster_exists(con, cluster_id):
