@@ -123,12 +123,17 @@ def fit_candidate(candidate: Candidate, z: np.ndarray, seed: int, small_sample: 
     """Fit one candidate on `z` (agglomerative and HDBSCAN on at most `small_sample` rows)."""
     p = candidate.params
     rng = np.random.default_rng(seed)
+    if candidate.method in ("kmeans", "gmm"):
+        # No more centres than distinct points: a small export can leave one or two distinct
+        # feature rows, and K-Means (also the GMM's initialisation) would stack centres on them
+        # and warn once per init and refit (206 warnings on a 49-wallet export).
+        k = min(p["k"], len(np.unique(z, axis=0)))
     if candidate.method == "kmeans":
-        km = KMeans(p["k"], n_init=4, random_state=seed).fit(z)
+        km = KMeans(k, n_init=4, random_state=seed).fit(z)
         return ClusterModel("kmeans", p, "centroid", km.cluster_centers_)
     if candidate.method == "gmm":
         gm = GaussianMixture(
-            p["k"], covariance_type=p["covariance"], n_init=2, reg_covar=1e-4, random_state=seed
+            k, covariance_type=p["covariance"], n_init=2, reg_covar=1e-4, random_state=seed
         ).fit(z)
         return ClusterModel("gmm", p, "gmm", gm.means_, gm)
     sub = z[rng.choice(len(z), min(small_sample, len(z)), replace=False)]
