@@ -22,7 +22,8 @@ from wallet_pipeline.defs.transform.assets import wallet_dbt_models
 @dg.definitions
 def defs() -> dg.Definitions:
     """All assets, checks, jobs and resources, for the source `WALLET_SOURCE` names."""
-    source = settings.get_source()
+    # Every setting is read now, so a bad one stops the run before the first asset writes.
+    source = settings.check_all()
     assets = [
         *raw_assets_for(source),
         wallet_dbt_models,

@@ -248,6 +248,39 @@ def alert_webhooks() -> str | None:
     return os.environ.get("WALLET_ALERT_WEBHOOKS", "").strip() or None
 
 
+def alert_webhook_list() -> list:  # noqa: ANN201 - logic.webhooks.Webhook, imported lazily
+    """`WALLET_ALERT_WEBHOOKS` parsed (`logic/webhooks.py`): [] when unset.
+
+    Raises:
+        SettingsError: a malformed entry; the message names the variable and the entry, and shows
+            only `scheme://host/...` of its URL.
+    """
+    from wallet_pipeline.logic.webhooks import WebhookSpecError, parse_webhooks
+
+    try:
+        return parse_webhooks(alert_webhooks())
+    except WebhookSpecError as exc:
+        raise SettingsError(f"WALLET_ALERT_WEBHOOKS: {exc}") from None
+
+
+def alert_retry_hours() -> float:
+    """`WALLET_ALERT_RETRY_HOURS`: how long an undelivered alert is sent again (72 h), then expired.
+
+    72 h outlasts a webhook that is down from a Friday evening to a Monday morning (about 64 h);
+    an alert older than that tells an investigator little the cluster page does not.
+    """
+    value = os.environ.get("WALLET_ALERT_RETRY_HOURS", "").strip()
+    if not value:
+        return 72.0
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 90:
+        raise SettingsError(f"WALLET_ALERT_RETRY_HOURS={value!r} is not a number of hours in (0, 2160]")
+    return hours
+
+
 def alert_min_risk() -> float:
     """`WALLET_ALERT_MIN_RISK`: the risk score (0-100) from which a cluster's changes raise alerts (75)."""
     value = os.environ.get("WALLET_ALERT_MIN_RISK", "").strip()
@@ -303,3 +336,60 @@ def api_keys() -> dict[str, str] | None:
 def api_port() -> int:
     """`WALLET_API_PORT`: the investigator API and page's port on 127.0.0.1 (8800)."""
     return _positive_int("WALLET_API_PORT", 8800)
+
+
+def _usable_dir(name: str, path: Path) -> None:
+    """Refuse a folder path that is a file or sits under one (it could never be created)."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise SettingsError(f"{name}: {p} is a file, not a folder")
+            return
+
+
+def check_all() -> str:
+    """Read every setting the pipeline uses, so a bad one stops it before the first asset runs.
+
+    The getters are otherwise read when an asset needs them: a malformed webhook spec surfaced
+    after raw, dbt, personas and entities had been rewritten. The definitions call this when
+    they load, so the CLI, the UI and the daemon all refuse to start such a run.
+
+    Returns:
+        The source (`WALLET_SOURCE`).
+
+    Raises:
+        SettingsError: the first unusable value; the message names its variable.
+    """
+    get_environment()
+    source = get_source()
+    _usable_dir("WALLET_DATA_DIR", data_dir())
+    _usable_dir("WALLET_DUCKDB_PATH (its folder)", duckdb_path().parent)
+    if duckdb_path().is_dir():
+        raise SettingsError(f"WALLET_DUCKDB_PATH: {duckdb_path()} is a folder, not a DuckDB file")
+    _usable_dir("WALLET_SNAPSHOT_DIR", snapshot_dir())
+    if flags_path().is_dir():
+        raise SettingsError(f"WALLET_FLAGS_PATH: {flags_path()} is a folder, not a SQLite file")
+    _usable_dir("WALLET_FLAGS_PATH (its folder)", flags_path().parent)
+    duckdb_settings()
+    simulator_wallets()
+    simulator_seed()
+    if source == "files":
+        # Unset is allowed: a run from the UI may name the folder in the asset's config.
+        folder = files_dir()
+        if folder is not None and not folder.is_dir():
+            raise SettingsError(f"WALLET_FILES_DIR={str(folder)!r} is not a folder")
+    if source == "dune":
+        dune_start_date()
+        dune_query_ids()
+        dune_page_size()
+        dune_max_rows()
+        dune_poll_seconds()
+    gate_max_row_drop()
+    gate_max_single_value_share()
+    retrain_cron()
+    freshness_hours()
+    drift_thresholds()
+    alert_min_risk()
+    alert_retry_hours()
+    alert_webhook_list()
+    return source

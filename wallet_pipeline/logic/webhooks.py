@@ -26,6 +26,12 @@ when shorter); other 4xx are not retried (the request itself is wrong). Every at
 and `undelivered_alerts` finds what to try again. All posting stops when `max_seconds` have passed
 and a webhook that failed `give_up_after` alerts in a row is not tried again in the same call;
 both leave a record. Nothing here raises because of a webhook.
+
+At least once across runs (`deliver_pending`): every run, and the redelivery schedule between
+runs, sends every stored alert a webhook has not received, oldest first, until it is delivered or
+older than the retry window (`WALLET_ALERT_RETRY_HOURS`, 72 h). Then one record with the error
+`expired: ...` closes the pair. `webhook_backlog` says, per webhook, what is still waiting, so a
+webhook that keeps failing is reported by name (never by URL).
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ DELIVERY_SQL_TYPES = {
 _MAX_BACKOFF = 5.0
 _RETRY_STATUS = {408, 429}
 _USER_AGENT = "wallet_pipeline-alerts/1"
+# The error of the one record that closes a pair never delivered within the retry window.
+EXPIRED = "expired:"
 
 
 class WebhookSpecError(ValueError):
@@ -396,6 +404,13 @@ def _delivered_pairs(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     return {(a, w) for a, w in rows}
 
 
+def _expired_pairs(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    rows = con.execute(
+        f"select distinct alert_id, webhook from {DELIVERIES_TABLE} where error like '{EXPIRED}%'"
+    ).fetchall()
+    return {(a, w) for a, w in rows}
+
+
 def deliver(
     alerts: pd.DataFrame | Iterable[dict],
     webhooks: Iterable[Webhook],
@@ -435,6 +450,7 @@ def deliver(
         return summary
     _ensure_table(con)
     done = _delivered_pairs(con)
+    expired = _expired_pairs(con)  # closed for good, even if the retry window is widened later
     started = time.monotonic()
     failures_in_row = {h.name: 0 for h in hooks}
 
@@ -450,6 +466,8 @@ def deliver(
             if score is None or float(score) < hook.min_risk:
                 continue
             aid = str(alert["alert_id"])
+            if (aid, hook.name) in expired:
+                continue
             if (aid, hook.name) in done:
                 summary.already_delivered += 1
                 continue
@@ -529,10 +547,186 @@ def undelivered_alerts(
             select distinct a.* from entities.alerts a join _hooks h on a.risk_score >= h.min_risk
             where (? is null or a.created_at >= ?)
               and not exists (select 1 from {DELIVERIES_TABLE} d
-                              where d.alert_id = a.alert_id and d.webhook = h.webhook and d.delivered)
+                              where d.alert_id = a.alert_id and d.webhook = h.webhook
+                                and (d.delivered or d.error like '{EXPIRED}%'))
             order by a.created_at, a.alert_id
             """,
             [since, since],
         ).df()
     finally:
         con.unregister("_hooks")
+
+
+def _register_hooks(con: duckdb.DuckDBPyConnection, hooks: list[Webhook]) -> None:
+    con.register(
+        "_hooks",
+        pd.DataFrame(
+            {
+                "webhook": [h.name for h in hooks],
+                "kind": [h.kind for h in hooks],
+                "url": [h.redacted_url for h in hooks],
+                "min_risk": [h.min_risk for h in hooks],
+            }
+        ),
+    )
+
+
+def _alerts_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'entities' and table_name = 'alerts'"
+        ).fetchone()[0]
+    )
+
+
+_OPEN_PAIRS = f"""
+    from entities.alerts a join _hooks h on a.risk_score >= h.min_risk
+    where not exists (select 1 from {DELIVERIES_TABLE} d
+                      where d.alert_id = a.alert_id and d.webhook = h.webhook
+                        and (d.delivered or d.error like '{EXPIRED}%'))
+"""
+
+
+def expire_undelivered(con: duckdb.DuckDBPyConnection, webhooks: Iterable[Webhook], cutoff: datetime) -> int:
+    """Close every undelivered pair whose alert was created before `cutoff` with one record.
+
+    The record has attempt 0, delivered false and an error starting `expired:`; the pair is then
+    never sent again.
+
+    Returns:
+        The number of pairs expired now.
+    """
+    hooks = list(webhooks)
+    if not hooks or not _alerts_exist(con):
+        return 0
+    _ensure_table(con)
+    _register_hooks(con, hooks)
+    try:
+        rows = con.execute(
+            f"select a.alert_id, h.webhook, h.kind, h.url, a.created_at {_OPEN_PAIRS} "
+            "and a.created_at < ? order by a.created_at, a.alert_id, h.webhook",
+            [cutoff],
+        ).fetchall()
+    finally:
+        con.unregister("_hooks")
+    if not rows:
+        return 0
+    stamp = datetime.now(UTC).replace(tzinfo=None)
+    con.executemany(
+        f"insert into {DELIVERIES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                aid,
+                hook,
+                kind,
+                url,
+                0,
+                None,
+                f"{EXPIRED} not delivered before {cutoff:%Y-%m-%d %H:%M} UTC "
+                f"(created {created:%Y-%m-%d %H:%M})",
+                False,
+                stamp,
+                0.0,
+            )
+            for aid, hook, kind, url, created in rows
+        ],
+    )
+    return len(rows)
+
+
+def webhook_backlog(con: duckdb.DuckDBPyConnection, webhooks: Iterable[Webhook]) -> dict[str, dict]:
+    """Per webhook with alerts still waiting: how many, the oldest, failed attempts, last delivery.
+
+    Returns:
+        {name: {"kind", "url" (redacted), "undelivered", "oldest_alert", "failed_attempts",
+        "last_delivered"}}; a webhook with nothing waiting is left out.
+    """
+    hooks = list(webhooks)
+    if not hooks or not _alerts_exist(con):
+        return {}
+    _ensure_table(con)
+    _register_hooks(con, hooks)
+    try:
+        frame = con.execute(
+            f"""
+            with open as (select a.alert_id, a.created_at, h.webhook, h.kind, h.url {_OPEN_PAIRS})
+            select o.webhook, any_value(o.kind) kind, any_value(o.url) url,
+                   count(*) undelivered, min(o.created_at) oldest_alert,
+                   (select count(*) from {DELIVERIES_TABLE} d where d.webhook = o.webhook
+                      and not d.delivered and d.attempt > 0
+                      and d.alert_id in (select alert_id from open p where p.webhook = o.webhook))
+                      failed_attempts,
+                   (select max(attempted_at) from {DELIVERIES_TABLE} d
+                      where d.webhook = o.webhook and d.delivered) last_delivered
+            from open o group by o.webhook order by o.webhook
+            """
+        ).fetchall()
+    finally:
+        con.unregister("_hooks")
+    return {
+        name: {
+            "kind": kind,
+            "url": url,
+            "undelivered": int(n),
+            "oldest_alert": _plain(oldest),
+            "failed_attempts": int(failed),
+            "last_delivered": _plain(last),
+        }
+        for name, kind, url, n, oldest, failed, last in frame
+    }
+
+
+@dataclass
+class PendingDelivery:
+    """What `deliver_pending` did.
+
+    Attributes:
+        summary: the `deliver` call over every alert still due.
+        expired: pairs closed now because their alert is older than the retry window.
+        backlog: `webhook_backlog` after delivery: the webhooks still failing, by name.
+    """
+
+    summary: DeliverySummary
+    expired: int
+    backlog: dict[str, dict]
+
+    def warnings(self, retry_hours: float) -> list[str]:
+        """One line per webhook still failing, naming it and its redacted URL (never the secret)."""
+        return [
+            f"webhook {name} ({b['url']}) has {b['undelivered']} undelivered alerts, the oldest from "
+            f"{b['oldest_alert']}, after {b['failed_attempts']} failed attempts; last delivery "
+            f"{b['last_delivered'] or 'never'}. Later runs and alert_redelivery_schedule send them "
+            f"again until they are {retry_hours:g} h old."
+            for name, b in self.backlog.items()
+        ]
+
+
+def deliver_pending(
+    con: duckdb.DuckDBPyConnection,
+    webhooks: Iterable[Webhook],
+    retry_hours: float,
+    now: datetime | None = None,
+    **deliver_options,
+) -> PendingDelivery:
+    """Send every stored alert a webhook has not received yet, then report what still waits.
+
+    Alerts created more than `retry_hours` before `now` are expired first (`expire_undelivered`);
+    the rest, this run's alerts and those an earlier run failed to deliver, go through `deliver`
+    oldest first. Call it after the run's alerts are stored.
+
+    Args:
+        con: the DuckDB connection.
+        webhooks: from `parse_webhooks`.
+        retry_hours: the retry window (`settings.alert_retry_hours()`).
+        now: naive UTC time of the call (tests pass one).
+        **deliver_options: passed to `deliver` (timeout, retries, backoff, max_seconds, give_up_after).
+    """
+    if not retry_hours > 0:
+        raise ValueError(f"retry_hours must be > 0, got {retry_hours!r}")
+    hooks = list(webhooks)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    cutoff = now - pd.Timedelta(hours=retry_hours).to_pytimedelta()
+    expired = expire_undelivered(con, hooks, cutoff)
+    due = undelivered_alerts(con, hooks, since=cutoff)
+    summary = deliver(due, hooks, con, **deliver_options)
+    return PendingDelivery(summary=summary, expired=expired, backlog=webhook_backlog(con, hooks))

@@ -89,3 +89,71 @@ def test_alerts_reach_the_webhook_and_flags_survive_two_rebuilds(
     )  # nothing already stored is lost
     kept = list_flags(flags)
     assert flag_id in set(kept["flag_id"]) and (kept["reason"] == "scam_ring").all()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_alerts_a_webhook_missed_while_down_arrive_in_a_later_run_each_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/hook"  # nothing listens yet: the webhook is down
+    env = {"WALLET_ALERT_WEBHOOKS": f"generic:0:local={url}", "WALLET_FLAGS_PATH": str(tmp_path / "f.db")}
+    instance = dg.DagsterInstance.ephemeral()
+    assert execute(tmp_path, simulator_config(1_200, 5), SELECTION, instance=instance, env=env).success
+    second = execute(tmp_path, simulator_config(1_200, 6), SELECTION, instance=instance, env=env)
+    assert second.success
+    meta = _alerts_meta(second)
+    run = Run(tmp_path, second)
+    raised = set(run.sql("select alert_id from entities.alerts")["alert_id"])
+    assert meta["alerts_added"] == len(raised) > 0
+    assert meta["delivery"]["delivered"] == 0
+    assert meta["failing_webhooks"]["local"]["undelivered"] == len(raised)
+    assert meta["failing_webhooks"]["local"]["url"] == f"http://127.0.0.1:{port}/..."  # no path
+
+    out = tmp_path / "posts.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wallet_pipeline_tests.webhook_receiver",
+            "--out",
+            str(out),
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert int(proc.stdout.readline()) == port  # the webhook is back
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("WALLET_DATA_DIR", str(tmp_path))
+            mp.setenv("WALLET_DUCKDB_PATH", str(tmp_path / "wallet_pipeline.duckdb"))
+            mp.setenv("WALLET_SOURCE", "simulator")
+            for name, value in env.items():
+                mp.setenv(name, value)
+            from wallet_pipeline.definitions import defs
+
+            job = defs().resolve_job_def("alert_redelivery_job")
+            assert job.execute_in_process(instance=instance, raise_on_error=False).success
+    finally:
+        stop_process_group(proc)
+        proc.stdout.close()
+    arrived = [json.loads(p["body"])["alert_id"] for p in map(json.loads, out.read_text().splitlines())]
+    assert sorted(arrived) == sorted(raised)  # every alert of the failed run, each exactly once
+    left = run.sql(
+        "select count(*) n from entities.alerts a where not exists (select 1 from "
+        "entities.alert_deliveries d where d.alert_id = a.alert_id and d.delivered)"
+    )["n"][0]
+    assert left == 0

@@ -11,7 +11,11 @@ import pytest
 
 from wallet_pipeline import settings
 from wallet_pipeline.defs.automation.jobs import full_pipeline_job, persona_retrain_job
-from wallet_pipeline.defs.automation.schedules import export_folder_sensor, weekly_persona_retrain
+from wallet_pipeline.defs.automation.schedules import (
+    alert_redelivery_schedule,
+    export_folder_sensor,
+    weekly_persona_retrain,
+)
 from wallet_pipeline.logic.etl_files.discover import folder_fingerprint
 
 
@@ -124,3 +128,16 @@ def test_new_raw_data_requests_everything_downstream_and_no_retrain(
     assert all(n == 1 for n in requested.values()), requested
     assert result.get_num_requested(dg.AssetKey(["personas", "persona_model"])) == 0
     assert result.get_num_requested(dg.AssetKey(["raw", "transactions"])) == 0
+
+
+def test_the_alert_redelivery_schedule_runs_hourly_only_when_webhooks_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    schedule = alert_redelivery_schedule()
+    assert schedule.job_name == "alert_redelivery_job" and schedule.cron_schedule == "23 * * * *"
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 5, 23, tzinfo=UTC))
+    monkeypatch.delenv("WALLET_ALERT_WEBHOOKS", raising=False)
+    assert "WALLET_ALERT_WEBHOOKS is not set" in schedule.evaluate_tick(context).skip_message
+    monkeypatch.setenv("WALLET_ALERT_WEBHOOKS", "generic:80=https://siem.example.org/in")
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.tags["wallet_pipeline/trigger"] == "alert_redelivery"

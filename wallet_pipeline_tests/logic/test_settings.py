@@ -86,3 +86,63 @@ def test_automation_settings_have_their_documented_defaults(monkeypatch: pytest.
     assert settings.alert_min_risk() == 75.0
     assert settings.freshness_hours() == 48
     assert settings.api_port() == 8800
+
+
+BAD_SETTINGS = [
+    ("WALLET_ALERT_WEBHOOKS", "slack:high=https://hooks.slack.com/services/T0/B0/SECRET"),
+    ("WALLET_ALERT_WEBHOOKS", "generic:50=ftp://siem.example.org/in"),
+    ("WALLET_ALERT_MIN_RISK", "high"),
+    ("WALLET_ALERT_RETRY_HOURS", "0"),
+    ("WALLET_GATE_MAX_ROW_DROP", "2"),
+    ("WALLET_RETRAIN_CRON", "every monday"),
+    ("WALLET_DRIFT_PSI", "-1"),
+    ("WALLET_SOURCE", "bigquery"),
+    ("WALLET_SIM_WALLETS", "many"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_SETTINGS)
+def test_the_definitions_refuse_to_load_with_a_bad_setting_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str
+) -> None:
+    from wallet_pipeline.definitions import defs
+
+    monkeypatch.setenv("WALLET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    with pytest.raises(settings.SettingsError, match=name) as raised:
+        defs()
+    assert "SECRET" not in str(raised.value)
+
+
+def test_a_data_folder_that_is_a_file_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").write_text("not a folder")
+    monkeypatch.setenv("WALLET_DATA_DIR", str(tmp_path / "taken" / "data"))
+    with pytest.raises(settings.SettingsError, match="WALLET_DATA_DIR"):
+        settings.check_all()
+
+
+def test_the_alert_retry_window_defaults_to_72_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WALLET_ALERT_RETRY_HOURS", raising=False)
+    assert settings.alert_retry_hours() == 72.0
+
+
+def test_a_malformed_webhook_spec_stops_materialize_before_any_asset_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wallet_pipeline.cli import main
+
+    for name in ("WALLET_DUCKDB_PATH", "WALLET_SNAPSHOT_DIR", "WALLET_FLAGS_PATH", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WALLET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("WALLET_SOURCE", "simulator")
+    monkeypatch.setenv("WALLET_SIM_WALLETS", "1500")
+    monkeypatch.setenv("WALLET_ALERT_WEBHOOKS", "slack:75=https://hooks.slack.com/services/T0/B0/SECRET;oops")
+    assert main(["materialize"]) == 2
+    err = capsys.readouterr().err
+    assert "WALLET_ALERT_WEBHOOKS" in err and "entry 2" in err and "SECRET" not in err
+    # No asset ran: no raw table, no persona model, no MLflow store.
+    assert not (tmp_path / "data" / "wallet_pipeline.duckdb").exists()
+    assert not (tmp_path / "data" / "mlflow").exists()

@@ -19,6 +19,7 @@ from wallet_pipeline.logic.webhooks import (
     WebhookSpecError,
     build_payload,
     deliver,
+    deliver_pending,
     parse_webhooks,
     redact_url,
     undelivered_alerts,
@@ -305,3 +306,49 @@ def test_build_payload_for_telegram_needs_no_network() -> None:
     hook = Webhook(url="https://api.telegram.org/botX/sendMessage", kind="telegram", chat_id="7")
     body = build_payload(alert(), hook)
     assert set(body) == {"chat_id", "text", "disable_web_page_preview"} and body["chat_id"] == "7"
+
+
+# At least once across runs
+
+RUN_TIME = pd.Timestamp("2024-07-02 12:00").to_pydatetime()
+
+
+def test_alerts_a_failing_webhook_missed_arrive_in_the_next_call_each_exactly_once(receiver, db) -> None:
+    # The receiver fails the first 3 posts: the webhook gives up after 3 failures in a row, so the
+    # first run delivers none of its 12 alerts; the receiver then recovers.
+    base, out = receiver(fail=3, status=503)
+    hooks = parse_webhooks(f"slack:50:soc={base}/services/{SECRET}")
+    first_run = pd.DataFrame([alert(subject=f"0xa{i}") for i in range(12)])
+    append_alerts(db, first_run)
+    first = deliver_pending(db, hooks, 72, now=RUN_TIME, retries=0, give_up_after=3)
+    assert (first.summary.delivered, first.summary.failed, first.summary.skipped) == (0, 3, 9)
+    backlog = first.backlog["soc"]
+    assert (backlog["undelivered"], backlog["failed_attempts"], backlog["last_delivered"]) == (12, 3, None)
+    [warning] = first.warnings(72)
+    assert "webhook soc" in warning and "12 undelivered" in warning and "SECRET" not in warning
+
+    second_run = pd.DataFrame([alert(subject=f"0xb{i}") for i in range(5)])
+    append_alerts(db, second_run)
+    second = deliver_pending(db, hooks, 72, now=RUN_TIME, retries=0, give_up_after=3)
+    assert (second.summary.delivered, second.summary.failed, second.backlog) == (17, 0, {})
+    arrived = [p for p in read_posts(out) if p["status"] == 200]
+    texts = [json.loads(p["body"])["text"] for p in arrived]
+    for subject in [f"0xa{i}" for i in range(12)] + [f"0xb{i}" for i in range(5)]:
+        assert sum(f"Wallet {subject} joined" in t for t in texts) == 1
+    third = deliver_pending(db, hooks, 72, now=RUN_TIME, retries=0)
+    assert (third.summary.pairs, third.summary.already_delivered) == (0, 0)
+    assert len(read_posts(out)) == 3 + 17  # nothing sent twice
+
+
+def test_an_alert_older_than_the_retry_window_is_expired_once_and_never_sent(receiver, db) -> None:
+    base, out = receiver()
+    hooks = [Webhook(url=f"{base}/hook", kind="generic", name="late")]
+    append_alerts(db, pd.DataFrame([alert(subject="0xold")]))  # created 2024-07-02 10:00
+    later = pd.Timestamp("2024-07-05 11:00").to_pydatetime()  # 73 h later
+    first = deliver_pending(db, hooks, 72, now=later, retries=0)
+    again = deliver_pending(db, hooks, 72, now=later, retries=0)
+    assert (first.expired, first.summary.pairs, again.expired) == (1, 0, 0)
+    assert read_posts(out) == []
+    [record] = deliveries(db).to_dict("records")
+    assert record["attempt"] == 0 and not record["delivered"] and record["error"].startswith("expired:")
+    assert deliver_pending(db, hooks, 74, now=later, retries=0).summary.pairs == 0  # stays closed

@@ -48,3 +48,18 @@ def jobs_for(source: str) -> list[dg.UnresolvedAssetJobDefinition]:
             description="Reference tables from Dune, then every dbt model and check.",
         ),
     ]
+
+
+@dg.job(
+    name="alert_redelivery_job",
+    description=(
+        "Sends again the stored alerts a webhook has not received (until WALLET_ALERT_RETRY_HOURS "
+        "old); run hourly by alert_redelivery_schedule."
+    ),
+    tags={"wallet_pipeline/job": "alert_redelivery"},
+)
+def alert_redelivery_job() -> None:
+    """One op: `redeliver_alerts`."""
+    from wallet_pipeline.defs.entities.alerts import redeliver_alerts
+
+    redeliver_alerts()

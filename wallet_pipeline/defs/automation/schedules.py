@@ -6,6 +6,10 @@
   models downstream follow through their automation conditions.
 - Files: `export_folder_sensor` runs the whole graph when the export folder's files change.
 
+- `alert_redelivery_schedule`: every hour, sends again the alerts a webhook has not received, so
+  an alert reaches a webhook that was down without waiting for the next pipeline run (skipped
+  when `WALLET_ALERT_WEBHOOKS` is unset).
+
 - `wallet_automation`: evaluates the assets' automation conditions (`policy.py`), so what is
   downstream of new data updates.
 
@@ -88,11 +92,36 @@ def export_folder_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefin
     return _sensor
 
 
+# Hourly: over the 72 h retry window a webhook down for a weekend gets 72 more chances, and a
+# retry costs one short run when nothing waits.
+ALERT_REDELIVERY_CRON = "23 * * * *"
+
+
+def alert_redelivery_schedule() -> dg.ScheduleDefinition:
+    """Runs `alert_redelivery_job` every hour when webhooks are configured."""
+    from wallet_pipeline.defs.automation.jobs import alert_redelivery_job
+
+    @dg.schedule(
+        name="alert_redelivery_schedule",
+        job=alert_redelivery_job,
+        cron_schedule=ALERT_REDELIVERY_CRON,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Sends again, every hour, the stored alerts a webhook has not received.",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        if not settings.alert_webhooks():
+            return dg.SkipReason("WALLET_ALERT_WEBHOOKS is not set: no webhook to send alerts to")
+        return dg.RunRequest(tags={"wallet_pipeline/trigger": "alert_redelivery"})
+
+    return _schedule
+
+
 def schedules_for(source: str, jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.ScheduleDefinition]:
-    """The weekly retrain for every source, and Dune's daily load."""
+    """The weekly retrain and the hourly alert redelivery for every source, and Dune's daily load."""
     from wallet_pipeline.defs.automation.jobs import persona_retrain_job
 
-    schedules = [weekly_persona_retrain(persona_retrain_job)]
+    schedules = [weekly_persona_retrain(persona_retrain_job), alert_redelivery_schedule()]
     if source == "dune":
         daily = next(j for j in jobs if j.name == "dune_daily_ingestion_job")
         schedules.append(dune_daily_schedule(daily))
