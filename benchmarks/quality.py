@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,11 +204,8 @@ def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connec
 
 def run_world(seed: int | None, workdir: Path, fmt: str, wallets: tuple[int, int]) -> WorldResult:
     """Draw (seed None: the default simulator world), export, run and score one world."""
-    import duckdb
-
     from wallet_pipeline.logic.simulator import (
         SimulatorConfig,
-        load_truth,
         random_world_config,
         write_etl_files,
     )
@@ -224,9 +222,21 @@ def run_world(seed: int | None, workdir: Path, fmt: str, wallets: tuple[int, int
     if code != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-12:]
         return WorldResult(seed, description, ok=False, figures={"run_s": seconds}, error="\n".join(tail))
+    result = score_finished(seed, description, data_dir, config, seconds)
+    (workdir / "result.json").write_text(json.dumps(result.__dict__, default=float))
+    return result
+
+
+def score_finished(seed: int | None, description: str, data_dir: Path, config, seconds: float) -> WorldResult:  # noqa: ANN001
+    """Score a finished run's DuckDB file; `config` (or None) writes the truth first."""
+    import duckdb
+
+    from wallet_pipeline.logic.simulator import load_truth
+
     con = duckdb.connect(str(data_dir / "wallet_pipeline.duckdb"))
     try:
-        load_truth(con, config)
+        if config is not None:
+            load_truth(con, config)
         figures, per_type, per_persona = score_world(con)
         figures["raw_rows"] = int(
             con.sql(
@@ -239,6 +249,31 @@ def run_world(seed: int | None, workdir: Path, fmt: str, wallets: tuple[int, int
     return WorldResult(
         seed, description, ok=True, figures=figures, per_entity_type=per_type, per_persona=per_persona
     )
+
+
+def load_kept(base: Path, wallets: tuple[int, int], time_logs: list[str]) -> list[WorldResult]:
+    """Results of the worlds kept under `base` (`--keep`): saved ones, else scored again from their files.
+
+    A world scored again takes its run time from a benchmark log line `world N ok in S s`.
+    """
+    from wallet_pipeline.logic.simulator import random_world_config
+
+    times: dict[int, float] = {}
+    for log in time_logs:
+        for m in re.finditer(r"^world (\d+) ok in (\d+) s", Path(log).read_text(), re.M):
+            times[int(m.group(1))] = float(m.group(2))
+    results = []
+    for folder in sorted(base.glob("world_*")):
+        if not folder.name.removeprefix("world_").isdigit():
+            continue
+        seed = int(folder.name.removeprefix("world_"))
+        saved = folder / "result.json"
+        if saved.exists():
+            results.append(WorldResult(**json.loads(saved.read_text())))
+        elif (folder / "data" / "wallet_pipeline.duckdb").exists() and seed in times:
+            description = random_world_config(seed, n_wallets_range=wallets).describe()
+            results.append(score_finished(seed, description, folder / "data", None, times[seed]))
+    return results
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -352,11 +387,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument(
+        "--summarize",
+        nargs="+",
+        metavar="DIR",
+        help="run nothing: report the worlds kept in these folders by earlier --keep runs",
+    )
+    parser.add_argument(
+        "--times-from",
+        nargs="*",
+        default=[],
+        metavar="LOG",
+        help="with --summarize: benchmark logs giving the run time of kept worlds without a result.json",
+    )
+    parser.add_argument(
         "--default-world",
         action="store_true",
         help="first run the default simulator world (seed 42, 20,000 wallets) the same way, printed apart",
     )
     args = parser.parse_args(argv)
+    if args.summarize:
+        kept = [r for d in args.summarize for r in load_kept(Path(d), tuple(args.wallets), args.times_from)]
+        summary = summarize(kept)
+        print_report(kept, summary)
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps({"summary": summary, "worlds": [r.__dict__ for r in kept]}, default=float)
+            )
+        return 1 if summary["failed"] else 0
     seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.worlds))
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="wallet_quality_"))
     results: list[WorldResult] = []
