@@ -449,7 +449,10 @@ def _pick_files_rows(
         "transactions",
         Pick(f"{is_w('from_address')} or {is_w('to_address')} or {is_w('receipt_contract_address')}"),
     )
-    subset.keep("token_transfers", Pick(f"{is_w('from_address')} or {is_w('to_address')}"))
+    # A token's own Transfer events date its activity (first_seen / last_seen of a token contract).
+    subset.keep(
+        "token_transfers", Pick(f"{is_w('from_address')} or {is_w('to_address')} or {is_w('token_address')}")
+    )
     subset.keep("dex_trades", Pick(is_w("taker")))
     subset.keep("nft_trades", Pick(f"{is_w('buyer')} or {is_w('seller')}"))
     subset.keep("balances", Pick(is_w("address")))

@@ -59,7 +59,7 @@ class FilesSubset:
     def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path) -> None:
         self.con = con
         self.folder = Path(folder)
-        self.inputs, _ = discover(con, self.folder, build_input_tables())
+        self.inputs = discover(con, self.folder, build_input_tables()).tables
         self._created: list[tuple[str, str]] = []
         for name, table in self.inputs.items():
             self._create("view", self.source(name), _union_of_files(table))
