@@ -4,7 +4,8 @@ Applied once, to every asset, in `definitions.py`:
 - raw extracts run from jobs, schedules and sensors (they fetch from outside);
 - the persona model trains when it is missing (the first run) and then only on the weekly schedule or
   when the drift sensor asks: new data alone never retrains it;
-- everything else is `eager`: it updates after what it reads was updated, once no upstream run is in
+- everything else (dbt's staging, intermediate, decoded and marts layers, and the steps after
+  them) is `eager`: it updates after what it reads was updated, once no upstream run is in
   progress and the blocking checks upstream passed. The UI shows on each asset why it ran.
 - The tables users read carry a freshness policy: stale after `WALLET_FRESHNESS_HOURS` (48), with a
   warning at half of it.
@@ -24,7 +25,7 @@ USER_FACING = {
     dg.AssetKey(["entities", "wallet_risk"]),
     dg.AssetKey(["entities", "cluster_evidence"]),
 }
-EAGER_GROUPS = {"staging", "intermediate", "marts", "personas", "graph", "entities", "publish"}
+EAGER_GROUPS = {"staging", "intermediate", "decoded", "marts", "personas", "graph", "entities", "publish"}
 
 
 def automation_condition(spec: dg.AssetSpec) -> dg.AutomationCondition | None:
