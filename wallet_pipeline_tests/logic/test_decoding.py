@@ -338,3 +338,18 @@ def test_only_a_broken_contract_blocks_the_run() -> None:
     }
     project = yaml.safe_load(Path(settings.DBT_PROJECT_DIR, "dbt_project.yml").read_text())
     assert project["data_tests"]["wallet_pipeline"]["+severity"] == "warn"
+
+
+def test_the_staged_label_types_accept_exactly_the_raw_contracts_vocabulary() -> None:
+    import yaml
+
+    from wallet_pipeline import settings
+    from wallet_pipeline.logic.raw_schema import LABEL_TYPES
+
+    doc = yaml.safe_load(
+        Path(settings.DBT_PROJECT_DIR, "models/staging/ethereum/_ethereum__models.yml").read_text()
+    )
+    model = next(m for m in doc["models"] if m["name"] == "stg_ethereum__address_labels")
+    column = next(c for c in model["columns"] if c["name"] == "label_type")
+    accepted = next(t["accepted_values"] for t in column["data_tests"] if "accepted_values" in t)
+    assert accepted["arguments"]["values"] == list(LABEL_TYPES)
