@@ -283,6 +283,22 @@ def _quantile(values: list[float], q: float) -> float:
     return float(np.quantile(clean, q)) if clean else math.nan
 
 
+def _per_group(done: list[WorldResult], attribute: str, measures: tuple[str, ...]) -> dict:
+    """Median and 10th percentile of each measure per group (entity kind, persona class)."""
+    out = {}
+    for group in sorted({g for r in done for g in getattr(r, attribute)}):
+        rows = [getattr(r, attribute)[group] for r in done if group in getattr(r, attribute)]
+        out[group] = {
+            "worlds": len(rows),
+            **{
+                f"{m}_{stat}": _quantile([row[m] for row in rows], q)
+                for m in measures
+                for stat, q in (("median", 0.5), ("p10", 0.1))
+            },
+        }
+    return out
+
+
 def summarize(results: list[WorldResult]) -> dict:
     """Median and worst decile of every headline figure, per entity kind and per persona class."""
     done = [r for r in results if r.ok]
@@ -294,30 +310,8 @@ def summarize(results: list[WorldResult]) -> dict:
             "worst_decile": _quantile(values, 0.1 if higher else 0.9),
             "worst": _quantile(values, 0.0 if higher else 1.0),
         }
-    kinds = sorted({k for r in done for k in r.per_entity_type})
-    out["per_entity_type"] = {}
-    for kind in kinds:
-        rows = [r.per_entity_type[kind] for r in done if kind in r.per_entity_type]
-        out["per_entity_type"][kind] = {
-            "worlds": len(rows),
-            **{
-                f"{m}_{stat}": _quantile([row[m] for row in rows], q)
-                for m in ("precision", "recall", "f1")
-                for stat, q in (("median", 0.5), ("p10", 0.1))
-            },
-        }
-    classes = sorted({k for r in done for k in r.per_persona})
-    out["per_persona"] = {}
-    for cls in classes:
-        rows = [r.per_persona[cls] for r in done if cls in r.per_persona]
-        out["per_persona"][cls] = {
-            "worlds": len(rows),
-            **{
-                f"{m}_{stat}": _quantile([row[m] for row in rows], q)
-                for m in ("precision", "recall")
-                for stat, q in (("median", 0.5), ("p10", 0.1))
-            },
-        }
+    out["per_entity_type"] = _per_group(done, "per_entity_type", ("precision", "recall", "f1"))
+    out["per_persona"] = _per_group(done, "per_persona", ("precision", "recall"))
     return out
 
 
