@@ -353,7 +353,8 @@ def print_report(results: list[WorldResult], summary: dict) -> None:
     worst_of: dict[int, list[str]] = {}
     for key, label, higher in HEADLINE:
         ranked = [r for r in done if not math.isnan(r.figures.get(key, math.nan))]
-        if ranked:
+        # A figure every world shares has no worst world.
+        if len({r.figures[key] for r in ranked}) > 1:
             worst = min(ranked, key=lambda r: r.figures[key] if higher else -r.figures[key])
             worst_of.setdefault(worst.seed, []).append(f"{label} {_fmt(worst.figures[key])}")
     for r in done:
