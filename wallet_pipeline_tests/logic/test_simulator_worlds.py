@@ -28,6 +28,7 @@ from wallet_pipeline.logic.simulator import (
 )
 from wallet_pipeline.logic.simulator.config import SYBIL_TOPOLOGIES
 from wallet_pipeline.logic.simulator.labels import PUBLIC_EXCHANGE_NAMES
+from wallet_pipeline_tests.logic.test_simulator import one, rows
 
 # Digests of these worlds' tables, computed on the simulator before any of the new knobs existed.
 DEFAULT_WORLD_DIGESTS = {
@@ -94,14 +95,6 @@ def rich() -> Iterator[duckdb.DuckDBPyConnection]:
     load_simulation(con, RICH)
     yield con
     con.close()
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
-    return con.execute(sql).fetchall()
-
-
-def one(con: duckdb.DuckDBPyConnection, sql: str) -> object:
-    return con.execute(sql).fetchone()[0]
 
 
 # ----- the default world ----------------------------------------------------------------------
