@@ -45,8 +45,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-HIGH_LEVELS = ("High", "Critical")
-
 # (key, label, higher is better). The order is the print order.
 HEADLINE = (
     ("persona_ari", "persona ARI", True),
@@ -101,15 +99,14 @@ def run_files_pipeline(export: Path, data_dir: Path, log: Path) -> tuple[int, fl
 
 
 def _auc(positive, negative) -> float:  # noqa: ANN001 - numpy arrays
-    """ROC AUC by ranks (ties count half); NaN when a side is empty."""
+    """ROC AUC of positives against negatives (ties count half); NaN when a side is empty."""
     import numpy as np
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
     if len(positive) == 0 or len(negative) == 0:
         return math.nan
-    ranks = rankdata(np.concatenate([positive, negative]))
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+    return float(roc_auc_score(labels, np.concatenate([positive, negative])))
 
 
 def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connection
