@@ -25,6 +25,14 @@ quote.
     .venv/bin/python benchmarks/quality.py                     # 20 worlds, seeds 1000-1019
     .venv/bin/python benchmarks/quality.py --worlds 5 --first-seed 7 --json quality.json
     .venv/bin/python benchmarks/quality.py --seeds 1003 1011 --keep /tmp/quality   # rerun two, keep files
+
+To try a change to one stage without drawing and loading the worlds again, replay kept worlds: each
+kept world's data folder is copied, only the selected assets are materialized again on the copy (the
+real Dagster assets, through `dagster asset materialize`), and the copy is scored. The kept worlds
+are not touched.
+
+    .venv/bin/python benchmarks/quality.py --replay /tmp/quality --keep /tmp/replay  # graph and entities
+    .venv/bin/python benchmarks/quality.py --replay /tmp/quality --keep /tmp/replay --select 'group:personas'
 """
 
 from __future__ import annotations
@@ -63,6 +71,9 @@ HEADLINE = (
 )
 
 
+LEVEL_ORDER = {"none": 0, "Minimal": 1, "Low": 2, "Medium": 3, "High": 4, "Critical": 5}
+
+
 @dataclass
 class WorldResult:
     """What one world gave: its description, the run's outcome and the figures."""
@@ -96,6 +107,49 @@ def run_files_pipeline(export: Path, data_dir: Path, log: Path) -> tuple[int, fl
             stderr=subprocess.STDOUT,
         ).returncode
     return code, time.monotonic() - started
+
+
+def replay_world(source: Path, workdir: Path, select: str) -> WorldResult:
+    """Materialize `select` again on a copy of a kept world's data folder and score the copy."""
+    seed = int(source.name.removeprefix("world_"))
+    data_dir = workdir / "data"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    shutil.copytree(source / "data", data_dir)
+    env = {
+        **os.environ,
+        "WALLET_DATA_DIR": str(data_dir),
+        "WALLET_SOURCE": "files",
+        "WALLET_FILES_DIR": str(source / "export"),
+        "DAGSTER_HOME": str(data_dir / "dagster_home"),
+    }
+    env.pop("WALLET_DUCKDB_PATH", None)
+    log = workdir / "run.log"
+    dagster = Path(_python()).with_name("dagster")
+    started = time.monotonic()
+    with open(log, "w") as out:
+        code = subprocess.run(
+            [str(dagster), "asset", "materialize", "-m", "wallet_pipeline.definitions", "--select", select],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ).returncode
+    seconds = time.monotonic() - started
+    description = f"replay of {source} ({select})"
+    if code != 0:
+        tail = [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if "ERROR" in line or "Error" in line
+        ]
+        return WorldResult(
+            seed, description, ok=False, figures={"run_s": seconds}, error="\n".join(tail[-12:])
+        )
+    # The kept world's truth is already in its DuckDB file (written when it was first scored).
+    result = score_finished(seed, description, data_dir, None, seconds)
+    (workdir / "result.json").write_text(json.dumps(result.__dict__, default=float))
+    return result
 
 
 def _auc(positive, negative) -> float:  # noqa: ANN001 - numpy arrays
@@ -178,6 +232,17 @@ def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connec
     ).df()
     mal, ben = scores[scores["malicious"]], scores[~scores["malicious"]]
     figures["benign_wallets_high"] = float(ben["high"].mean()) if len(ben) else math.nan
+    # Calibration: what share of the wallets at each level are malicious (the planted truth).
+    levels = con.sql(
+        """
+        select coalesce(r.risk_level, 'none') risk_level, count(*) wallets,
+               avg(coalesce(w.is_malicious, false)::int) malicious_share
+        from ground_truth.wallets w left join entities.wallet_risk r using (address)
+        where not coalesce(w.is_contract, false) group by 1
+        """
+    ).fetchall()
+    figures["level_wallets"] = {level: int(n) for level, n, _ in levels}
+    figures["level_malicious_share"] = {level: float(share) for level, _, share in levels}
     figures["risk_auc"] = _auc(mal["risk_score"].to_numpy(), ben["risk_score"].to_numpy())
     figures["degree_auc"] = _auc(mal["degree"].to_numpy(), ben["degree"].to_numpy())
     # Rug pulls from the decoded trades and liquidity events (the export has no trade tables):
@@ -309,6 +374,18 @@ def summarize(results: list[WorldResult]) -> dict:
         }
     out["per_entity_type"] = _per_group(done, "per_entity_type", ("precision", "recall", "f1"))
     out["per_persona"] = _per_group(done, "per_persona", ("precision", "recall"))
+    # Risk calibration, pooled over the worlds: wallets per level and the share of them that are malicious.
+    pooled: dict[str, list[float]] = {}
+    for r in done:
+        for level, n in r.figures.get("level_wallets", {}).items():
+            share = r.figures["level_malicious_share"][level]
+            pooled.setdefault(level, [0.0, 0.0])
+            pooled[level][0] += n
+            pooled[level][1] += n * share
+    out["risk_levels"] = {
+        level: {"wallets": int(n), "malicious_share": m / n if n else math.nan}
+        for level, (n, m) in sorted(pooled.items(), key=lambda kv: LEVEL_ORDER.get(kv[0], 9))
+    }
     return out
 
 
@@ -347,6 +424,12 @@ def print_report(results: list[WorldResult], summary: dict) -> None:
             f"{_fmt(v[m + '_median']):>7}/{_fmt(v[m + '_p10']):<7}" for m in ("precision", "recall")
         )
         print(f"{cls:<22} {v['worlds']:>6} {cells}")
+    if summary.get("risk_levels"):
+        print(
+            "\nWallet risk levels, pooled over the worlds (share of the level's wallets that are malicious):"
+        )
+        for level, v in summary["risk_levels"].items():
+            print(f"  {level:<10} {v['wallets']:>9,} wallets  {_fmt(v['malicious_share']):>6} malicious")
     worst_of: dict[int, list[str]] = {}
     for key, label, higher in HEADLINE:
         ranked = [r for r in done if not math.isnan(r.figures.get(key, math.nan))]
@@ -392,6 +475,17 @@ def main(argv: list[str] | None = None) -> int:
         help="with --summarize: benchmark logs giving the run time of kept worlds without a result.json",
     )
     parser.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="DIR",
+        help="materialize --select again on copies of the worlds kept in these folders, then score them",
+    )
+    parser.add_argument(
+        "--select",
+        default="group:graph or group:entities",
+        help="with --replay: Dagster asset selection to materialize again (default: graph and entities)",
+    )
+    parser.add_argument(
         "--default-world",
         action="store_true",
         help="first run the default simulator world (seed 42, 20,000 wallets) the same way, printed apart",
@@ -411,6 +505,22 @@ def main(argv: list[str] | None = None) -> int:
     results: list[WorldResult] = []
     started = time.monotonic()
     try:
+        if args.replay:
+            kept = sorted(
+                (f for d in args.replay for f in Path(d).glob("world_*") if (f / "data").is_dir()),
+                key=lambda f: f.name,
+            )
+            kept = [f for f in kept if not args.seeds or int(f.name.removeprefix("world_")) in args.seeds]
+            if not kept:
+                print(f"no kept worlds (world_N/data) under {' '.join(args.replay)}", file=sys.stderr)
+                return 2
+            seeds = []
+            for source in kept:
+                result = replay_world(source, base / source.name, args.select)
+                results.append(result)
+                state = "ok" if result.ok else "FAILED"
+                took = result.figures["run_s"]
+                print(f"world {result.seed} {state} in {took:.0f} s: {_figures_line(result)}", flush=True)
         if args.default_world:
             default = run_world(None, base / "world_default", args.format, tuple(args.wallets))
             print(f"default world {'ok' if default.ok else 'FAILED'}: " + _figures_line(default), flush=True)
