@@ -933,3 +933,109 @@ def test_the_report_counts_rows_per_table_and_names_the_load(
     assert (report.rows_loaded, report.rows_rejected) == (2, 1)
     ids = con.execute("select distinct load_id from raw.raw_rejects").fetchall()
     assert ids == [(report.load_id,)]
+
+
+def _two_member_gzip(rows: list[dict[str, str]]) -> bytes:
+    """The rows as a .csv.gz of two gzip members (header and first half, then the rest), as
+    `cat a.gz b.gz` or a restarted exporter writes them."""
+    lines = [",".join(TX_HEADER)] + [",".join(r[c] for c in TX_HEADER) for r in rows]
+    half = len(lines) // 2
+    first = gzip.compress(("\n".join(lines[:half]) + "\n").encode())
+    second = gzip.compress(("\n".join(lines[half:]) + "\n").encode())
+    return first + second
+
+
+def _tables_of(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute("select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()
+    ]
+
+
+def test_a_whole_two_member_csv_gz_loads_every_row(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    (folder / "transactions.csv.gz").write_bytes(_two_member_gzip([tx(i) for i in range(400)]))
+    report = load_etl_files(con, folder)
+    assert (report.rows_loaded, report.rows_rejected) == (400, 0)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "before_the_last_trailer",
+        "inside_the_last_trailer",
+        "inside_the_second_member",
+        "inside_the_first_member",
+    ],
+)
+def test_a_truncated_csv_gz_stops_the_load_naming_the_file_and_stores_nothing(
+    con: duckdb.DuckDBPyConnection, folder: Path, where: str
+) -> None:
+    whole = _two_member_gzip([tx(i) for i in range(400)])
+    # Where the second member's magic bytes start (past the first member's 10-byte header).
+    first_member = whole.index(b"\x1f\x8b", 10)
+    cut = {
+        # gzip's trailer is the last 8 bytes: CRC-32 and length.
+        "before_the_last_trailer": len(whole) - 8,
+        "inside_the_last_trailer": len(whole) - 3,
+        "inside_the_second_member": (first_member + len(whole)) // 2,
+        "inside_the_first_member": first_member // 2,
+    }[where]
+    (folder / "transactions.csv.gz").write_bytes(whole[:cut])
+    with pytest.raises(EtlFilesError, match=r"^transactions\.csv\.gz: truncated gzip file"):
+        load_etl_files(con, folder)
+    assert _tables_of(con) == []
+
+
+def test_a_csv_gz_with_a_wrong_checksum_is_refused_as_corrupt(
+    con: duckdb.DuckDBPyConnection, folder: Path
+) -> None:
+    whole = bytearray(gzip.compress(SLICE.read_bytes()))
+    whole[-8] ^= 0xFF  # the first byte of the CRC-32 in the trailer
+    (folder / "transactions.csv.gz").write_bytes(bytes(whole))
+    with pytest.raises(EtlFilesError, match=r"^transactions\.csv\.gz: corrupt gzip file \(CRC check failed"):
+        load_etl_files(con, folder)
+    assert _tables_of(con) == []
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99])
+def test_a_truncated_parquet_file_stops_the_load_naming_the_file(
+    con: duckdb.DuckDBPyConnection, folder: Path, tmp_path: Path, keep: float
+) -> None:
+    whole = tmp_path / "whole.parquet"
+    con.execute(
+        f"copy (select * from read_csv('{SLICE}', all_varchar=true, header=true)) "
+        f"to '{whole}' (format parquet, row_group_size 10)"
+    )
+    data = whole.read_bytes()
+    (folder / "transactions.parquet").write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(EtlFilesError, match=r"^transactions\.parquet: truncated or corrupt Parquet file"):
+        load_etl_files(con, folder)
+    assert _tables_of(con) == []
+
+
+def test_a_parquet_file_with_a_damaged_row_group_is_refused_as_corrupt(
+    con: duckdb.DuckDBPyConnection, folder: Path, tmp_path: Path
+) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    whole = tmp_path / "whole.parquet"
+    names = SLICE.read_text().splitlines()[0].split(",")
+    table = pacsv.read_csv(
+        SLICE, convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, "string"))
+    )
+    pq.write_table(table, whole, row_group_size=10, compression="zstd")
+    meta = pq.ParquetFile(whole).metadata
+    assert meta.num_row_groups == 5
+    column = meta.row_group(2).column(0)
+    start = column.dictionary_page_offset or column.data_page_offset
+    data = bytearray(whole.read_bytes())
+    # Zero the third row group's first column chunk: its page header no longer parses. The footer
+    # is intact, so only reading the row group finds it.
+    data[start : start + column.total_compressed_size] = bytes(column.total_compressed_size)
+    (folder / "transactions.parquet").write_bytes(bytes(data))
+    with pytest.raises(
+        EtlFilesError, match=r"^transactions\.parquet: corrupt Parquet file: row group 3 of 5"
+    ):
+        load_etl_files(con, folder)
+    assert _tables_of(con) == []

@@ -278,7 +278,11 @@ def _parquet_schema(con: duckdb.DuckDBPyConnection, path: Path, rel: str) -> tup
     try:
         rows = con.execute(f"describe select * from read_parquet({sql_literal(str(path))})").fetchall()
     except duckdb.Error as exc:
-        raise EtlFilesError(f"{rel}: not a readable Parquet file ({_first_line(exc)})") from exc
+        # A footer that cannot be read is nearly always a file cut short (a killed export).
+        raise EtlFilesError(
+            f"{rel}: truncated or corrupt Parquet file: its footer cannot be read ({_first_line(exc)}); "
+            "export it again, nothing was loaded"
+        ) from exc
     return [r[0] for r in rows], [str(r[1]) for r in rows]
 
 

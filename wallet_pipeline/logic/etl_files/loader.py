@@ -2,7 +2,8 @@
 
 The work happens in four steps, all in DuckDB temp tables of the caller's connection:
 
-1. discover: map files onto tables and check every header (no row read yet);
+1. discover: map files onto tables and check every header (no row read yet), then check that
+   every gzip and Parquet file is whole (`integrity.verify_file`);
 2. stage: copy each table's files as text, with the file and line of every row;
 3. check: parse every column by its kind, take times and creators from blocks and transactions,
    give each row its first problem, and mark later rows of a key as duplicates;
@@ -28,6 +29,7 @@ from wallet_pipeline.logic.etl_files.discover import (
     sql_ident,
     sql_literal,
 )
+from wallet_pipeline.logic.etl_files.integrity import verify_file
 from wallet_pipeline.logic.etl_files.label_lists import read_label_list
 from wallet_pipeline.logic.etl_files.report import EtlFilesError, FilesLoadReport, TableReport
 from wallet_pipeline.logic.etl_files.specs import InputTable, build_input_tables
@@ -73,6 +75,10 @@ def load_etl_files(
     folder = Path(folder)
     found = discover(con, folder, build_input_tables())
     inputs = found.tables
+    # Whole files first: a cut .csv.gz would otherwise load the rows before the cut as if complete.
+    for table in inputs.values():
+        for file in table.files:
+            verify_file(file.path, file.rel)
     work = _Work(con)
     try:
         work.register_files(inputs)
