@@ -23,6 +23,7 @@ an open file cannot be deleted; it stays and the next publish tries again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import time
@@ -35,6 +36,8 @@ from pathlib import Path
 import duckdb
 
 SERVING_SCHEMAS = ("marts", "personas", "entities", "graph")
+# The schema whose content the fingerprint covers: what every published table was built from.
+RAW_SCHEMA = "raw"
 POINTER = "CURRENT"
 LINK = "current.duckdb"
 MANIFEST = "snapshot_manifest"
@@ -71,6 +74,7 @@ class SnapshotInfo:
         bytes: Size of the new file.
         previous: The snapshot that was current before, if any.
         pruned: Snapshot files deleted because they were older than `keep`.
+        raw_fingerprint: `raw_fingerprint` of the source at the copy (same transaction).
     """
 
     path: Path
@@ -81,6 +85,7 @@ class SnapshotInfo:
     bytes: int
     previous: Path | None
     pruned: tuple[Path, ...]
+    raw_fingerprint: str = ""
 
     @property
     def rows(self) -> int:
@@ -101,7 +106,8 @@ def publish_snapshot(
     materialized, since what it reads is not copied); a schema the source lacks is skipped (a run
     without personas still publishes its entities). The copy reads the source in one transaction,
     so all tables come from the same state. Each snapshot holds `main.snapshot_manifest`: one row
-    per table with its row count, the run id, publication time and the source file.
+    per table with its row count, the run id, publication time, the source file and the fingerprint
+    of the raw rows it was built from (`raw_fingerprint`, read in the same transaction).
 
     Args:
         source: The pipeline's open read-write connection, or the path of its database file. A
@@ -130,7 +136,7 @@ def publish_snapshot(
         target = _new_snapshot_path(folder, run_id)
         partial = target.with_name(target.name + PARTIAL)
         try:
-            tables = _copy(con, partial, schemas, run_id, source_db, published_at)
+            tables, fingerprint = _copy(con, partial, schemas, run_id, source_db, published_at)
         except BaseException:
             _remove_quietly(partial)
             _remove_quietly(Path(str(partial) + ".wal"))
@@ -149,6 +155,7 @@ def publish_snapshot(
         bytes=target.stat().st_size,
         previous=previous,
         pruned=pruned,
+        raw_fingerprint=fingerprint,
     )
 
 
@@ -198,6 +205,35 @@ def list_snapshots(snapshot_dir: str | os.PathLike[str]) -> list[Path]:
         return []
     # The name starts with a fixed-width UTC time, so name order is publication order.
     return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
+
+
+def raw_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> str:
+    """A fingerprint of the raw schema's content: equal for equal rows, whatever their order.
+
+    Per table its row count and the sum of its rows' 64-bit hashes (a sum, not an exclusive or,
+    so a row loaded twice still changes it), then SHA-256 over the tables in name order; the
+    first 16 hex digits. Two runs publish the same fingerprint only if they read the same raw
+    rows, so a snapshot can be traced to the load it was built from. "" without a raw schema.
+    """
+    catalog = catalog or con.execute("select current_database()").fetchone()[0]
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = ? and table_schema = ? and table_type = 'BASE TABLE' order by 1",
+            [catalog, RAW_SCHEMA],
+        ).fetchall()
+    ]
+    if not tables:
+        return ""
+    digest = hashlib.sha256()
+    for table in tables:
+        name = f"{_ident(catalog)}.{_ident(RAW_SCHEMA)}.{_ident(table)}"
+        rows, total = con.execute(
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {name} t"
+        ).fetchone()
+        digest.update(f"{table}\t{rows}\t{total}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def read_manifest(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -271,7 +307,7 @@ def _copy(
     run_id: str,
     source_db: str,
     published_at: datetime,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], str]:
     source = con.execute("select current_database()").fetchone()[0]
     objects = con.execute(
         "select table_schema, table_name from information_schema.tables "
@@ -286,6 +322,7 @@ def _copy(
         # One transaction: every table is read from the same committed state of the source.
         con.execute("begin transaction")
         try:
+            fingerprint = raw_fingerprint(con, source)
             for schema in sorted({s for s, _ in objects}):
                 con.execute(f"create schema {_ALIAS}.{_ident(schema)}")
             for schema, table in objects:
@@ -297,12 +334,13 @@ def _copy(
                 ]
             con.execute(
                 f"create table {_ALIAS}.main.{MANIFEST} (schema_name varchar, table_name varchar, "
-                "row_count bigint, run_id varchar, published_at timestamptz, source_db varchar)"
+                "row_count bigint, run_id varchar, published_at timestamptz, source_db varchar, "
+                "raw_fingerprint varchar)"
             )
             con.executemany(
-                f"insert into {_ALIAS}.main.{MANIFEST} values (?, ?, ?, ?, ?, ?)",
+                f"insert into {_ALIAS}.main.{MANIFEST} values (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    [*name.split(".", 1), rows, run_id, published_at, source_db]
+                    [*name.split(".", 1), rows, run_id, published_at, source_db, fingerprint]
                     for name, rows in tables.items()
                 ],
             )
@@ -314,7 +352,7 @@ def _copy(
         con.execute(f"checkpoint {_ALIAS}")
     finally:
         con.execute(f"detach {_ALIAS}")
-    return tables
+    return tables, fingerprint
 
 
 def _switch(folder: Path, target: Path) -> None:

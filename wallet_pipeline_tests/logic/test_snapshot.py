@@ -17,6 +17,7 @@ from wallet_pipeline.logic.snapshot import (
     current_snapshot,
     list_snapshots,
     publish_snapshot,
+    raw_fingerprint,
     read_manifest,
 )
 
@@ -190,3 +191,35 @@ def test_a_path_is_published_too_and_its_file_is_left_unchanged(tmp_path: Path) 
 def test_keep_below_one_is_refused(writer: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="keep=0"):
         publish_snapshot(writer, tmp_path / "snapshots", keep=0)
+
+
+def test_the_manifest_records_a_fingerprint_of_the_raw_rows_the_snapshot_was_built_from(
+    writer: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    folder = tmp_path / "snapshots"
+    first = publish_snapshot(writer, folder, run_id="first")
+    with connect_snapshot(folder) as con:
+        stored = con.execute("select distinct run_id, raw_fingerprint from snapshot_manifest").fetchall()
+    assert stored == [("first", first.raw_fingerprint)]
+    assert len(first.raw_fingerprint) == 16
+    assert raw_fingerprint(writer) == first.raw_fingerprint
+
+    # The same rows in another order: the same fingerprint.
+    writer.execute(
+        "create or replace table raw.transactions as select * from raw.transactions order by hash desc"
+    )
+    assert publish_snapshot(writer, folder, run_id="again").raw_fingerprint == first.raw_fingerprint
+    # One row loaded twice, or one value changed: another fingerprint; the serving tables are the same.
+    writer.execute("insert into raw.transactions select * from raw.transactions where hash = 3")
+    twice = publish_snapshot(writer, folder, run_id="twice")
+    writer.execute("delete from raw.transactions where hash = 3")
+    writer.execute("update raw.transactions set hash = 99 where hash = 9")
+    changed = publish_snapshot(writer, folder, run_id="changed")
+    assert len({first.raw_fingerprint, twice.raw_fingerprint, changed.raw_fingerprint}) == 3
+    assert twice.tables == changed.tables == first.tables
+
+
+def test_a_source_without_raw_tables_publishes_an_empty_fingerprint(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "p.duckdb")) as con:
+        con.execute("create schema marts; create table marts.t as select 1 x")
+        assert publish_snapshot(con, tmp_path / "snapshots", run_id="r").raw_fingerprint == ""

@@ -40,7 +40,8 @@ def published_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBFile) ->
     with duckdb.get_connection() as con:
         info = publish_snapshot(con, snapshot_dir(), run_id=context.run_id)
     context.log.info(
-        f"published {len(info.tables)} tables, {info.rows:,} rows in {info.seconds:.2f} s to {info.path.name}"
+        f"published {len(info.tables)} tables, {info.rows:,} rows in {info.seconds:.2f} s to "
+        f"{info.path.name} (raw data fingerprint {info.raw_fingerprint or 'none: no raw schema'})"
     )
     return dg.MaterializeResult(
         metadata={
@@ -51,6 +52,9 @@ def published_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBFile) ->
             "bytes": info.bytes,
             "previous": dg.MetadataValue.path(str(info.previous)) if info.previous else "none",
             "pruned": len(info.pruned),
+            # Which run built it from which raw rows: the same two values are in the file's manifest.
+            "run_id": info.run_id,
+            "raw_fingerprint": info.raw_fingerprint,
         }
     )
 
