@@ -11,6 +11,9 @@ averaged over the draws. Both confidences are then set against the simulator's t
 wallets the model decides.
 
     .venv/bin/python benchmarks/persona_confidence_evidence.py --db data/wallet_pipeline.duckdb
+
+`--worlds /tmp/worlds --strengths 0 1 3 10` instead sets the model's own evidence shrinkage
+(`PersonaConfig.evidence_strength`) against the truth of every kept random world, per band.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from wallet_pipeline.logic.personas import PersonaConfig, train_personas  # noqa: E402
 from wallet_pipeline.logic.personas.evaluation import TRUTH_OF, reliability  # noqa: E402
+from wallet_pipeline.logic.personas.model import persona_column  # noqa: E402
 from wallet_pipeline.logic.personas.population import RULE_PERSONAS  # noqa: E402
 
 # The count each model feature is a share of (marts.wallet_features and its forwarding model).
@@ -85,6 +89,55 @@ def evidence_confidence(
     return active, total / draws
 
 
+def worlds(root: str, strengths: list[float], seed: int) -> None:
+    """Per kept world: train, then confidence against the truth with each evidence strength.
+
+    The model's own shrinkage (`PersonaConfig.evidence_strength`, calibration.shrink_by_evidence)
+    is applied here for every strength to one training's raw probabilities, so the strengths are
+    compared on the same model. Pooled over the worlds: per band, wallets and the share right.
+    """
+    import shutil
+    import tempfile
+
+    from wallet_pipeline.logic.personas.calibration import shrink_by_evidence
+
+    pooled: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {s: [] for s in strengths}
+    for world in sorted(Path(root).glob("world_*")):
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            db = Path(tmp) / "w.duckdb"  # a copy: the kept worlds are read, never opened in place
+            shutil.copy(world / "data" / "wallet_pipeline.duckdb", db)
+            with duckdb.connect(str(db), read_only=True) as con:
+                features = con.sql("select * from marts.wallet_features order by address").df()
+                truth = con.sql("select address, persona as truth from ground_truth.wallets").df()
+        model, _ = train_personas(features, PersonaConfig(seed=seed, evidence_strength=0.0))
+        pred = model.predict(features)
+        joined = pred.merge(truth, on="address", how="left")
+        decided = ~pred["persona"].isin(RULE_PERSONAS).to_numpy()
+        right = (joined["persona"].map(TRUTH_OF) == joined["truth"]).to_numpy()[decided]
+        personas = list(model.personas)
+        p = pred[[persona_column(n) for n in personas]].to_numpy()[decided]
+        top = p.argmax(1)
+        prior = np.array([model.persona_prior.get(n, 0.0) for n in personas])
+        n = features[model.config.activity_column].to_numpy(dtype=float)[decided]
+        line = [f"{world.name}: {decided.sum()} decided, right {right.mean():.3f}"]
+        for s in strengths:
+            conf = shrink_by_evidence(p, n, prior, s)[np.arange(len(p)), top]
+            pooled[s].append((conf, right))
+            _, c = reliability(conf, right)
+            line.append(f"s={s:g} ece {c['ece_vs_truth']:.3f} auroc {c['auroc']:.3f}")
+        print("; ".join(line), flush=True)
+    for s in strengths:
+        conf = np.concatenate([c for c, _ in pooled[s]])
+        right = np.concatenate([r for _, r in pooled[s]])
+        table, c = reliability(conf, right)
+        print(
+            f"\nevidence strength {s:g}, pooled over {len(pooled[s])} worlds: {c['wallets']} wallets, "
+            f"accuracy {c['accuracy']:.3f}, mean confidence {c['mean_confidence']:.3f}, ECE vs truth "
+            f"{c['ece_vs_truth']:.3f}, AUROC {c['auroc']:.3f}, >= 0.99: {c['share_at_0_99']:.1%}"
+        )
+        print(table.round(3).to_string(index=False))
+
+
 def main() -> None:
     """Train once, then print both confidences against the truth, per prior strength."""
     parser = argparse.ArgumentParser()
@@ -92,7 +145,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--draws", type=int, default=16)
     parser.add_argument("--strengths", type=float, nargs="*", default=[1.0, 2.0, 5.0])
+    parser.add_argument("--worlds", help="kept worlds' folder: the model's evidence shrinkage per band")
     args = parser.parse_args()
+    if args.worlds:
+        worlds(args.worlds, args.strengths, args.seed)
+        return
     features, inflow, truth = load(args.db)
     model, _ = train_personas(features, PersonaConfig(seed=args.seed))
     pred = model.predict(features).merge(truth, on="address")

@@ -76,6 +76,9 @@ def log_persona_model(
     card = scorecard(report)
     mlflow.log_metrics({**card, **{f"timing_{k}": v for k, v in report.timings.items()}})
     mlflow.log_metrics({k: v for k, v in report.calibration.items() if isinstance(v, int | float)})
+    # The served model against plain K-Means k=4 on the same wallets (selection.baseline_comparison).
+    vs = report.final.get("baseline", {})
+    mlflow.log_metrics({f"vs_kmeans4_{k}": float(v) for k, v in vs.items() if isinstance(v, int | float)})
     mlflow.log_metrics(
         {
             f"population_{k.lower().replace(' ', '_').replace('-', '_')}": v

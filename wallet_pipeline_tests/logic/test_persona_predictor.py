@@ -38,9 +38,13 @@ def test_a_csv_without_features_is_looked_up_and_one_with_them_is_scored(tmp_pat
     rows = tmp_path / "rows.csv"
     _table().head(3).to_csv(rows, index=False)
     assert not pr.needs_lookup(pr.read_wallets_csv(rows), model)
+    # Another table's id column is read as the address (logic/personas/preprocess.detect_id_column).
+    other = tmp_path / "other.csv"
+    other.write_text("wallet_address,n_txs\n0xAA,3\n")
+    assert pr.read_wallets_csv(other)["address"].tolist() == ["0xaa"]
     bad = tmp_path / "bad.csv"
-    bad.write_text("wallet\n0xaa\n")
-    with pytest.raises(PersonaInputError, match="has no 'address' column"):
+    bad.write_text("label,n_txs\nfoo,3\n")
+    with pytest.raises(PersonaInputError, match="bad.csv: no wallet id column"):
         pr.read_wallets_csv(bad)
     with pytest.raises(PersonaInputError, match="does not exist"):
         pr.read_wallets_csv(tmp_path / "missing.csv")

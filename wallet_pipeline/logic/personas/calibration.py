@@ -93,3 +93,18 @@ def expected_calibration_error(confidence: np.ndarray, target: np.ndarray, bins:
         if m.any():
             ece += m.mean() * abs(confidence[m].mean() - target[m].mean())
     return float(ece)
+
+
+def shrink_by_evidence(p: np.ndarray, evidence: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """Persona probabilities pulled toward the population's persona shares by how little a wallet did.
+
+    `p` (rows x personas) is what the model says from a wallet's features; those features are
+    shares of its `evidence` transactions, and a share of 1 in 3 says much less than 100 in 300.
+    The result is the posterior mean under a Dirichlet prior at `prior` worth `strength`
+    transactions: (n p + strength prior) / (n + strength). A wallet with n = 3 and strength 3 is
+    half the model, half the population; with n = 300 the model alone. Rows still sum to 1.
+    """
+    if strength <= 0:
+        return p
+    n = np.clip(np.nan_to_num(np.asarray(evidence, dtype=float), nan=0.0), 0.0, None)[:, None]
+    return (n * p + strength * np.asarray(prior, dtype=float)[None, :]) / (n + strength)

@@ -17,9 +17,11 @@ from wallet_pipeline.logic.personas.calibration import (
     expected_calibration_error,
     fit_temperature,
     share_of_refits,
+    shrink_by_evidence,
     softmax,
 )
-from wallet_pipeline.logic.personas.naming import inherit_names, name_clusters, profiles
+from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique_names
+from wallet_pipeline.logic.personas.naming import MIXED, inherit_names, name_clusters, profiles
 from wallet_pipeline.logic.personas.population import (
     DORMANT,
     RULE_PERSONAS,
@@ -27,7 +29,7 @@ from wallet_pipeline.logic.personas.population import (
     operator_rules_in_force,
     rule_personas,
 )
-from wallet_pipeline.logic.personas.preprocess import build_preprocessor
+from wallet_pipeline.logic.personas.preprocess import build_preprocessor, detect_id_column
 from wallet_pipeline.logic.personas.refinement import refine
 from wallet_pipeline.logic.personas.selection import (
     ENSEMBLE_RULE,
@@ -35,12 +37,12 @@ from wallet_pipeline.logic.personas.selection import (
     WINNER_RULE,
     ClusterModel,
     SelectionReport,
-    add_named_scores,
+    baseline_comparison,
     choose_winner,
-    compare,
     refit,
     refit_seeds,
     score_model,
+    select,
 )
 
 SELECTIONS = ("personas", "silhouette", "named", "distinct", "bic")  # see selection.py
@@ -86,6 +88,10 @@ class PersonaConfig:
     gmm_covariance_types: tuple[str, ...] = ("full", "diag")
     hdbscan_min_cluster_shares: tuple[float, ...] = (0.01, 0.03)
     selection_sample: int = 10_000  # rows the candidates are fitted on
+    # Screening (selection.py, "Speed"): every candidate fitted once on `screen_sample` rows; only
+    # the `shortlist` best and K-Means k=4 (the baseline) are fitted in full and refitted.
+    screen_sample: int = 2_000
+    shortlist: int = 6
     eval_sample: int = 3_000  # rows the metrics (silhouette is quadratic) are computed on
     small_sample: int = 3_000  # rows agglomerative and HDBSCAN are fitted on
     stability_refits: int = 5
@@ -110,6 +116,10 @@ class PersonaConfig:
     holdout_share: float = 0.2
     max_holdout: int = 20_000
     min_name_overlap: float = 0.5
+    # Confidence that knows how little it saw (calibration.shrink_by_evidence): probabilities are
+    # pulled toward the training population's persona shares with a prior worth this many
+    # transactions of `activity_column`; 0 switches it off (docs/personas.md, "Evidence").
+    evidence_strength: float = 3.0
     seed: int = 0
 
     def rules(self, features: pd.DataFrame) -> pd.Series:
@@ -131,7 +141,7 @@ class PersonaConfig:
 
 
 # Knobs added after models were first registered, with the value that reproduces the old behaviour.
-_ADDED_OFF = {"operator_rules": False, "refine": False, "ensemble": False}
+_ADDED_OFF = {"operator_rules": False, "refine": False, "ensemble": False, "evidence_strength": 0.0}
 
 
 def persona_column(name: str) -> str:
@@ -166,6 +176,8 @@ class PersonaModel:
     profiles: pd.DataFrame = field(repr=False)
     trained_rows: int = 0
     members: tuple[Member, ...] = ()
+    # Share of each persona (by name) among the modelled training wallets: the evidence prior.
+    persona_prior: dict[str, float] = field(default_factory=dict)
 
     @property
     def cluster_personas(self) -> list[str]:
@@ -177,11 +189,17 @@ class PersonaModel:
         """Every persona the model can output: the rule personas, then the cluster names."""
         return list(RULE_PERSONAS) + [p for p in self.cluster_personas if p not in RULE_PERSONAS]
 
+    def _id_column(self, features: pd.DataFrame) -> str:
+        """The trained id column, or the one detected in `features` (preprocess.detect_id_column)."""
+        try:
+            return detect_id_column(features, self.config.id_column)
+        except ValueError as exc:
+            raise PersonaInputError(str(exc)) from exc
+
     def _check(self, features: pd.DataFrame) -> None:
         if not isinstance(features, pd.DataFrame):
             raise PersonaInputError("features must be a pandas DataFrame")
-        if self.config.id_column not in features.columns:
-            raise PersonaInputError(f"features have no {self.config.id_column!r} column")
+        self._id_column(features)
         missing = [c for c in self.feature_columns if c not in features.columns]
         if missing:
             raise PersonaInputError(
@@ -233,9 +251,20 @@ class PersonaModel:
         if z is not None:
             p[active] = self.persona_probabilities(z)
         top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
+        evidence = self.config.activity_column
+        strength = getattr(self.config, "evidence_strength", 0.0)
+        if z is not None and strength > 0 and self.persona_prior and evidence in features.columns:
+            # The persona stays the model's; its confidence and the probabilities say how much
+            # activity they rest on (calibration.shrink_by_evidence).
+            prior = np.array([self.persona_prior.get(name, 0.0) for name in personas])
+            n = pd.to_numeric(features.loc[active, evidence], errors="coerce").to_numpy(dtype=float)
+            # A prior over other names than the model's (clusters renamed after training) is no
+            # prior of this model: left unshrunk rather than pulled toward personas it cannot serve.
+            if abs(prior.sum() - 1.0) < 1e-6:
+                p[active] = shrink_by_evidence(p[active], n, prior, strength)
         out = pd.DataFrame(
             {
-                "address": features[self.config.id_column].to_numpy(),
+                "address": features[self._id_column(features)].to_numpy(),
                 "persona": np.asarray(personas, dtype=object)[top],
                 "confidence": p[np.arange(len(p)), top],
             }
@@ -347,6 +376,28 @@ def _name(
     return names, prof, {"vocabulary": vocabulary, **matches}
 
 
+def foreign_table(features: pd.DataFrame) -> bool:
+    """A table with none of our mart's model features: someone else's columns (a Dune query...)."""
+    return not set(WALLET_FEATURES) & set(features.columns)
+
+
+def foreign_names(vocabulary: list[str], raw: pd.DataFrame, labels: np.ndarray, k: int) -> list[str]:
+    """The vocabulary's name where no other cluster has it, else a descriptive one; all distinct."""
+    described = descriptive_names(raw, labels, k)
+    counts = pd.Series(vocabulary).value_counts()
+    names = [v if v != MIXED and counts[v] == 1 else d for v, d in zip(vocabulary, described, strict=True)]
+    return unique_names(names, np.bincount(labels[labels >= 0], minlength=k)[:k])
+
+
+def majority_names(labels: np.ndarray, reference: np.ndarray, k: int) -> list[str]:
+    """Per cluster of `labels`, the `reference` name most of its rows carry (the first one if empty)."""
+    out = []
+    for c in range(k):
+        held = pd.Series(reference[labels == c])
+        out.append(str(held.mode().iloc[0]) if len(held) else str(reference[0]))
+    return out
+
+
 # Below this many wallets training runs scikit-learn's OpenMP loops (K-Means, GMM) on one thread.
 # On small arrays the threads spend more time waiting for each other than computing, and far more
 # when other processes share the cores: with another pipeline and two test workers on the 2-core
@@ -361,7 +412,10 @@ def train_personas(
     """Fit the persona model on a wallets-by-features table; see docs/personas.md."""
     if len(features) >= SINGLE_THREAD_BELOW:
         return _train_personas(features, config, previous)
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # Every pool, BLAS too: mixtures spend their time in BLAS (Cholesky, matrix products), and two
+    # OpenBLAS threads on a loaded 2-core machine fitted a 6-component mixture on 2,000 rows in
+    # 2.8 s against 0.26 s on one thread (K-Means: 6.4 s against 0.05 s).
+    with threadpool_limits(limits=1):
         return _train_personas(features, config, previous)
 
 
@@ -369,6 +423,12 @@ def _train_personas(
     features: pd.DataFrame, config: PersonaConfig | None, previous: PersonaModel | None
 ) -> tuple[PersonaModel, SelectionReport]:
     config = config or PersonaConfig()
+    if isinstance(features, pd.DataFrame) and len(features.columns):
+        # Any user's table: `wallet_address`, `wallet`, a column of 0x addresses (preprocess.py).
+        try:
+            config = replace(config, id_column=detect_id_column(features, config.id_column))
+        except ValueError as exc:
+            raise PersonaInputError(str(exc)) from exc
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     cols = _validate(features, config)
@@ -411,16 +471,11 @@ def _train_personas(
     numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
     raw = features.loc[active, numeric].astype(float).reset_index(drop=True)
     t1 = time.perf_counter()
-    table, fitted = compare(config, z_fit, z_eval)
     # A name a rule gives is never a cluster's: the rule has taken those wallets out of the model.
     skip = (DORMANT,) if config.dormant_days is not None else ()
     if config.operator_rules:
         skip += operator_rules_in_force(features.columns)
-    if config.selection in ("named", "distinct", "personas"):
-        raw_fit = raw.iloc[pool[: config.selection_sample]]
-        table = add_named_scores(
-            table, fitted, raw_fit, z_fit, z_eval, skip, silhouettes=config.selection == "named"
-        )
+    table, fitted = select(config, z_fit, z_eval, raw.iloc[pool[: config.selection_sample]], skip)
     timings["selection"] = time.perf_counter() - t1
 
     # The served model (docs/personas.md, section 5): the winner fitted again on every modelled
@@ -494,6 +549,17 @@ def _train_personas(
     def named(m: ClusterModel) -> Member:
         return Member(m, _name(m, m.predict(z_ref), raw_ref, skip, prev_ref, config.min_name_overlap)[0])
 
+    if foreign_table(features):
+        # A table of someone else's columns: the vocabulary's names where they are distinct, else
+        # descriptive names (descriptive.py). Descriptive names differ between refits, so every
+        # other fit takes, per cluster, the name most of its wallets get from the winner.
+        names = foreign_names(names, raw, labels, model.n_clusters)
+        name_info["final"] = list(names)
+        winner_names = np.asarray(names, dtype=object)[model.predict(z_ref)]
+
+        def named(m: ClusterModel) -> Member:  # noqa: F811 (the foreign table's naming)
+            return Member(m, majority_names(m.predict(z_ref), winner_names, m.n_clusters))
+
     members = tuple(named(m) for m in fits if m.n_clusters >= 1) if config.ensemble else ()
     check_members = [named(m) for m in checks]
     name_info["final"] = list(names)
@@ -528,6 +594,8 @@ def _train_personas(
         members=members,
     )
     personas = np.asarray(persona_model.personas, dtype=object)
+    served_all = personas[persona_model.persona_probabilities(z).argmax(1)]
+    persona_model.persona_prior = {p: float((served_all == p).mean()) for p in personas}
     p_hold = persona_model.persona_probabilities(z_hold)
     served_hold, p_conf = personas[p_hold.argmax(1)], p_hold.max(1)
     hits = np.zeros(len(hold))
@@ -557,6 +625,7 @@ def _train_personas(
         kept = [(_personas_of(m, z_eval) == served_eval).mean() for m in check_members]
         final["persona_agreement"] = float(np.mean(kept)) if kept else float("nan")
     final["ensemble_members"] = 1 + len(members)
+    final["baseline"] = baseline_comparison(table, final, config)
     timings["calibration"] = time.perf_counter() - t4
     timings["total"] = time.perf_counter() - t0
 

@@ -1,7 +1,8 @@
 """What the command-line predictor needs: wallets to score from several inputs, and the printout.
 
 Inputs are addresses (looked up in `marts.wallet_features`), a CSV of wallets (feature columns,
-or just an `address` column to look up) or one JSON row of features.
+or just an id column to look up: `address`, `wallet_address`, ... or a column of 0x addresses)
+or one JSON row of features.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from wallet_pipeline.logic.personas.model import PersonaInputError, PersonaModel, persona_column
+from wallet_pipeline.logic.personas.preprocess import detect_id_column
 
 ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 
@@ -44,15 +46,18 @@ def missing_addresses(wanted: list[str], found: pd.DataFrame) -> list[str]:
 
 
 def read_wallets_csv(path: Path) -> pd.DataFrame:
-    """A CSV of wallets; it must have an `address` column."""
+    """A CSV of wallets whose id column (`address`, `wallet_address`, ...) is read as `address`."""
     if not path.exists():
         raise PersonaInputError(f"{path} does not exist")
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise PersonaInputError(f"{path} is not a readable CSV: {exc}") from exc
-    if "address" not in table.columns:
-        raise PersonaInputError(f"{path} has no 'address' column (columns: {list(table.columns)[:10]})")
+    try:
+        id_column = detect_id_column(table, "address")
+    except ValueError as exc:
+        raise PersonaInputError(f"{path}: {exc}") from exc
+    table = table.rename(columns={id_column: "address"})
     table["address"] = table["address"].astype(str).str.strip().str.lower()
     return table
 

@@ -15,6 +15,8 @@ Steps, all fitted on training wallets only:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -83,3 +85,35 @@ def build_preprocessor(
     if pca_components is not None:
         steps.append(("pca", PCA(n_components=pca_components, random_state=seed)))
     return Pipeline(steps)
+
+
+# Names a per-wallet table gives its id column, in order of preference (lower case): ours, then
+# what Dune queries (`wallet_address`, `address`), BigQuery's public crypto tables (`address`,
+# `from_address`) and hand-made sheets (`wallet`, `addr`, `account`) use.
+ID_NAMES = ("address", "wallet_address", "wallet", "addr", "account", "account_address", "from_address")
+_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def detect_id_column(table: pd.DataFrame, configured: str | None = "address") -> str:
+    """The table's wallet id column: `configured` when present, else a known name, else addresses.
+
+    The last resort is the first text column whose values (up to the first 200 non-null) are all
+    0x followed by 40 hex digits. A table with none of these is refused with its column names.
+    """
+    if configured and configured in table.columns:
+        return configured
+    by_lower = {str(c).lower(): c for c in table.columns}
+    for name in ID_NAMES:
+        if name in by_lower:
+            return str(by_lower[name])
+    for col in table.columns:
+        if pd.api.types.is_numeric_dtype(table[col]):
+            continue
+        values = table[col].dropna().head(200).astype(str).str.strip()
+        if len(values) and values.map(lambda v: bool(_HEX_ADDRESS.match(v))).all():
+            return str(col)
+    raise ValueError(
+        f"no wallet id column: expected {configured!r}, one of {', '.join(ID_NAMES)}, or a column of "
+        f"0x + 40-hex addresses; columns are {list(table.columns)[:20]} (name it with "
+        "PersonaConfig(id_column=...) or --id-column)"
+    )
