@@ -43,12 +43,14 @@ def _table(seed: int = 0, per_group: int = 200) -> pd.DataFrame:
     }
     frames = []
     for name, (dsla, nft, dex, eth) in groups.items():
+        spread = 4 if name == "dormant" else 6
         n = per_group // 5 if name == "whale" else per_group  # whales are rare: named by the top 5%
         frames.append(
             pd.DataFrame(
                 {
                     "group": name,
-                    "days_since_last_active": np.clip(rng.normal(dsla, 6, n), 0, 120),
+                    # Dormant wallets stopped early in the 120-day window (the rule: 0.8 of it).
+                    "days_since_last_active": np.clip(rng.normal(dsla, spread, n), 0, 120),
                     "nft_transfers": rng.poisson(nft, n),
                     "dex_trades": rng.poisson(dex, n),
                     "eth_sent": eth * rng.lognormal(0, 0.4, n),
@@ -346,19 +348,26 @@ def test_a_tie_on_silhouette_goes_to_the_finer_partition_unless_stable_is_asked_
     assert narrow == "kmeans(k=6)"
 
 
-def test_auto_dormancy_puts_the_threshold_between_the_modes_and_falls_back_to_90_days_without_one() -> None:
-    from wallet_pipeline.logic.personas.population import fit_dormant_days
+def test_auto_dormancy_is_a_share_of_the_window_the_recency_spans() -> None:
+    from wallet_pipeline.logic.personas.population import DORMANT_WINDOW_SHARE, fit_dormant_days
 
     rng = np.random.default_rng(0)
-    active = rng.exponential(15, 3_000)
-    stopped = rng.uniform(150, 180, 1_000)
-    days, how = fit_dormant_days(np.r_[active, stopped])
-    assert 70 < days < 150 and how.startswith("fitted")
-    days, how = fit_dormant_days(active)
+    for window in (7.0, 365.0):
+        active = rng.uniform(0, 0.5, 3_000) * window
+        stopped = rng.uniform(0.85, 1.0, 300) * window
+        days, how = fit_dormant_days(np.r_[active, stopped])
+        assert days == pytest.approx(DORMANT_WINDOW_SHARE * np.r_[active, stopped].max(), abs=1e-3)
+        assert how.startswith("share of the window")
+    days, how = fit_dormant_days(np.array([np.nan]))
     assert days == 90 and how.startswith("fixed")
     table = _table()
     model, report = train_personas(table, PersonaConfig(**{**FAST.__dict__, "dormant_days": "auto"}))
-    assert report.population["dormant_days"] == model.config.dormant_days
+    window = table.loc[table.tx_count > 0, "days_since_last_active"].max()
+    assert (
+        report.population["dormant_days"]
+        == model.config.dormant_days
+        == pytest.approx(0.8 * window, abs=1e-3)
+    )
     assert isinstance(model.config.dormant_days, float)  # prediction applies the trained number
     with pytest.raises(PersonaInputError, match="dormant_days must be"):
         train_personas(table, PersonaConfig(**{**FAST.__dict__, "dormant_days": "soon"}))
@@ -403,6 +412,9 @@ def _operators() -> pd.DataFrame:
         "funding_cohort_size": np.nan,
         "funding_burst_size": np.nan,
         "days_since_last_active": 5.0,
+        "unique_contracts_called": 4,
+        "dex_trades": 1,
+        "nft_transfers": 0,
         "is_contract": False,
     }
     exchange = {
@@ -410,19 +422,33 @@ def _operators() -> pd.DataFrame:
         "received_tx_count": 150,
         "unique_counterparties": 800,
         "avg_tx_per_day": 8.0,
+        "hour_of_day_entropy": 4.5,
+        "inter_arrival_cv": 1.2,
+        "unique_contracts_called": 3,
+        "dex_trades": 0,
     }
     bot = {"tx_count": 500, "avg_tx_per_day": 120.0, "hour_of_day_entropy": 4.5, "inter_arrival_cv": 0.1}
     farmer = {"funding_cohort_size": 40, "funding_burst_size": 40}
     rows = {
         "exchange": exchange,
-        "exchange_few_counterparties": exchange | {"unique_counterparties": 499},
-        "exchange_few_sent": exchange | {"tx_count": 499},
-        "exchange_few_received": exchange | {"received_tx_count": 99},
+        # A second-tier hot wallet over a week: the same shares at a thirtieth of the volume.
+        "exchange_small": exchange
+        | {"tx_count": 30, "received_tx_count": 5, "unique_counterparties": 27, "unique_contracts_called": 2},
+        "exchange_sleeps": exchange | {"hour_of_day_entropy": 3.9},
+        "exchange_pays_the_same_addresses": exchange | {"unique_counterparties": 449},
+        "exchange_calls_protocols": exchange | {"unique_contracts_called": 81},
+        "exchange_receives_nothing": exchange | {"received_tx_count": 0},
+        "exchange_trades": exchange | {"dex_trades": 1},
+        "exchange_trades_nfts": exchange | {"nft_transfers": 2},
+        # No decoded trades in the source: unknown trades do not stop the rule.
+        "exchange_no_trade_tables": exchange | {"dex_trades": np.nan, "nft_transfers": np.nan},
         "bot": bot,
         "bot_on_a_timer_by_day": bot | {"hour_of_day_entropy": 2.0},
         "bot_round_the_clock_random_timing": bot | {"inter_arrival_cv": 1.0},
-        "bot_few_sent": bot | {"tx_count": 99},
-        "bot_slow": bot | {"avg_tx_per_day": 23.9},
+        # A bot that ran a day and a half: 60 transactions over three calendar dates.
+        "bot_short_lived": bot | {"tx_count": 60, "avg_tx_per_day": 20.0},
+        "bot_few_sent": bot | {"tx_count": 23},
+        "bot_slow": bot | {"avg_tx_per_day": 11.9},
         "bot_human_timing": bot | {"hour_of_day_entropy": 3.9, "inter_arrival_cv": 0.6},
         "bot_unknown_timing": bot | {"hour_of_day_entropy": np.nan, "inter_arrival_cv": np.nan},
         "farmer": farmer,
@@ -446,7 +472,10 @@ def test_operator_rules_name_exchanges_bots_and_farmers_and_each_threshold_matte
     got = dict(zip(table.address, rule_personas(table, dormant_days=90), strict=True))
     expected = {
         "exchange": EXCHANGE,
+        "exchange_small": EXCHANGE,
+        "exchange_no_trade_tables": EXCHANGE,
         "bot": HF_BOT,
+        "bot_short_lived": HF_BOT,
         "bot_on_a_timer_by_day": HF_BOT,  # regular gaps alone are machine timing
         "bot_round_the_clock_random_timing": HF_BOT,  # so is activity in every hour
         "farmer": AIRDROP_FARMER,

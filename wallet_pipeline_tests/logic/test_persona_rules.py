@@ -1,0 +1,128 @@
+"""The persona rules are window-free: the same behaviour in a week and in a year gets the same persona.
+
+Each wallet below is a behaviour stated as rates and shares (transactions per active day, share of
+the window it was active, share of the window since its last sent transaction, timing); its
+feature row is what that behaviour leaves in a window of W days. The rules and the dormancy
+threshold learned at training (population.py) must give every behaviour one persona whatever W is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wallet_pipeline.logic.personas import PersonaConfig
+from wallet_pipeline.logic.personas.population import (
+    AIRDROP_FARMER,
+    DORMANT,
+    EXCHANGE,
+    HF_BOT,
+    fit_dormant_days,
+)
+
+# behaviour: (tx per active day, share of the window's days active, share of the window since the
+# last sent tx, hour-of-day entropy, inter-arrival CV, payees per sent tx, contracts per payee,
+# received per sent tx, DEX trades per sent tx, funded as one of a cohort of)
+BEHAVIOURS = {
+    "retail": (2.0, 0.3, 0.1, 2.5, 2.0, 0.4, 0.5, 0.3, 0.3, 0),
+    "retail_quiet_lately": (1.0, 0.2, 0.5, 1.5, 1.8, 0.5, 0.5, 0.5, 0.5, 0),
+    "stopped_early": (2.0, 0.05, 0.9, 0.0, 1.0, 0.5, 0.5, 0.5, 0.0, 0),
+    "clock_bot": (150.0, 1.0, 0.0, 4.5, 0.1, 0.01, 1.0, 0.0, 0.9, 0),
+    "hot_wallet": (40.0, 1.0, 0.0, 4.5, 1.2, 0.9, 0.003, 0.15, 0.0, 0),
+    "farm_member": (3.0, 0.3, 0.3, 3.0, 1.5, 0.7, 0.5, 0.1, 0.2, 30),
+}
+
+
+def _features(window: float, copies: int = 40) -> pd.DataFrame:
+    """`copies` wallets of each behaviour, as their feature rows in a window of `window` days."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, (
+        rate,
+        active,
+        since,
+        entropy,
+        cv,
+        payees,
+        contracts,
+        received,
+        dex,
+        cohort,
+    ) in BEHAVIOURS.items():
+        for i in range(copies):
+            jitter = rng.uniform(0.95, 1.05)
+            active_days = max(1, round(active * window * jitter))
+            sent = max(1, round(rate * active_days))
+            counterparties = max(1, round(payees * sent))
+            rows.append(
+                {
+                    "address": f"{name}_{i}",
+                    "group": name,
+                    "is_contract": False,
+                    "tx_count": sent,
+                    "active_days": active_days,
+                    "avg_tx_per_day": sent / active_days,
+                    "received_tx_count": round(received * sent),
+                    "unique_counterparties": counterparties,
+                    "unique_contracts_called": round(contracts * counterparties),
+                    "hour_of_day_entropy": entropy,
+                    "inter_arrival_cv": cv,
+                    "dex_trades": round(dex * sent),
+                    "nft_transfers": 0,
+                    "days_since_last_active": min(window, since * window * jitter),
+                    "funding_cohort_size": cohort,
+                    "funding_burst_size": cohort,
+                }
+            )
+    # Someone sent on the window's first day and never again: the recency the window is measured by.
+    rows.append(rows[-1] | {"address": "first_day", "group": "first_day", "days_since_last_active": window})
+    return pd.DataFrame(rows)
+
+
+def _rules(window: float) -> pd.Series:
+    """Rule persona per wallet, with the dormancy threshold learned the way training learns it."""
+    table = _features(window)
+    days, _ = fit_dormant_days(table["days_since_last_active"].to_numpy())
+    rule = PersonaConfig(dormant_days=days).rules(table)
+    return pd.Series(rule.to_numpy(), index=table["group"])
+
+
+@pytest.mark.parametrize("short, long", [(7.0, 365.0), (10.0, 120.0)])
+def test_the_same_behaviour_gets_the_same_persona_in_a_short_and_a_long_window(
+    short: float, long: float
+) -> None:
+    a, b = _rules(short), _rules(long)
+    expected = {
+        "retail": None,
+        "retail_quiet_lately": None,
+        "stopped_early": DORMANT,
+        "clock_bot": HF_BOT,
+        "hot_wallet": EXCHANGE,
+        "farm_member": AIRDROP_FARMER,
+    }
+    for group, persona in expected.items():
+        got_short = set(a[group].tolist())
+        got_long = set(b[group].tolist())
+        assert got_short == got_long == {persona}, (group, got_short, got_long)
+
+
+def test_a_bot_that_ran_a_day_and_a_half_is_a_bot_in_any_window() -> None:
+    # 60 transactions on a 30-minute clock, round the clock, over three calendar dates.
+    bot = {
+        "address": "short_bot",
+        "is_contract": False,
+        "tx_count": 60,
+        "active_days": 3,
+        "avg_tx_per_day": 20.0,
+        "hour_of_day_entropy": 4.5,
+        "inter_arrival_cv": 0.08,
+        "received_tx_count": 0,
+        "unique_counterparties": 3,
+        "unique_contracts_called": 3,
+        "dex_trades": 55,
+        "nft_transfers": 0,
+    }
+    for window in (7.0, 365.0):
+        table = pd.DataFrame([bot | {"days_since_last_active": 0.2 * window}])
+        assert PersonaConfig(dormant_days=0.8 * window).rules(table).tolist() == [HF_BOT]
