@@ -198,10 +198,13 @@ def mlflow_uri_is_set() -> bool:
     return bool(os.environ.get("MLFLOW_TRACKING_URI", "").strip())
 
 
+def default_tracking_uri(folder: Path) -> str:
+    """The sqlite MLflow tracking store in a data folder (`<folder>/mlflow/mlflow.db`)."""
+    return f"sqlite:///{(folder / 'mlflow' / 'mlflow.db').resolve()}"
+
+
 def mlflow_tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI`, else a sqlite store in the data folder (`<data>/mlflow/mlflow.db`)."""
-    from wallet_pipeline.lib.mlflow_store import default_tracking_uri
-
     return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or default_tracking_uri(data_dir())
 
 
@@ -325,7 +328,7 @@ def api_keys() -> dict[str, str] | None:
     spec = os.environ.get("WALLET_API_KEYS", "").strip()
     if not spec:
         return None
-    from wallet_pipeline.api.auth import KeySpecError, parse_key_spec
+    from wallet_pipeline.logic.api_keys import KeySpecError, parse_key_spec
 
     try:
         return parse_key_spec(spec)

@@ -57,14 +57,14 @@ from wallet_pipeline.api.models import (
 )
 from wallet_pipeline.api.web import mount_web
 from wallet_pipeline.lib.live_dbt import DbtBuildError
-from wallet_pipeline.logic import flags as flag_store
-from wallet_pipeline.logic.live_wallet import (
+from wallet_pipeline.lib.live_wallet import (
     LiveConfig,
     SourceUnavailable,
     WalletNotInSource,
     analyze_live,
     prepare,
 )
+from wallet_pipeline.logic import flags as flag_store
 from wallet_pipeline.logic.snapshot import (
     POINTER,
     NoSnapshotError,

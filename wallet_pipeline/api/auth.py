@@ -13,51 +13,14 @@ as `flagged_by`.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
+
+from wallet_pipeline.logic.api_keys import KeySpecError, hash_key, parse_key_spec
+
+# The API's users import the key helpers from here (the README's hash_key command).
+__all__ = ["HEADER", "KeySpecError", "hash_key", "key_name", "parse_key_spec"]
 
 HEADER = "X-API-Key"
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-
-
-class KeySpecError(ValueError):
-    """The key configuration cannot be read; the message names the bad entry (never a key)."""
-
-
-def hash_key(key: str) -> str:
-    """The SHA-256 hex digest stored for a key."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def parse_key_spec(spec: str) -> dict[str, str]:
-    """`name:sha256hex,...` -> {name: digest}.
-
-    Raises:
-        KeySpecError: an entry without a name, with a digest that is not 64 hex characters, or a
-            name given twice.
-    """
-    keys: dict[str, str] = {}
-    for i, entry in enumerate(e.strip() for e in spec.split(",")):
-        if not entry:
-            continue
-        name, sep, digest = entry.partition(":")
-        name, digest = name.strip(), digest.strip().lower()
-        if not sep or not _NAME.match(name):
-            raise KeySpecError(
-                f"entry {i + 1} of the API key list has no valid name: expected name:sha256hex "
-                "with a name of letters, digits and _.@-"
-            )
-        if not _DIGEST.match(digest):
-            raise KeySpecError(
-                f"entry {i + 1} ({name}) is not a SHA-256 hex digest (64 characters 0-9a-f); store "
-                "hash_key(key), never the key itself"
-            )
-        if name in keys:
-            raise KeySpecError(f"entry {i + 1}: the name {name} is given twice")
-        keys[name] = digest
-    return keys
 
 
 def key_name(presented: str | None, keys: dict[str, str]) -> str | None:

@@ -17,7 +17,8 @@ import dagster as dg
 from pydantic import Field
 
 # Re-exported: the helpers that need neither Dagster nor MLflow live in mlflow_store.
-from wallet_pipeline.lib.mlflow_store import CHAMPION, default_tracking_uri, point_mlflow_at
+from wallet_pipeline.lib.mlflow_store import CHAMPION, point_mlflow_at
+from wallet_pipeline.settings import default_tracking_uri
 
 __all__ = [
     "CHAMPION",

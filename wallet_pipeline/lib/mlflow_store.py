@@ -15,11 +15,6 @@ from urllib.parse import unquote, urlparse
 CHAMPION = "champion"
 
 
-def default_tracking_uri(data_dir: Path) -> str:
-    """The sqlite tracking store in the data folder."""
-    return f"sqlite:///{(data_dir / 'mlflow' / 'mlflow.db').resolve()}"
-
-
 def point_mlflow_at(uri: str) -> None:
     """Point MLflow's fluent API and registry at `uri`, leaving the environment as it was.
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import shutil
 import tempfile
 import threading
@@ -49,39 +48,48 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from wallet_pipeline.logic.dune_queries import LIVE_QUERIES, MAX_LIST_ADDRESSES, LiveDuneQuery
+from wallet_pipeline.logic.dune_queries import LIVE_QUERIES, LiveDuneQuery
 from wallet_pipeline.logic.etl_files import EtlFilesError, load_etl_files
-from wallet_pipeline.logic.etl_files.specs import MAINNET_LAUNCH
-from wallet_pipeline.logic.etl_files.sql import LATEST_TIME, timestamp_value
-from wallet_pipeline.logic.etl_files.subset import FilesSubset, Pick
-from wallet_pipeline.logic.raw_schema import RAW_SCHEMA, RAW_TABLES, ZERO_ADDRESS
+from wallet_pipeline.logic.etl_files.subset import FilesSubset
+from wallet_pipeline.logic.live_rows import (
+    DUNE_TABLES,
+    FUNDER_FEATURES,
+    LIVE_FUNDER_SENDS_CAP,
+    OWN_QUERIES,
+    NoLiveSource,
+    SourceUnavailable,
+    WalletNotInSource,
+    context_of,
+    drop_repeated_keys,
+    features_of,
+    funded_by,
+    funder_gap,
+    involved,
+    list_queries,
+    normalise_address,
+    pick_files_rows,
+)
 from wallet_pipeline.logic.raw_store import RawLoad, raw_load
+
+# Importers of the live analysis find its errors and constants here too.
+__all__ = [
+    "FUNDER_FEATURES",
+    "DuneAccess",
+    "LiveConfig",
+    "NoLiveSource",
+    "SourceUnavailable",
+    "WalletNotInSource",
+    "analyze_live",
+    "prepare",
+]
 
 LIVE_SOURCES = ("files", "dune")
 ENGINES = ("compiled", "dbt")
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-# The tables the Dune source provides in the batch; balances it has not (eth_balance is NULL).
-DUNE_TABLES = ("transactions", "token_transfers", "dex_trades", "nft_trades", "contract_creations", "tokens")
 # Live calls answer a person waiting: transport failures are retried briefly, not for minutes.
 LIVE_DUNE_REQUEST_TIMEOUT = 15.0
 LIVE_DUNE_RETRY_BUDGET = 10.0
 LIVE_DUNE_EXECUTION_TIMEOUT = 300.0
 _DUNE_PARALLEL = 5
-# A funder with more ETH transfers than this is a hub: fetching them all, and the first
-# transactions of everyone it paid, costs more than a live answer may.
-LIVE_FUNDER_SENDS_CAP = 1_000
-
-
-class SourceUnavailable(RuntimeError):
-    """The source cannot be reached or answered with an error; the message says why (no secrets)."""
-
-
-class WalletNotInSource(LookupError):
-    """The source answered but holds no activity of the address."""
-
-
-class NoLiveSource(WalletNotInSource):
-    """The configured source cannot be asked about one address (the simulator)."""
 
 
 @dataclass(frozen=True)
@@ -166,14 +174,6 @@ class LiveConfig:
         )
 
 
-def normalise_address(address: str) -> str:
-    """The address in lower case; ValueError when it is not 0x and 40 hex digits."""
-    candidate = str(address).strip()
-    if not ADDRESS.match(candidate):
-        raise ValueError(f"{candidate[:100]!r} is not an Ethereum address: expected 0x and 40 hex digits")
-    return candidate.lower()
-
-
 def analyze_live(address: str, *, source: str, config: LiveConfig) -> dict[str, Any]:
     """Fetch one address from `source`, build its features with the dbt models, predict its persona.
 
@@ -220,7 +220,7 @@ def analyze_live(address: str, *, source: str, config: LiveConfig) -> dict[str, 
             fetch = _fetch_files if source == "files" else _fetch_dune
             fetched, gaps = fetch(con, wallet, config, work)
             timings["fetch"] = time.perf_counter() - started
-            if not _involved(con, wallet):
+            if not involved(con, wallet):
                 raise WalletNotInSource(f"{wallet} has no activity in the {source} source")
             mark = time.perf_counter()
             if config.engine == "dbt":
@@ -229,7 +229,7 @@ def analyze_live(address: str, *, source: str, config: LiveConfig) -> dict[str, 
                 con = _connect(db_path, work, config)
             else:
                 _build_with_compiled_sql(con, config)
-            features = _features_of(con, wallet)
+            features = features_of(con, wallet)
             if features is None:
                 raise WalletNotInSource(
                     f"{wallet} has no wallet_features row from the {source} source (its only rows "
@@ -293,116 +293,6 @@ def _connect(db_path: Path, work: Path, config: LiveConfig) -> duckdb.DuckDBPyCo
     return duckdb.connect(str(db_path), config={k: v for k, v in settings.items() if v is not None})
 
 
-# ---------------------------------------------------------------- the context both sources fetch
-
-
-@dataclass(frozen=True)
-class Context:
-    """Addresses the wallet's own rows name, whose context the later rounds fetch.
-
-    Attributes:
-        paid: addresses the wallet sent a transaction or a token to (forwarding needs to know
-            which of them are contracts).
-        tokens: tokens the wallet sent or received (their standard and decimals).
-        funder: the sender of the wallet's first ETH, whose other fundings make its funding burst.
-    """
-
-    paid: tuple[str, ...]
-    tokens: tuple[str, ...]
-    funder: str | None
-
-
-# Type-agnostic SQL over raw-shaped rows, typed (Dune) or as the export's text (files).
-_NUMBER = "try_cast(try_cast(cast({} as varchar) as double) as bigint)"
-_CHAIN_ORDER = f"{_NUMBER.format('block_number')}, {_NUMBER.format('transaction_index')}"
-# A transaction that moved ETH as int_funding_aggregated_to_wallets counts it: some value, not
-# reverted (an unknown status counts), to an address.
-_MOVES_ETH = (
-    "try_cast(cast(value as varchar) as double) > 0 "
-    "and coalesce(try_cast(cast(receipt_status as varchar) as double), 1) <> 0 and to_address is not null"
-)
-_VALID = "regexp_full_match(a, '0x[0-9a-f]{40}')"
-# Features that need the funder's other fundings; with too many of them they are not fetched.
-FUNDER_FEATURES = ("funding_burst_size", "funding_cohort_size")
-
-
-def context_of(con: duckdb.DuckDBPyConnection, wallet: str, transactions: str, transfers: str) -> Context:
-    """The context of the wallet's rows in the tables `transactions` and `transfers`.
-
-    Addresses are compared lower-cased and anything that is not an address is left out.
-    """
-    paid = con.execute(
-        f"""
-        select distinct a from (
-            select lower(to_address) as a from {transactions} where lower(from_address) = $w
-            union all
-            select lower(to_address) from {transfers} where lower(from_address) = $w
-        ) where {_VALID} and a <> $w and a <> $zero order by a
-        """,
-        {"w": wallet, "zero": ZERO_ADDRESS},
-    ).fetchall()
-    tokens = con.execute(
-        f"""
-        select distinct a from (
-            select lower(token_address) as a from {transfers}
-            where lower(from_address) = $w or lower(to_address) = $w
-        ) where {_VALID} order by a
-        """,
-        {"w": wallet},
-    ).fetchall()
-    funder = con.execute(
-        f"""
-        select a from (
-            select lower(from_address) as a from {transactions}
-            where lower(to_address) = $w and {_MOVES_ETH}
-            order by {_CHAIN_ORDER} limit 1
-        ) where {_VALID}
-        """,
-        {"w": wallet},
-    ).fetchone()
-    return Context(
-        paid=tuple(r[0] for r in paid),
-        tokens=tuple(r[0] for r in tokens),
-        funder=funder[0] if funder else None,
-    )
-
-
-def funded_by(con: duckdb.DuckDBPyConnection, funder: str, transactions: str) -> tuple[str, ...]:
-    """Addresses `funder` sent ETH to, in `transactions`: candidates of its funding bursts."""
-    rows = con.execute(
-        f"""
-        select distinct a from (
-            select lower(to_address) as a from {transactions} where lower(from_address) = $f and {_MOVES_ETH}
-        ) where {_VALID} order by a
-        """,
-        {"f": funder},
-    ).fetchall()
-    return tuple(r[0] for r in rows)
-
-
-def _involved(con: duckdb.DuckDBPyConnection, wallet: str) -> bool:
-    """Whether any loaded row names the wallet as a party, a token or a created contract."""
-    checks = (
-        ("transactions", "from_address = $w or to_address = $w"),
-        ("token_transfers", "from_address = $w or to_address = $w or token_address = $w"),
-        ("dex_trades", "taker = $w"),
-        ("nft_trades", "buyer = $w or seller = $w"),
-        ("contract_creations", "address = $w"),
-    )
-    sql = " union all ".join(
-        f"select 1 from (select 1 from {RAW_SCHEMA}.{t} where {w} limit 1)" for t, w in checks
-    )
-    return bool(con.execute(sql, {"w": wallet}).fetchall())
-
-
-def _funder_gap(funder: str, cap: int) -> dict[str, str]:
-    reason = (
-        f"computed without the other fundings of the wallet's first funder {funder}, which sent ETH "
-        f"more than {cap:,} times (an exchange or another hub), so its burst is mostly missing"
-    )
-    return {name: reason for name in FUNDER_FEATURES}
-
-
 # ---------------------------------------------------------------- files
 
 
@@ -420,7 +310,7 @@ def _fetch_files(
         raise SourceUnavailable(f"the export folder {folder} cannot be read: {exc.strerror or exc}") from None
     try:
         try:
-            gaps = _pick_files_rows(con, subset, wallet, config.funder_sends_cap)
+            gaps = pick_files_rows(con, subset, wallet, config.funder_sends_cap)
         except (duckdb.Error, OSError) as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SourceUnavailable(f"the export folder {folder} cannot be read: {message}") from None
@@ -436,88 +326,6 @@ def _fetch_files(
     return {t.raw_table: t.rows_loaded for t in report.tables.values() if t.raw_table}, gaps
 
 
-def _pick_files_rows(
-    con: duckdb.DuckDBPyConnection, subset: FilesSubset, wallet: str, funder_cap: int
-) -> dict[str, str]:
-    """Keep the wallet's rows and their context; the features the context could not cover."""
-    w = f"'{wallet}'"  # checked: 0x and 40 hex digits
-
-    def is_w(column: str) -> str:
-        return f"lower({column}) = {w}"
-
-    subset.keep(
-        "transactions",
-        Pick(f"{is_w('from_address')} or {is_w('to_address')} or {is_w('receipt_contract_address')}"),
-    )
-    # A token's own Transfer events date its activity (first_seen / last_seen of a token contract).
-    subset.keep(
-        "token_transfers", Pick(f"{is_w('from_address')} or {is_w('to_address')} or {is_w('token_address')}")
-    )
-    subset.keep("dex_trades", Pick(is_w("taker")))
-    subset.keep("nft_trades", Pick(f"{is_w('buyer')} or {is_w('seller')}"))
-    subset.keep("balances", Pick(is_w("address")))
-    subset.keep("labels", Pick(is_w("address")))
-    # The newest transaction the batch would load: its time is the data's horizon.
-    ts = timestamp_value("block_timestamp")
-    subset.keep_newest(
-        "transactions",
-        f"case when {ts} >= timestamp '{MAINNET_LAUNCH}' and {ts} < timestamp '{LATEST_TIME}' then {ts} end",
-    )
-
-    context = context_of(con, wallet, subset.kept("transactions"), subset.kept("token_transfers"))
-    paid = _address_table(con, "__live_paid", context.paid)
-    tokens = _address_table(con, "__live_tokens", context.tokens)
-    subset.keep(
-        "token_transfers",
-        Pick(f"lower(token_address) in (select a from {paid} union all select {w})", "lower(token_address)"),
-    )
-    subset.keep(
-        "contracts",
-        Pick(
-            f"lower(address) in (select a from {paid} union all select a from {tokens} union all select {w})"
-        ),
-    )
-    subset.keep("nft_trades", Pick(f"lower(nft_contract_address) in {tokens}", "lower(nft_contract_address)"))
-    subset.keep("tokens", Pick(f"lower(address) in {tokens}"))
-    funder = f"'{context.funder}'" if context.funder else "null"
-    _, _, _, funder_sends = subset.keep(
-        "transactions",
-        Pick(f"lower(from_address) in {paid}", "lower(from_address)"),
-        Pick(f"lower(to_address) in {paid} and length(input) >= 10", "lower(to_address)"),
-        # ethereum-etl token transfers carry no time: the loader takes their block's, else
-        # their transaction's, so both come along.
-        Pick(f"lower(hash) in (select lower(transaction_hash) from {subset.kept('token_transfers')})"),
-        Pick(f"lower(from_address) = {funder} and {_MOVES_ETH}", cap=funder_cap),
-    )
-    gaps = _funder_gap(context.funder, funder_cap) if context.funder and funder_sends is None else {}
-    if context.funder and funder_sends is not None:
-        # Whether each address the funder paid was freshly funded by it: its first ETH received
-        # and its first transaction sent, in chain order.
-        funded = _address_table(
-            con, "__live_funded", funded_by(con, context.funder, subset.kept("transactions"))
-        )
-        subset.keep(
-            "transactions",
-            Pick(f"lower(from_address) in {funded}", "lower(from_address)", _CHAIN_ORDER),
-            Pick(f"lower(to_address) in {funded} and {_MOVES_ETH}", "lower(to_address)", _CHAIN_ORDER),
-        )
-    number = "try_cast(nullif(regexp_extract({}, '^([0-9]+)(\\.0*)?$', 1), '') as bigint)"
-    blocks = " union all ".join(
-        f"select {number.format('block_number')} from {subset.kept(t)}"
-        for t in ("transactions", "token_transfers", "contracts")
-        if subset.has(t)
-    )
-    subset.keep("blocks", Pick(f"{number.format('number')} in ({blocks})"))
-    return gaps
-
-
-def _address_table(con: duckdb.DuckDBPyConnection, name: str, addresses: tuple[str, ...]) -> str:
-    con.execute(f"create or replace temp table {name} (a varchar)")
-    if addresses:
-        con.executemany(f"insert into {name} values (?)", [[a] for a in addresses])
-    return f"(select a from {name})"
-
-
 # ---------------------------------------------------------------- dune
 
 
@@ -530,11 +338,11 @@ def _fetch_dune(
     with raw_load(con, source="dune") as load:
         for table in DUNE_TABLES:
             load.mark_provided(table)
-        own = [LIVE_QUERIES[n].bind(address=wallet) for n in _OWN_QUERIES]
+        own = [LIVE_QUERIES[n].bind(address=wallet) for n in OWN_QUERIES]
         _run_dune(load, [*own, LIVE_QUERIES["live_latest_transaction"]], access)
 
         context = context_of(con, wallet, load.staged("transactions"), load.staged("token_transfers"))
-        queries = _list_queries(
+        queries = list_queries(
             ("live_context_transactions", context.paid),
             ("live_context_token_transfers", (*context.paid, wallet)),
             ("live_contract_creations", (*context.paid, *context.tokens, wallet)),
@@ -549,25 +357,12 @@ def _fetch_dune(
 
         if funder_query is not None and context.funder:
             if "live_funder_transactions" in capped:
-                gaps = _funder_gap(context.funder, cap)
+                gaps = funder_gap(context.funder, cap)
             else:
                 funded = funded_by(con, context.funder, load.staged("transactions"))
-                _run_dune(load, _list_queries(("live_context_transactions", funded)), access)
-        _drop_repeated_keys(load)
+                _run_dune(load, list_queries(("live_context_transactions", funded)), access)
+        drop_repeated_keys(load)
     return dict(load.row_counts), gaps
-
-
-_OWN_QUERIES = ("live_transactions", "live_token_transfers", "live_dex_trades", "live_nft_trades")
-
-
-def _list_queries(*lists: tuple[str, tuple[str, ...]]) -> list[LiveDuneQuery]:
-    """Each list query bound to its addresses, split into executions of at most MAX_LIST_ADDRESSES."""
-    queries = []
-    for name, addresses in lists:
-        unique = sorted(set(addresses))
-        for start in range(0, len(unique), MAX_LIST_ADDRESSES):
-            queries.append(LIVE_QUERIES[name].bind(addresses=unique[start : start + MAX_LIST_ADDRESSES]))
-    return queries
 
 
 def _run_dune(
@@ -632,23 +427,6 @@ def _reason(access: DuneAccess, message: str) -> str:
     return text.replace(access.api_key, "***") if access.api_key else text
 
 
-def _drop_repeated_keys(load: RawLoad) -> None:
-    """Keep one row per key.
-
-    The two rounds may fetch one row twice: a paid address's first transaction sent can be one
-    the wallet received.
-    """
-    for name in DUNE_TABLES:
-        keys = ", ".join(RAW_TABLES[name].key)
-        staged = load.staged(name)
-        load.con.execute(
-            f"delete from {staged} where rowid in (select rowid from (select rowid, row_number() "
-            f"over (partition by {keys} order by rowid) as n from {staged}) where n > 1)"
-        )
-        row = load.con.execute(f"select count(*) from {staged}").fetchone()
-        load.row_counts[name] = int(row[0]) if row else 0
-
-
 # ---------------------------------------------------------------- features and persona
 
 
@@ -677,14 +455,6 @@ def _build_with_dbt(db_path: Path, work: Path, config: LiveConfig) -> None:
     project = _dbt_project(config)
     env = {**project.env, "WALLET_DUCKDB_TEMP_DIR": str(work / "spill")}
     build_with_dbt(dataclasses.replace(project, env=env), db_path)
-
-
-def _features_of(con: duckdb.DuckDBPyConnection, wallet: str) -> dict[str, Any] | None:
-    cursor = con.execute("select * from marts.wallet_features where address = ?", [wallet])
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 _models: dict[tuple[str, str], Any] = {}
