@@ -1,6 +1,6 @@
 """The project's DuneSQL queries: what each returns, and how a run of one is parameterized.
 
-Each query is a `.sql` file in `wallet_pipeline/lib/dune_queries/`, written in DuneSQL with Dune's
+Each query is a `.sql` file in `wallet_pipeline/logic/dune_sql/`, written in DuneSQL with Dune's
 `{{parameter}}` syntax. Its output columns are named as the raw table's, so this module is the one
 place where Dune's tables meet the raw schema. The queries can run two ways:
 
@@ -53,7 +53,7 @@ class DuneQuery:
 
     def sql(self) -> str:
         """The query's DuneSQL text with `{{day}}` and `{{max_rows}}` parameters."""
-        return resources.files("wallet_pipeline.lib.dune_queries").joinpath(f"{self.name}.sql").read_text()
+        return resources.files("wallet_pipeline.logic.dune_sql").joinpath(f"{self.name}.sql").read_text()
 
     def parameters(self, day: dt.date | None, max_rows: int) -> dict[str, str]:
         """Validated parameter values for a run."""
