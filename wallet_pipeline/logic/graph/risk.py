@@ -9,15 +9,18 @@ Factors of a cluster (values in [0, 1]):
 
 - **scam_rate** = max(token share, wallet share): the stronger of two lines of evidence.
   *Token share*: of the tokens the cluster's wallets created (`contract_creations`), the share that
-  are labelled `scam` or show a rug pull (`rugged_tokens`). *Wallet share*: the share of members
-  labelled scam / phishing / sanctioned or taking part in a malicious pattern (`pattern_wallets`).
-- **reputation**: the median of the members' `wallet_reputation`; value = 1 - median / 100.
+  are labelled `scam` or rugged (`rugged_tokens`: pulls, dumps, honeypots). *Wallet share*: the
+  members' mean evidence strength (`wallet_evidence`: their own patterns, each of a strength in
+  `RiskConfig.strengths`, or their spread from `risk_spread`).
+- **reputation**: the median of the members' `wallet_reputation`, each lowered by its own evidence
+  (`behaviour_reputation`); value = 1 - median / 100.
 - **density**: cohesion, the share of the members' link weight (every edge type after the hub
   guard, summed per wallet pair) that stays inside the cluster. A closed group
   that only deals with itself scores 1. (Plain graph density, pairs / possible pairs, falls with
   size and is kept in the breakdown as evidence only.)
-- **known_scammers**: `min(1, count / known_full)`, count = members labelled scam, phishing or
-  sanctioned.
+- **known_scammers**: the larger of `min(1, count / known_full)`, count = members labelled scam,
+  phishing or sanctioned, and the strongest member evidence (a member convicted by its own
+  behaviour is a known scammer too).
 
 Rug pull (`rugged_tokens`): a token created in `contract_creations`, bought on a DEX by at least
 `rug_min_buyers` distinct wallets other than its creator, then within `rug_window_days` of its
@@ -25,7 +28,9 @@ first trade either (a) *pull*: the creator removes liquidity holding the token (
 dbt's `decoded.liquidity_events` with the creator as provider; without that table, a transaction
 the creator signs, not a DEX trade, in which the token leaves one of its pools for the creator),
 after at least `rug_min_buyers` buyers; or (b) *dump*: the creator sells the token on a DEX for
-at least `rug_dump_ratio` of the USD the other buyers paid before.
+at least `rug_dump_ratio` of the USD the other buyers paid before. Honeypot (`rug_kind`
+'honeypot'): a token bought by at least `rug_min_buyers` wallets, none of whom (at most
+`honeypot_max_seller_share` of them) ever sold it, while its creator sold it.
 
 Malicious patterns (`pattern_wallets`), from the edge rules and raw data:
 `poisoning` edge (both ends); `peel_chain` (a wallet both receiving and sending `peel_forward`
@@ -34,20 +39,24 @@ edges, linked by one to another such wallet: a chain of at least two hops); `syb
 `sybil_min_members` of them); `nft_wash` (an `nft_repeat_trade` edge whose wallet sold the same NFT
 at least twice); `token_ring` (a directed cycle of 3 to `ring_max_len` wallets passing one token,
 each hop repeated `ring_min_repeats` times at amounts within `ring_amount_tol` of the cycle's
-median); `scam_label` edge (both ends); `rug_creator` (created a rugged token) and `rug_co_creation`
-(a `co_creation` edge with a rug creator); `label` (labelled scam, phishing or sanctioned).
+median); `rug_creator` / `honeypot_creator` (created a rugged token / a honeypot) and
+`rug_co_creation` (a `co_creation` edge with a rug creator); `label` (labelled scam, phishing or
+sanctioned). `PATTERN_SIDE` says which side each incriminates. A `scam_label` edge (a transfer
+with a labelled address) is no pattern: paying a scammer makes a victim, not a suspect.
 
 Wallets (`score_wallets`): every address with a reputation. A wallet in a cluster takes the
-cluster's scam rate (raised to 1 when the wallet itself shows a pattern), density and known
-scammers, and its own reputation: a cluster is believed to be one actor. A singleton uses its own
-factors: scam rate 1 when it shows a pattern or label (else its rugged-token share), density 0,
-known scammers 1 when it is itself labelled.
+cluster's scam rate and known scammers (each raised to its own evidence strength), density, and
+its own reputation: a cluster is believed to be one actor. A singleton uses its own factors: scam
+rate and known scammers = its evidence strength (scam rate at least its rugged-token share; known
+scammers 1 when labelled), density 0. A wallet on the victim side (it paid a perpetrator, was paid
+by none and shows no evidence of its own) keeps its own factors even inside a cluster.
+docs/risk.md has the reasons and the calibration.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import networkx as nx
@@ -55,9 +64,37 @@ import numpy as np
 import pandas as pd
 
 from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
-from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS
+from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, RepConfig
+from wallet_pipeline.logic.graph.risk_spread import (
+    SpreadConfig,
+    paid_by_perpetrators,
+    paid_perpetrators,
+    perpetrator_spread,
+)
 
 FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
+
+# Which side of the behaviour each pattern incriminates, and how specific it is of a perpetrator.
+# 1.0: the pattern needs the perpetrator's own signature (deploying and pulling a token, signing
+# transfers out of look-alike addresses, funding and sweeping a farm, cycling one amount). Peel
+# chains 0.8: an exchange user forwarding a withdrawal twice looks alike now and then (4 benign
+# wallets against 528 launderers over the 20 kept worlds). NFT repeat trades 0.5: friends trading
+# one NFT back and forth do it too (44 benign wallets against 86 wash traders there).
+PATTERN_SIDE = {
+    "label": "the labelled address itself",
+    "rug_creator": "the creator who pulled liquidity or dumped on buyers",
+    "honeypot_creator": "the creator who sold a token its buyers could not sell",
+    "rug_co_creation": "a wallet moving the rugged token out of addresses it does not own",
+    "token_ring": "each member of a cycle passing one amount round",
+    "nft_wash": "both sides of repeat NFT trades, when the wallet sold the same NFT twice",
+    "sybil": "funded-and-swept members, their funder and their collector",
+    "peel_chain": "each hop forwarding what it just received",
+    "poisoning": "the signer and the look-alike address it moves tokens for (never the victim)",
+}
+PATTERN_STRENGTH = {
+    "label": 1.0, "rug_creator": 1.0, "honeypot_creator": 1.0, "rug_co_creation": 1.0,
+    "token_ring": 1.0, "sybil": 1.0, "poisoning": 1.0, "peel_chain": 0.8, "nft_wash": 0.5,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,6 +121,10 @@ class RiskConfig:
     ring_min_repeats: int = 3
     ring_amount_tol: float = 0.02
     ring_max_len: int = 8
+    # Honeypots: buyers that could not sell while the creator could.
+    honeypot_max_seller_share: float = 0.0
+    # How specific each pattern is of a perpetrator (0-1); see PATTERN_SIDE for the side it names.
+    strengths: dict[str, float] = field(default_factory=lambda: dict(PATTERN_STRENGTH))
 
     def weights(self) -> dict[str, float]:
         return {
@@ -201,12 +242,29 @@ def rugged_tokens(
                    (select count(distinct b.who) from buys b where b.token = e.token and b.t < e.t) buyers,
                    (select sum(b.usd) from buys b where b.token = e.token and b.t < e.t) paid
             from events e
+        ),
+        rugs as (
+            select s.token, c.creator, arg_min(s.kind, s.t) rug_kind, max(s.buyers) buyers, min(s.t) rug_time
+            from scored s join c using (token) join first_trade f using (token)
+            where s.buyers >= {int(cfg.rug_min_buyers)} and s.t <= f.t0 + {win}
+              and (s.kind = 'pull' or s.usd >= {cfg.rug_dump_ratio} * s.paid)
+            group by 1, 2
+        ),
+        buyer_stats as (
+            select b.token, count(distinct b.who) buyers,
+                   count(distinct b.who) filter (where b.who in (
+                       select trades.who from trades where trades.sold = b.token)) sellers
+            from buys b group by 1
+        ),
+        honeypots as (
+            select d.token, c.creator, 'honeypot' rug_kind, bs.buyers, min(d.t) rug_time
+            from dumps d join c using (token) join buyer_stats bs using (token)
+            where bs.buyers >= {int(cfg.rug_min_buyers)}
+              and bs.sellers <= {cfg.honeypot_max_seller_share} * bs.buyers
+              and d.token not in (select token from rugs)
+            group by all
         )
-        select s.token, c.creator, arg_min(s.kind, s.t) rug_kind, max(s.buyers) buyers, min(s.t) rug_time
-        from scored s join c using (token) join first_trade f using (token)
-        where s.buyers >= {int(cfg.rug_min_buyers)} and s.t <= f.t0 + {win}
-          and (s.kind = 'pull' or s.usd >= {cfg.rug_dump_ratio} * s.paid)
-        group by 1, 2 order by 1
+        select * from rugs union all select * from honeypots order by 1
         """
     ).df()[cols]
 
@@ -304,10 +362,12 @@ def pattern_wallets(
     trippers = _nft_round_trippers(con, schema)
     add((set(nft["src"]) | set(nft["dst"])) & trippers, "nft_wash")
     add(token_ring_wallets(con, cfg, schema)["address"], "token_ring")
-    lab = of("scam_label")
-    add(set(lab["src"]) | set(lab["dst"]), "scam_label")
+    # A `scam_label` edge is not a pattern: paying a labelled scammer makes a victim. Labels reach
+    # other wallets only through `risk_spread` (paths where the wallet is on the perpetrator's side).
+    honey = rugs["rug_kind"] == "honeypot" if len(rugs) else pd.Series(dtype=bool)
+    add(set(rugs.loc[~honey, "creator"]) if len(rugs) else set(), "rug_creator")
+    add(set(rugs.loc[honey, "creator"]) if len(rugs) else set(), "honeypot_creator")
     creators = set(rugs["creator"]) if len(rugs) else set()
-    add(creators, "rug_creator")
     co = of("co_creation")
     co = co[co["src"].isin(creators) | co["dst"].isin(creators)]
     add(set(co["src"]) | set(co["dst"]), "rug_co_creation")
@@ -417,6 +477,100 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.to_dict("records") if len(frame.columns) else [{} for _ in range(len(frame))]
 
 
+def wallet_evidence(
+    patterns: pd.DataFrame, spread: pd.DataFrame | None = None, cfg: RiskConfig | None = None
+) -> pd.DataFrame:
+    """Per wallet with any evidence: `address, patterns, pattern_strength, spread, strength, paths`.
+
+    `pattern_strength` is the strongest of its own patterns (`RiskConfig.strengths`), `spread` its
+    value from `risk_spread.perpetrator_spread`, `strength` the larger of the two.
+    """
+    cfg = cfg or RiskConfig()
+    cols = ["address", "patterns", "pattern_strength", "spread", "strength", "paths"]
+    p = patterns[["address", "patterns"]].copy()
+    p["pattern_strength"] = [
+        max((cfg.strengths.get(x, 1.0) for x in str(v).split(",") if x), default=0.0) for v in p["patterns"]
+    ]
+    empty = pd.DataFrame(columns=["address", "spread", "paths"])
+    sp = spread if spread is not None and len(spread) else empty
+    sp = sp[["address", "spread", "paths"]].astype({"address": object})
+    out = p.astype({"address": object}).merge(sp, on="address", how="outer")
+    out["pattern_strength"] = pd.to_numeric(out["pattern_strength"]).fillna(0.0)
+    out["spread"] = pd.to_numeric(out["spread"]).fillna(0.0)
+    out["strength"] = np.maximum(out["pattern_strength"], out["spread"])
+    out["paths"] = [v if isinstance(v, list) else [] for v in out["paths"]]
+    return out[cols]
+
+
+def behaviour_reputation(
+    reputation: pd.DataFrame, evidence: pd.DataFrame, rep_cfg: RepConfig | None = None
+) -> pd.DataFrame:
+    """`address, reputation, behaviour_points`: reputation lowered by the wallet's own evidence.
+
+    A full conviction (evidence strength 1: a pattern that needs the perpetrator's own signature,
+    or a spread of 1) weighs like a scam label: `RepConfig.bad_label_points` and a cap at
+    `bad_label_cap`. Weaker evidence (peel chains, NFT repeat trades) leaves the reputation alone:
+    it already counts in scam rate and known scammers, and taking 40 points off two benign
+    forwarders of a withdrawal put them at High in a kept world. A label is not counted twice.
+    """
+    rep_cfg = rep_cfg or RepConfig()
+    out = reputation[["address", "reputation"]].copy()
+    st = out["address"].map(evidence.set_index("address")["strength"]).fillna(0.0).to_numpy(dtype=float)
+    st = np.where(st >= 1.0, 1.0, 0.0)
+    labelled = reputation["label_points"].to_numpy(dtype=float) if "label_points" in reputation else 0.0
+    extra = np.minimum(0.0, rep_cfg.bad_label_points * st - np.minimum(labelled, 0.0))
+    rep = np.clip(out["reputation"].to_numpy(dtype=float) + extra, 0, 100)
+    rep = np.where(st >= 1.0, np.minimum(rep, rep_cfg.bad_label_cap), rep)
+    out["reputation"] = np.where(out["reputation"].isna(), np.nan, np.round(rep, 1))
+    out["behaviour_points"] = np.round(extra, 1)
+    return out
+
+
+def _evidence_or_default(
+    con: duckdb.DuckDBPyConnection,
+    edges: pd.DataFrame,
+    cfg: RiskConfig,
+    schema: str,
+    patterns: pd.DataFrame | None,
+    rugs: pd.DataFrame | None,
+    evidence: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rugs, evidence): computed when not given (`evidence` by `evidence_for`)."""
+    rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
+    if evidence is None:
+        evidence = evidence_for(con, edges, cfg, schema, patterns, rugs)
+    return rugs, evidence
+
+
+def _hubs(con: duckdb.DuckDBPyConnection) -> set[str]:
+    if not _has(con, "graph", "hubs", {"address"}):
+        return set()
+    return {r[0] for r in con.execute("select lower(address) from graph.hubs").fetchall()}
+
+
+def evidence_for(
+    con: duckdb.DuckDBPyConnection,
+    edges: pd.DataFrame,
+    cfg: RiskConfig | None = None,
+    schema: str = "raw",
+    patterns: pd.DataFrame | None = None,
+    rugs: pd.DataFrame | None = None,
+    spread_cfg: SpreadConfig | None = None,
+) -> pd.DataFrame:
+    """Every wallet's own patterns and its spread from them and the labels (`wallet_evidence`).
+
+    Seeds of the spread: each wallet with a pattern, at the strength of its strongest pattern.
+    Hubs (`graph.hubs`, when stored) are never reached.
+    """
+    cfg = cfg or RiskConfig()
+    rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
+    patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
+    own = wallet_evidence(patterns, None, cfg)
+    seeds = own.set_index("address")["pattern_strength"]
+    spread = perpetrator_spread(con, edges, seeds, spread_cfg, schema, hubs=_hubs(con))
+    return wallet_evidence(patterns, spread, cfg)
+
+
 def score_clusters(
     con: duckdb.DuckDBPyConnection,
     edges: pd.DataFrame,
@@ -426,14 +580,15 @@ def score_clusters(
     schema: str = "raw",
     patterns: pd.DataFrame | None = None,
     rugs: pd.DataFrame | None = None,
+    evidence: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per cluster: size, risk_score, risk_level, the four factors, evidence and `risk_breakdown`.
 
-    `patterns` and `rugs` (from `pattern_wallets`, `rugged_tokens`) are computed when not given.
+    `evidence` (from `wallet_evidence`: own patterns and spread) is built from `patterns` alone when
+    not given; `patterns` and `rugs` are computed when not given.
     """
     cfg = cfg or RiskConfig()
-    rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
-    patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
+    rugs, evidence = _evidence_or_default(con, edges, cfg, schema, patterns, rugs, evidence)
     cols = [
         "cluster_id", "size", "risk_score", "risk_level", "scam_rate", "reputation", "density",
         "known_scammers", "tokens_created", "scam_tokens", "flagged_wallets", "risk_breakdown",
@@ -445,14 +600,20 @@ def score_clusters(
     tokens = _created_tokens(con, schema)
     tokens["bad"] = tokens["scam_label"].astype(bool) | tokens["token"].isin(rugged)
     m = clusters[["address", "cluster_id"]].merge(
-        reputation[["address", "reputation"]], on="address", how="left"
+        behaviour_reputation(reputation, evidence)[["address", "reputation"]], on="address", how="left"
     )
-    m["flagged"] = m["address"].isin(set(patterns["address"]))
+    ev = evidence.set_index("address")
+    m["strength"] = m["address"].map(ev["strength"]).fillna(0.0)
+    m["own"] = m["address"].map(ev["pattern_strength"]).fillna(0.0)
+    m["flagged"] = m["strength"] >= 0.5
     m["known"] = m["address"].isin(crushed)
     made = tokens.merge(m[["address", "cluster_id"]], left_on="creator", right_on="address")
     g = m.groupby("cluster_id", sort=True).agg(
         size=("address", "size"),
         flagged_wallets=("flagged", "sum"),
+        strength_sum=("strength", "sum"),
+        strongest=("strength", "max"),
+        convicted=("own", lambda s: int((s > 0).sum())),
         known_scammers=("known", "sum"),
         median_reputation=("reputation", "median"),
         members_with_reputation=("reputation", "count"),
@@ -465,26 +626,30 @@ def score_clusters(
         ["weight_inside", "weight_touching", "pairs_inside", "cohesion"]
     ].fillna(0.0)
     token_share = np.where(g["tokens_created"] > 0, g["scam_tokens"] / g["tokens_created"].clip(lower=1), 0.0)
-    wallet_share = g["flagged_wallets"] / g["size"]
+    wallet_share = g["strength_sum"] / g["size"]
+    labelled = np.minimum(1.0, g["known_scammers"] / cfg.known_full)
     values = pd.DataFrame(
         {
             "scam_rate": np.maximum(token_share, wallet_share),
             "reputation": 1 - g["median_reputation"] / 100,
             "density": g["cohesion"],
-            "known_scammers": np.minimum(1.0, g["known_scammers"] / cfg.known_full),
+            # A member convicted by its own behaviour or reached from one is a known scammer as
+            # much as a labelled one: labels are missing for most real rings.
+            "known_scammers": np.maximum(labelled, g["strongest"]),
         },
         index=g.index,
     )
     scored = _score_frame(values, cfg)
     n = g["size"].to_numpy()
     possible = n * (n - 1) / 2
-    evidence = {
+    evidence_cols = {
         "scam_rate": _records(
             pd.DataFrame(
                 {
                     "tokens_created": g["tokens_created"], "scam_tokens": g["scam_tokens"],
                     "token_share": np.round(token_share, 4), "flagged_wallets": g["flagged_wallets"],
                     "members": g["size"], "wallet_share": wallet_share.round(4),
+                    "incriminates": "the cluster, one actor: its created tokens and its members' evidence",
                 }
             )
         ),
@@ -499,7 +664,14 @@ def score_clusters(
                 }
             )
         ),
-        "known_scammers": _records(pd.DataFrame({"count": g["known_scammers"]})),
+        "known_scammers": _records(
+            pd.DataFrame(
+                {
+                    "count": g["known_scammers"], "convicted_by_behaviour": g["convicted"],
+                    "strongest_member_evidence": g["strongest"].round(4),
+                }
+            )
+        ),
     }  # fmt: skip
     out = pd.DataFrame(
         {
@@ -514,7 +686,7 @@ def score_clusters(
             "tokens_created": g["tokens_created"].to_numpy(),
             "scam_tokens": g["scam_tokens"].to_numpy(),
             "flagged_wallets": g["flagged_wallets"].astype(int).to_numpy(),
-            "risk_breakdown": _breakdowns(values, scored, evidence, cfg),
+            "risk_breakdown": _breakdowns(values, scored, evidence_cols, cfg),
         }
     )
     return out[cols]
@@ -530,69 +702,89 @@ def score_wallets(
     schema: str = "raw",
     patterns: pd.DataFrame | None = None,
     rugs: pd.DataFrame | None = None,
+    evidence: pd.DataFrame | None = None,
+    paid: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per address of `reputation`, scored alone or with its cluster; see the module docstring.
 
     Columns: address, cluster_id (None for singletons), risk_score, risk_level, reputation,
-    patterns, risk_breakdown.
+    patterns, risk_breakdown. `paid` (from `risk_spread.paid_perpetrators`) only adds evidence.
     """
     cfg = cfg or RiskConfig()
-    rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
-    patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
+    rugs, evidence = _evidence_or_default(con, edges, cfg, schema, patterns, rugs, evidence)
     crushed = crush_labelled(con, schema)
     tokens = _created_tokens(con, schema)
     rugged = set(rugs["token"]) if len(rugs) else set()
     tokens["bad"] = tokens["scam_label"].astype(bool) | tokens["token"].isin(rugged)
     tok = tokens.groupby("creator").agg(tokens_created=("token", "size"), scam_tokens=("bad", "sum"))
     w = reputation[["address", "reputation"]].copy()
+    adjusted = behaviour_reputation(reputation, evidence)
     w["cluster_id"] = w["address"].map(clusters.set_index("address")["cluster_id"])
-    w["patterns"] = w["address"].map(patterns.set_index("address")["patterns"])
+    ev = evidence.set_index("address")
+    w["patterns"] = w["address"].map(ev["patterns"])
+    strength = w["address"].map(ev["strength"]).fillna(0.0).to_numpy(dtype=float)
+    spread = w["address"].map(ev["spread"]).fillna(0.0)
+    paths = w["address"].map(ev["paths"])
     w = w.join(tok, on="address")
     w[["tokens_created", "scam_tokens"]] = w[["tokens_created", "scam_tokens"]].fillna(0).astype(int)
-    cs = cluster_scores.set_index("cluster_id")[["scam_rate", "density", "known_scammers"]].astype(float)
-    w = w.join(cs.add_prefix("cluster_"), on="cluster_id")
-    in_cluster = w["cluster_scam_rate"].notna()
-    own_flag = w["patterns"].notna()
+    cs = cluster_scores.set_index("cluster_id")
+    cb = cs["risk_breakdown"].map(lambda b: json.loads(b)["known_scammers"]["value"])
+    w["cluster_scam_rate"] = w["cluster_id"].map(cs["scam_rate"].astype(float))
+    w["cluster_density"] = w["cluster_id"].map(cs["density"].astype(float))
+    w["cluster_known"] = w["cluster_id"].map(cb.astype(float))
+    strong = evidence.set_index("address")["strength"]
+    if paid is None:
+        paid = paid_perpetrators(edges, strong)
+    paid_n = w["address"].map(paid).fillna(0).astype(int)
+    # The victim side: it paid a perpetrator, was paid by none, and shows nothing of its own. Such a
+    # wallet grouped with the perpetrators (a clustering mistake or a shared funding source) keeps
+    # its own factors: a victim never inherits the scammer's risk.
+    victim = (paid_n > 0) & (strength < 0.5) & ~w["address"].isin(paid_by_perpetrators(edges, strong))
+    in_cluster = w["cluster_scam_rate"].notna() & ~victim
     self_labelled = w["address"].isin(crushed)
-    own_scam = np.where(
-        own_flag,
-        1.0,
-        np.where(w["tokens_created"] > 0, w["scam_tokens"] / w["tokens_created"].clip(lower=1), 0.0),
-    )
+    own_tokens = np.where(w["tokens_created"] > 0, w["scam_tokens"] / w["tokens_created"].clip(lower=1), 0.0)
+    own_scam = np.maximum(strength, own_tokens)
+    own_known = np.maximum(self_labelled.astype(float), strength)
     values = pd.DataFrame(
         {
             "scam_rate": np.where(
                 in_cluster, np.maximum(w["cluster_scam_rate"].fillna(0), own_scam), own_scam
             ),
-            "reputation": 1 - w["reputation"].fillna(50.0) / 100,
+            "reputation": 1 - adjusted["reputation"].fillna(50.0).to_numpy() / 100,
             "density": np.where(in_cluster, w["cluster_density"].fillna(0), 0.0),
             "known_scammers": np.where(
-                in_cluster,
-                np.minimum(1.0, w["cluster_known_scammers"].fillna(0) / cfg.known_full),
-                self_labelled.astype(float),
+                in_cluster, np.maximum(w["cluster_known"].fillna(0), own_known), own_known
             ),
         },
         index=w.index,
     )
     scored = _score_frame(values, cfg)
-    source = np.where(in_cluster, "cluster", "own")
-    evidence = {
+    source = np.where(in_cluster, "cluster", np.where(victim, "own (victim side)", "own"))
+    evidence_cols = {
         "scam_rate": _records(
             pd.DataFrame(
                 {
                     "source": source, "own_patterns": w["patterns"].fillna(""),
+                    "own_evidence": np.round(strength, 4), "spread": spread.round(4).to_numpy(),
                     "tokens_created": w["tokens_created"], "scam_tokens": w["scam_tokens"],
+                    # The victim side: paying a known perpetrator is shown and adds nothing.
+                    "paid_perpetrators": paid_n.to_numpy(),
                 }
             )
         ),
-        "reputation": [{"own_reputation": None if pd.isna(r) else float(r)} for r in w["reputation"]],
+        "reputation": [
+            {"own_reputation": None if pd.isna(r) else float(r), "behaviour_points": float(b)}
+            for r, b in zip(w["reputation"], adjusted["behaviour_points"], strict=True)
+        ],
         "density": _records(pd.DataFrame({"source": source})),
         "known_scammers": _records(
             pd.DataFrame({"source": source, "self_labelled": self_labelled.to_numpy()})
         ),
     }  # fmt: skip
+    for rec, p in zip(evidence_cols["scam_rate"], paths, strict=True):
+        rec["spread_paths"] = p if isinstance(p, list) else []
     w["risk_score"], w["risk_level"] = scored["risk_score"], scored["risk_level"]
-    w["risk_breakdown"] = _breakdowns(values, scored, evidence, cfg)
+    w["risk_breakdown"] = _breakdowns(values, scored, evidence_cols, cfg)
     return w[
         ["address", "cluster_id", "risk_score", "risk_level", "reputation", "patterns", "risk_breakdown"]
     ]

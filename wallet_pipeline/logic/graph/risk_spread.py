@@ -1,0 +1,230 @@
+"""Suspicion spread from known perpetrators along the paths that connect perpetrators, never to victims.
+
+Seeds are wallets already known bad: labelled scam / phishing / sanctioned, or convicted by a
+behaviour pattern of their own (`risk.pattern_wallets`), each with a strength in [0, 1]. A wallet
+near a seed is suspect only through a path in which it plays the perpetrator's side. Every path
+names the side it incriminates:
+
+- **proceeds** (incriminates the *receiver*): the wallet is fed by perpetrators. Value = the share
+  of its inbound transfers (counted over `direct_transfer`, `sweep`, `deposit_address` and
+  `peel_forward` edges, i.e. transfers the sender signed, dust and hubs already left out) that come
+  from seeds, each weighted by the seed's strength. A collector of rug proceeds or of a farm's
+  sweeps gets most of its inflow from seeds; an ordinary wallet paid once by a scammer among many
+  other senders gets a small share.
+- **funds** (incriminates the *funder*): the wallet gave a seed its first ETH (the seed's first
+  inbound transfer, before the seed signed anything, from a non-hub) and either did so for at least
+  `funds_min_seeds` seeds or also received from a seed it funded (the money came back). A victim
+  pays an operating scammer and gets nothing back, so this path never reaches a victim; the capital
+  behind a ring's deployers does.
+- **shared_payers** (incriminates the *receiver*): the wallet and a seed are paid by the same
+  low-degree wallets (victims who paid both). Each shared payer `c` adds `1 / (payees(c) - 1)`: a
+  payer who paid only the two is as specific as a direct link, one who paid fifty wallets says
+  little. Value = `(1 - exp(-sum)) * share`, where `share` is the part of the wallet's payers
+  that paid the seed too. At least `shared_payers_min` (2) different shared payers are needed:
+  a victim's friend, paid by that one victim, is not reached. Two exclusive shared payers give
+  0.86 when they are all the wallet's payers; a popular wallet a few of them paid gets little.
+
+Paying a seed incriminates nobody: the payer is a likely victim (`paid_perpetrators` counts it in
+the breakdown as evidence, adding no points).
+
+Values combine as a noisy-or over paths and seeds (`1 - prod(1 - strength * value)`). The spread
+runs `hops` rounds: wallets reaching `next_seed_min` in one round seed the next with their value,
+so a deposit address fed by a ring's collector is reached through the collector. Ground truth is
+never read here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from wallet_pipeline.logic.graph.hubs import table_columns
+
+FLOW_EDGES = ("direct_transfer", "sweep", "deposit_address", "peel_forward")
+SPREAD_COLUMNS = ["address", "spread", "paths"]
+
+
+@dataclass(frozen=True)
+class SpreadConfig:
+    """How far and how strongly suspicion spreads."""
+
+    hops: int = 2
+    # A wallet this suspect after one round seeds the next: the middle of [0, 1], so a wallet
+    # whose inflow is mostly from perpetrators passes it on, one paid now and then does not.
+    next_seed_min: float = 0.5
+    funds_min_seeds: int = 2
+    # Paths below this value are not kept (noise from one transfer among hundreds).
+    min_value: float = 0.05
+    # Payers of more wallets than this are services or airdrops, not victims of one actor.
+    shared_payer_max_payees: int = 50
+    # One payer paying two wallets is ordinary (a victim's friend); two different payers who each
+    # paid both the seed and the wallet are a pattern.
+    shared_payers_min: int = 2
+    # Seeds at least this strong count as perpetrators a payer paid (the victim side).
+    victim_of_min: float = 0.5
+
+
+def _flows(edges: pd.DataFrame) -> pd.DataFrame:
+    """src, dst, n: transfers the sender signed, one row per ordered pair (the largest count of its rules)."""
+    if edges.empty:
+        return pd.DataFrame(columns=["src", "dst", "n"])
+    f = edges[edges["edge_type"].isin(FLOW_EDGES) & edges["directed"].astype(bool)]
+    f = f.assign(n=f["n"].fillna(1).astype(float).clip(lower=1))
+    f = f[f["src"] != f["dst"]]
+    return f.groupby(["src", "dst"], as_index=False)["n"].max()
+
+
+def _first_funders(con: duckdb.DuckDBPyConnection, schema: str, seeds: list[str]) -> pd.DataFrame:
+    """seed, funder: who sent a seed its first ETH, when that came before the seed signed anything."""
+    tx = table_columns(con, schema, "transactions")
+    if not seeds or not {"from_address", "to_address", "value", "block_timestamp"} <= tx:
+        return pd.DataFrame(columns=["seed", "funder"])
+    s = pd.DataFrame({"seed": seeds})  # noqa: F841
+    status = "and receipt_status is distinct from 0" if "receipt_status" in tx else ""
+    return con.sql(
+        f"""
+        with x as (
+            select lower(from_address) a, lower(to_address) b, block_timestamp::timestamp t,
+                   try_cast(value as double) v
+            from {schema}.transactions where to_address is not null {status}
+        ),
+        first_in as (
+            select b seed, arg_min(a, t) funder, min(t) t from x semi join s on s.seed = x.b
+            where v > 0 group by b
+        ),
+        first_out as (select a seed, min(t) t from x semi join s on s.seed = x.a group by a)
+        select f.seed, f.funder from first_in f left join first_out o using (seed)
+        where (o.t is null or f.t <= o.t) and f.funder <> f.seed
+        """
+    ).df()
+
+
+def _noisy_or(values: pd.Series) -> float:
+    return float(1 - np.prod(1 - values.clip(0, 1).to_numpy()))
+
+
+def _one_round(
+    con: duckdb.DuckDBPyConnection,
+    flows: pd.DataFrame,
+    seeds: pd.Series,
+    hubs: set[str],
+    cfg: SpreadConfig,
+    schema: str,
+) -> pd.DataFrame:
+    """address, via, source, value: every path from a seed to a wallet in one round."""
+    rows: list[pd.DataFrame] = []
+    strength = seeds.to_dict()
+    # proceeds: share of the wallet's inbound transfers that come from seeds (strength-weighted).
+    if len(flows):
+        inbound = flows.groupby("dst")["n"].sum()
+        fed = flows[flows["src"].isin(strength)]
+        fed = fed.assign(value=fed["n"] * fed["src"].map(strength) / fed["dst"].map(inbound))
+        # One share per receiver (summed over its perpetrator senders), named after the largest.
+        fed = fed.sort_values("value", ascending=False).groupby("dst", as_index=False)
+        fed = fed.agg(source=("src", "first"), value=("value", "sum"))
+        rows.append(pd.DataFrame({"address": fed["dst"], "via": "proceeds", "source": fed["source"],
+                                  "value": fed["value"].clip(upper=1.0)}))  # fmt: skip
+    # funds: first funder of several seeds, or of one that paid it back.
+    ff = _first_funders(con, schema, list(strength))
+    ff = ff[~ff["funder"].isin(hubs)]
+    if len(ff):
+        back = set(zip(flows["src"], flows["dst"], strict=True)) if len(flows) else set()
+        n_funded = ff.groupby("funder")["seed"].transform("size")
+        returned = [(s, f) in back for s, f in zip(ff["seed"], ff["funder"], strict=True)]
+        ok = ff[(n_funded >= cfg.funds_min_seeds).to_numpy() | np.array(returned, dtype=bool)]
+        rows.append(pd.DataFrame({"address": ok["funder"], "via": "funds", "source": ok["seed"],
+                                  "value": ok["seed"].map(strength)}))  # fmt: skip
+    # shared_payers: paid by the same low-degree payers as a seed.
+    if len(flows):
+        payees = flows.groupby("src")["dst"].nunique()
+        small = payees[(payees >= 2) & (payees <= cfg.shared_payer_max_payees)]
+        pf = flows[flows["src"].isin(small.index) & ~flows["src"].isin(strength)]
+        by_seed = pf[pf["dst"].isin(strength)][["src", "dst"]].rename(columns={"dst": "seed"})
+        pairs = pf[["src", "dst"]].merge(by_seed, on="src")
+        pairs = pairs[pairs["dst"] != pairs["seed"]]
+        pairs = pairs.merge(
+            pairs.groupby(["dst", "seed"])["src"].nunique().rename("n_shared").reset_index(),
+            on=["dst", "seed"],
+        )
+        pairs = pairs[pairs["n_shared"] >= cfg.shared_payers_min]
+        if len(pairs):
+            pairs["w"] = pairs["seed"].map(strength) / (pairs["src"].map(small) - 1)
+            agg = pairs.groupby(["dst", "seed"]).agg(w=("w", "sum"), shared=("src", "nunique")).reset_index()
+            payers = flows.groupby("dst")["src"].nunique()
+            share = agg["shared"] / agg["dst"].map(payers)
+            rows.append(pd.DataFrame({"address": agg["dst"], "via": "shared_payers", "source": agg["seed"],
+                                      "value": (1 - np.exp(-agg["w"])) * share}))  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=["address", "via", "source", "value"])
+    out = pd.concat(rows, ignore_index=True)
+    out = out[~out["address"].isin(hubs) & (out["value"] >= cfg.min_value)]
+    return out[~out["address"].isin(strength)]
+
+
+def perpetrator_spread(
+    con: duckdb.DuckDBPyConnection,
+    edges: pd.DataFrame,
+    seeds: pd.Series,
+    cfg: SpreadConfig | None = None,
+    schema: str = "raw",
+    hubs: set[str] | None = None,
+) -> pd.DataFrame:
+    """One row per wallet reached: `address, spread` (0-1) and `paths` (list of dicts, strongest first).
+
+    `seeds` maps address -> strength in [0, 1]. Seeds themselves are not in the result.
+    """
+    cfg = cfg or SpreadConfig()
+    hubs = hubs or set()
+    flows = _flows(edges)
+    current = seeds[seeds > 0].astype(float)
+    known = set(current.index)
+    found: list[pd.DataFrame] = []
+    for _ in range(max(cfg.hops, 0)):
+        if current.empty:
+            break
+        paths = _one_round(con, flows, current, hubs, cfg, schema)
+        paths = paths[~paths["address"].isin(known)]
+        if paths.empty:
+            break
+        found.append(paths)
+        value = paths.groupby("address")["value"].agg(_noisy_or)
+        current = value[value >= cfg.next_seed_min]
+        known |= set(value.index)
+    if not found:
+        return pd.DataFrame(columns=SPREAD_COLUMNS)
+    allp = pd.concat(found, ignore_index=True).sort_values("value", ascending=False)
+    allp["value"] = allp["value"].round(4)
+    spread = allp.groupby("address")["value"].agg(_noisy_or).round(4)
+    paths = allp.groupby("address").apply(
+        lambda g: g.head(3)[["via", "source", "value"]].to_dict("records"), include_groups=False
+    )
+    paths = paths.reindex(spread.index).to_numpy()
+    return pd.DataFrame({"address": spread.index, "spread": spread.to_numpy(), "paths": paths})
+
+
+def paid_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> pd.Series:
+    """Per wallet, how many perpetrators (seeds at least `victim_of_min` strong) it paid: the victim side.
+
+    Shown as evidence; it adds no risk, and `risk.score_wallets` keeps such a wallet, when it has
+    no evidence of its own, from inheriting the risk of the cluster it was grouped into.
+    """
+    cfg = cfg or SpreadConfig()
+    flows = _flows(edges)
+    strong = set(seeds[seeds >= cfg.victim_of_min].index)
+    if flows.empty or not strong:
+        return pd.Series(dtype=int)
+    paid = flows[flows["dst"].isin(strong) & ~flows["src"].isin(strong)]
+    return paid.groupby("src")["dst"].nunique()
+
+
+def paid_by_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> set[str]:
+    """Wallets that received a transfer from a perpetrator (a seed at least `victim_of_min` strong)."""
+    cfg = cfg or SpreadConfig()
+    flows = _flows(edges)
+    strong = set(seeds[seeds >= cfg.victim_of_min].index)
+    if flows.empty or not strong:
+        return set()
+    return set(flows.loc[flows["src"].isin(strong), "dst"])

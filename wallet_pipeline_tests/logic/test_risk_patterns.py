@@ -1,0 +1,163 @@
+"""Risk on small planted chains, through the real edge rules, clustering, reputation and scoring.
+
+Each unlabelled pattern (rug pull, honeypot, wash cycle, farm) must reach High on its own, and
+victims who pay a labelled phisher must stay at Low or below.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from wallet_pipeline.logic.graph import GraphConfig, build_edges, cluster_edges
+from wallet_pipeline.logic.graph.reputation import wallet_reputation
+from wallet_pipeline.logic.graph.risk import (
+    RiskConfig,
+    evidence_for,
+    rugged_tokens,
+    score_clusters,
+    score_wallets,
+)
+from wallet_pipeline_tests.logic.test_graph import ETH, T0, A, db, tok, tx
+from wallet_pipeline_tests.logic.test_graph_risk import add_dex
+
+GCFG = GraphConfig(features_table=None)
+RCFG = RiskConfig(rug_min_buyers=5)
+HIGH = ("High", "Critical")
+DAY = 60 * 24
+HOT = A(4000)
+EXCHANGE = [{"address": HOT, "label_type": "exchange", "name": "Kraken 1", "source": "t"}]
+WETH, POOL = A(800), A(801)
+
+
+def score(con) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(wallet scores, cluster scores) the way the entity steps compute them."""
+    edges = build_edges(con, GCFG).edges
+    clusters = cluster_edges(edges, GCFG).clusters[["address", "cluster_id"]]
+    evidence = evidence_for(con, edges, RCFG)
+    rep = wallet_reputation(con, features_table=None, bad_addresses=evidence["address"])
+    cs = score_clusters(con, edges, clusters, rep, RCFG, evidence=evidence)
+    ws = score_wallets(con, edges, clusters, rep, cs, RCFG, evidence=evidence)
+    return ws.set_index("address"), cs
+
+
+def ordinary_history(i: int, start_day: int = 0) -> list[dict]:
+    """A retail wallet: funded from an exchange, then pays a few friends of its own over two months."""
+    w = A(i)
+    rows = [tx(HOT, w, 2 * ETH, minutes=start_day * DAY)]
+    rows += [tx(w, A(5000 + 10 * i + k), ETH // 10, minutes=(start_day + 10 * k + 1) * DAY) for k in range(6)]
+    return rows
+
+
+def trade(taker: str, bought: str, sold: str, usd: float, hours: float) -> dict:
+    return {"block_time": T0 + pd.Timedelta(hours=hours), "tx_hash": f"0xt{taker}{bought}{hours}",
+            "taker": taker, "tx_from": taker, "token_bought_address": bought, "token_sold_address": sold,
+            "amount_usd": usd, "project_contract_address": POOL}  # fmt: skip
+
+
+def test_victims_who_pay_a_labelled_phisher_stay_at_low_or_below() -> None:
+    phisher = A(1)
+    victims = [A(100 + i) for i in range(8)]
+    rows = [tx(HOT, phisher, ETH // 10, minutes=0)]
+    for i, v in enumerate(victims):
+        rows += ordinary_history(100 + i)
+        rows.append(tx(v, phisher, ETH, minutes=(70 + i) * DAY))
+    rows.append(tx(phisher, A(2), 7 * ETH, minutes=80 * DAY))  # the phisher cashes out
+    labels = EXCHANGE + [
+        {"address": phisher, "label_type": "phishing", "name": "Fake_Phishing1", "source": "t"}
+    ]
+    ws, _ = score(db(rows, labels=labels))
+    assert ws.loc[victims, "risk_level"].isin(["Low", "Minimal"]).all(), ws.loc[victims, "risk_score"]
+    assert ws.at[phisher, "risk_level"] in HIGH
+    # The victims are named as payers of a perpetrator, and the cash-out wallet as its receiver.
+    b = json.loads(ws.at[victims[0], "risk_breakdown"])["scam_rate"]["evidence"]
+    assert b["paid_perpetrators"] == 1 and b["spread"] == 0
+    assert ws.at[A(2), "risk_level"] in HIGH
+    assert json.loads(ws.at[A(2), "risk_breakdown"])["scam_rate"]["evidence"]["spread_paths"][0]["via"] == (
+        "proceeds"
+    )
+
+
+def _launch(creator: str, token: str, buyers: list[str], creator_sells_usd: float, buyers_sell: bool):
+    """Creator launches `token`; buyers buy $500 each; the creator and maybe the buyers sell."""
+    dex = [trade(b, token, WETH, 500.0, hours=2 + i) for i, b in enumerate(buyers)]
+    if buyers_sell:
+        dex += [trade(b, WETH, token, 450.0, hours=30 + i) for i, b in enumerate(buyers[:3])]
+    dex.append(trade(creator, WETH, token, creator_sells_usd, hours=48))
+    return dex
+
+
+def test_an_unlabelled_rug_pull_ring_reaches_high() -> None:
+    collector, deployer, token = A(1), A(2), A(900)
+    buyers = [A(100 + i) for i in range(8)]
+    rows = [tx(HOT, collector, 20 * ETH, minutes=0), tx(collector, deployer, 5 * ETH, minutes=60)]
+    rows += [tx(deployer, collector, 9 * ETH, minutes=50 * 60)]  # the proceeds go back
+    for i, b in enumerate(buyers):
+        rows += [tx(HOT, b, ETH, minutes=i)]
+    con = db(
+        rows,
+        labels=EXCHANGE,
+        tokens=[{"address": token, "decimals": 18}],
+        creations=[{"address": token, "creator_address": deployer, "block_timestamp": T0}],
+    )
+    add_dex(con, _launch(deployer, token, buyers, creator_sells_usd=4000.0, buyers_sell=False))
+    assert list(rugged_tokens(con, RCFG)["rug_kind"]) == ["dump"]
+    ws, _ = score(con)
+    assert ws.at[deployer, "risk_level"] in HIGH and "rug_creator" in ws.at[deployer, "patterns"]
+    assert ws.at[collector, "risk_level"] in HIGH, ws.at[collector, "risk_breakdown"]
+    assert not ws.loc[buyers, "risk_level"].isin(HIGH).any()
+
+
+def test_a_honeypot_whose_buyers_never_sold_reaches_high_and_a_traded_token_does_not() -> None:
+    def world(buyers_sell: bool):
+        creator, token = A(2), A(900)
+        buyers = [A(100 + i) for i in range(8)]
+        rows = [tx(HOT, creator, 2 * ETH, minutes=0)] + [
+            tx(HOT, b, ETH, minutes=1 + i) for i, b in enumerate(buyers)
+        ]
+        con = db(
+            rows,
+            labels=EXCHANGE,
+            tokens=[{"address": token, "decimals": 18}],
+            creations=[{"address": token, "creator_address": creator, "block_timestamp": T0}],
+        )
+        # The creator takes $900 of the $4,000 paid: too little for a dump, enough for a honeypot.
+        add_dex(con, _launch(creator, token, buyers, creator_sells_usd=900.0, buyers_sell=buyers_sell))
+        return con, creator
+
+    con, creator = world(buyers_sell=False)
+    assert list(rugged_tokens(con, RCFG)["rug_kind"]) == ["honeypot"]
+    ws, _ = score(con)
+    assert ws.at[creator, "patterns"] == "honeypot_creator" and ws.at[creator, "risk_level"] in HIGH
+    con, creator = world(buyers_sell=True)
+    assert rugged_tokens(con, RCFG).empty
+    ws, _ = score(con)
+    assert ws.at[creator, "risk_level"] not in HIGH
+
+
+def test_an_unlabelled_wash_cycle_reaches_high() -> None:
+    token = A(901)
+    ring = [A(1), A(2), A(3), A(4)]
+    rows, transfers = [tx(HOT, w, ETH, minutes=i) for i, w in enumerate(ring)], []
+    for rnd in range(4):
+        for i, w in enumerate(ring):
+            t, r = tok(token, w, ring[(i + 1) % len(ring)], 1000 * 10**18, minutes=(rnd * 4 + i + 1) * 60)
+            rows.append(t)
+            transfers.append(r)
+    ws, _ = score(db(rows, transfers, labels=EXCHANGE, tokens=[{"address": token, "decimals": 18}]))
+    assert ws.loc[ring, "patterns"].str.contains("token_ring").all()
+    assert ws.loc[ring, "risk_level"].isin(HIGH).all(), ws.loc[ring, "risk_score"]
+
+
+def test_an_unlabelled_farm_funded_and_swept_reaches_high_and_its_funder_too() -> None:
+    funder, collector = A(1), A(2)
+    members = [A(100 + i) for i in range(6)]
+    rows = [tx(HOT, funder, 10 * ETH, minutes=0)]
+    for i, m in enumerate(members):
+        rows.append(tx(funder, m, ETH // 10, minutes=60 + i))
+        rows.append(tx(m, A(3000), 0, minutes=DAY + i, input="0x12345678"))  # the farmed claim
+        rows.append(tx(m, collector, ETH // 20, minutes=2 * DAY + i))
+    ws, _ = score(db(rows, labels=EXCHANGE))
+    farm = [funder, collector, *members]
+    assert ws.loc[farm, "risk_level"].isin(HIGH).all(), ws.loc[farm, ["risk_score", "patterns"]]

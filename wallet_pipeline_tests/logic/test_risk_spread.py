@@ -1,0 +1,63 @@
+"""Suspicion spread along perpetrator paths (`risk_spread`), on edges built by the real edge rules."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from wallet_pipeline.logic.graph import GraphConfig, build_edges
+from wallet_pipeline.logic.graph.risk_spread import paid_perpetrators, perpetrator_spread
+from wallet_pipeline_tests.logic.test_graph import ETH, A, db, tx
+
+GCFG = GraphConfig(features_table=None)
+DAY = 60 * 24
+
+
+def spread_of(con, seeds: dict[str, float]) -> pd.DataFrame:
+    edges = build_edges(con, GCFG).edges
+    return perpetrator_spread(con, edges, pd.Series(seeds, dtype=float)).set_index("address")
+
+
+def test_shared_victims_reach_an_unlabelled_accomplice_but_not_the_victims_or_their_friends() -> None:
+    labelled, accomplice = A(1), A(2)
+    victims = [A(100 + i) for i in range(3)]
+    rows = []
+    for i, v in enumerate(victims):
+        rows += [tx(v, labelled, ETH, minutes=i * DAY), tx(v, accomplice, ETH, minutes=i * DAY + 5)]
+    rows.append(tx(victims[0], A(500), ETH, minutes=9 * DAY))  # one victim pays a friend
+    con = db(rows)
+    sp = spread_of(con, {labelled: 1.0})
+    assert sp.at[accomplice, "spread"] > 0.75
+    assert sp.at[accomplice, "paths"][0]["via"] == "shared_payers"
+    assert not set(victims) & set(sp.index) and A(500) not in sp.index
+    edges = build_edges(con, GCFG).edges
+    assert paid_perpetrators(edges, pd.Series({labelled: 1.0})).reindex(victims).eq(1).all()
+
+
+def test_the_first_funder_of_two_perpetrators_is_reached_and_a_later_payer_is_not() -> None:
+    funder, d1, d2, payer = A(1), A(2), A(3), A(4)
+    rows = [
+        tx(funder, d1, 2 * ETH, minutes=0),
+        tx(funder, d2, 2 * ETH, minutes=5),
+        tx(d1, A(900), 0, minutes=60, input="0x60806040"),  # the deployers start signing after
+        tx(d2, A(901), 0, minutes=65, input="0x60806040"),
+        tx(payer, d1, ETH, minutes=3 * DAY),  # pays an operating perpetrator: a victim
+    ]
+    sp = spread_of(db(rows), {d1: 1.0, d2: 1.0})
+    assert sp.at[funder, "spread"] == 1.0 and sp.at[funder, "paths"][0]["via"] == "funds"
+    assert payer not in sp.index
+
+
+def test_proceeds_reach_a_collector_then_its_deposit_address_in_the_second_round() -> None:
+    d1, d2, collector, deposit = A(2), A(3), A(1), A(7)
+    rows = [tx(d1, collector, 5 * ETH, minutes=0), tx(d2, collector, 5 * ETH, minutes=10)]
+    rows.append(tx(collector, deposit, 9 * ETH, minutes=60))
+    sp = spread_of(db(rows), {d1: 1.0, d2: 1.0})
+    assert sp.at[collector, "spread"] == 1.0 and sp.at[collector, "paths"][0]["via"] == "proceeds"
+    assert sp.at[deposit, "spread"] == 1.0 and sp.at[deposit, "paths"][0]["source"] == collector
+
+
+def test_one_payment_from_a_perpetrator_among_many_senders_spreads_little() -> None:
+    shop, scammer = A(1), A(2)
+    rows = [tx(A(100 + i), shop, ETH, minutes=i) for i in range(19)] + [tx(scammer, shop, ETH, minutes=30)]
+    sp = spread_of(db(rows), {scammer: 1.0})
+    assert sp.at[shop, "spread"] <= 0.05 + 1e-9 or shop not in sp.index
