@@ -48,15 +48,22 @@ def _prepare_dagster_home() -> None:
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    from wallet_pipeline.defs.publish import RUN_QUEUE_YAML
+    from wallet_pipeline.defs.publish import RUN_MONITORING_YAML, RUN_QUEUE_YAML
 
     if not instance_yaml.exists():
         # Default local storage; telemetry off, since pipeline machines often have no internet;
-        # one run at a time, since DuckDB takes one writer.
-        instance_yaml.write_text("telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML)
-    elif not any(k in instance_yaml.read_text() for k in ("concurrency:", "run_queue:", "run_coordinator:")):
-        # A home made by an earlier version: add the queue limit, keep the rest.
-        instance_yaml.write_text(instance_yaml.read_text() + RUN_QUEUE_YAML)
+        # one run at a time, since DuckDB takes one writer; dead runs failed so the queue moves.
+        instance_yaml.write_text("telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML + RUN_MONITORING_YAML)
+        return
+    # A home made by an earlier version: add what it lacks, keep the rest.
+    text = instance_yaml.read_text()
+    added = text
+    if not any(k in text for k in ("concurrency:", "run_queue:", "run_coordinator:")):
+        added += RUN_QUEUE_YAML
+    if "run_monitoring:" not in text:
+        added += RUN_MONITORING_YAML
+    if added != text:
+        instance_yaml.write_text(added)
 
 
 def _check_run_inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -102,6 +109,22 @@ def materialize(args: argparse.Namespace) -> int:
     except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from wallet_pipeline import settings
+    from wallet_pipeline.lib.data_lock import DataFolderBusy, hold_data_folder
+
+    # Taken before Dagster loads (seconds) and held to the summary: a second writer of the
+    # folder is refused at once, and nothing else writes between this run's steps.
+    try:
+        with hold_data_folder(settings.duckdb_path().parent, "wallet-pipeline materialize"):
+            return _materialize(args, runs)
+    except DataFolderBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _materialize(args: argparse.Namespace, runs: list[tuple[str, str | None]]) -> int:
+    from wallet_pipeline.settings import SettingsError
+
     _prepare_dagster_home()
     import dagster as dg
 
@@ -120,10 +143,15 @@ def materialize(args: argparse.Namespace) -> int:
     print(f"dbt's progress goes to {log_path}", flush=True)
     started = time.monotonic()
     instance = dg.DagsterInstance.get()
+    from wallet_pipeline.lib.dead_runs import fail_dead_runs
+
+    for run_id in fail_dead_runs(instance):
+        print(f"Run {run_id} was left STARTED by a process that is gone; marked it failed.", flush=True)
     # A logger runs only when the run config names it.
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}, "progress": {}}}
     # dagster-dbt echoes every dbt event to stdout (the UI keeps them as compute logs); here they
     # would bury the summary, so they go to a file the user can open.
+    written: list[str] = []
     with open(log_path, "w") as log:
         for job_name, partition in runs:
             if partition:
@@ -134,6 +162,7 @@ def materialize(args: argparse.Namespace) -> int:
                 result = job.execute_in_process(
                     instance=instance, raise_on_error=False, run_config=run_config, partition_key=partition
                 )
+            written += [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
             if not result.success:
                 break
     elapsed = time.monotonic() - started
@@ -141,7 +170,7 @@ def materialize(args: argparse.Namespace) -> int:
         print(f"\nThe run failed after {elapsed:.0f} s:", file=sys.stderr)
         for message in _failure_messages(result):
             print(f"  - {message}", file=sys.stderr)
-        print("Tables from the last successful load are unchanged.", file=sys.stderr)
+        print(_what_changed(written), file=sys.stderr)
         print(
             f"Details: {log_path}, the run in the Dagster UI (python3 dev.py ui), or --log-level INFO.",
             file=sys.stderr,
@@ -150,6 +179,26 @@ def materialize(args: argparse.Namespace) -> int:
     print(f"\nDone in {elapsed:.0f} s (Dagster run {result.run_id}).")
     print(outputs_summary(settings.duckdb_path()))
     return 0
+
+
+def _what_changed(written: list[str]) -> str:
+    """What a failed materialize left changed: the assets it wrote, by schema, and the snapshot."""
+    if not written:
+        return "Nothing was written: every table is as the last run left it."
+    by_schema: dict[str, list[str]] = {}
+    for key in dict.fromkeys(written):
+        schema, _, name = key.rpartition("/")
+        by_schema.setdefault(schema or "(no schema)", []).append(name)
+    lines = [f"Before it failed, the run materialized {len(dict.fromkeys(written))} assets, which changed:"]
+    lines += [f"    {schema}: {', '.join(names)}" for schema, names in by_schema.items()]
+    if "publish/snapshot" in written:
+        lines.append("  The snapshot readers use was published by this run.")
+    else:
+        lines.append(
+            "  The published snapshot (read by the API, persona, wallet and cluster) is still the one "
+            "from before this run."
+        )
+    return "\n".join(lines)
 
 
 # User messages that start with this go to the terminal too (e.g. persona training's estimate).
@@ -256,6 +305,10 @@ def _failure_messages(result) -> list[str]:  # noqa: ANN001 - dagster's result t
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             error = event.step_failure_data.error
+            # Dagster wraps the asset's own exception ("Error occurred while executing op ..."):
+            # the innermost cause is the one that says what went wrong.
+            while error is not None and error.cause is not None:
+                error = error.cause
             description = getattr(event.step_failure_data.user_failure_data, "description", None)
             messages.append(
                 f"{event.step_key}: {description or (error.message.strip() if error else 'failed')}"

@@ -193,3 +193,64 @@ def test_a_run_prints_one_line_per_finished_step_with_its_row_counts() -> None:
     assert lines[0] == "raw/wallets: reading 3 wallets"
     assert lines[1].startswith("raw/wallets done in ") and lines[1].endswith(" s (raw.wallets 3 rows)")
     assert lines[2].startswith("marts/summary done in ") and lines[2].endswith(" s (1 tables)")
+
+
+def test_the_instance_the_cli_writes_has_run_monitoring_and_an_older_one_gains_it(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wallet_pipeline.defs.publish import RUN_MONITORING_MAX_RUNTIME_SECONDS, RUN_QUEUE_YAML
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["where"]) == 0
+    home = data_dir / "dagster_home"
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert instance.run_monitoring_enabled
+    assert instance.run_monitoring_max_runtime_seconds == RUN_MONITORING_MAX_RUNTIME_SECONDS == 21_600
+    assert instance.run_monitoring_start_timeout_seconds == 300
+
+    # A home written before monitoring existed keeps what it has and gains the block once.
+    older = "telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML
+    (home / "dagster.yaml").write_text(older)
+    assert main(["where"]) == 0
+    assert main(["where"]) == 0
+    text = (home / "dagster.yaml").read_text()
+    assert text.startswith(older) and text.count("run_monitoring:") == 1
+    assert dg.DagsterInstance.from_config(str(home)).run_monitoring_enabled
+
+
+def test_the_closing_message_of_a_failed_run_names_what_it_wrote() -> None:
+    from wallet_pipeline.cli import _failure_messages, _what_changed
+
+    @dg.asset(key=["raw", "transactions"])
+    def transactions() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    @dg.asset(key=["marts", "wallet_features"], deps=[transactions])
+    def wallet_features() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    @dg.asset(key=["personas", "wallet_personas"], deps=[wallet_features])
+    def wallet_personas() -> None:
+        raise ValueError("a webhook spec that does not parse")
+
+    @dg.asset(key=["publish", "snapshot"], deps=[wallet_personas])
+    def snapshot() -> None:
+        return None
+
+    result = dg.materialize([transactions, wallet_features, wallet_personas, snapshot], raise_on_error=False)
+    assert not result.success
+    written = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    message = _what_changed(written)
+    assert message.splitlines() == [
+        "Before it failed, the run materialized 2 assets, which changed:",
+        "    raw: transactions",
+        "    marts: wallet_features",
+        "  The published snapshot (read by the API, persona, wallet and cluster) is still the one from "
+        "before this run.",
+    ]
+    assert "unchanged" not in message
+    # The asset's own error, not Dagster's wrapper around it.
+    assert _failure_messages(result) == [
+        "personas__wallet_personas: ValueError: a webhook spec that does not parse"
+    ]
+    assert _what_changed([]) == "Nothing was written: every table is as the last run left it."
