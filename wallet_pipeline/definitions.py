@@ -15,6 +15,7 @@ from wallet_pipeline.defs.ingestion.assets import raw_assets_for
 from wallet_pipeline.defs.ingestion.checks import raw_table_checks
 from wallet_pipeline.defs.personas.assets import persona_assets, persona_checks
 from wallet_pipeline.defs.publish.assets import publish_assets
+from wallet_pipeline.defs.publish.runs import dead_run_sensor
 from wallet_pipeline.defs.resources import build_resources
 from wallet_pipeline.defs.transform.assets import wallet_dbt_models
 
@@ -38,7 +39,7 @@ def defs() -> dg.Definitions:
         asset_checks=[*raw_table_checks, *persona_checks, *entity_checks, *gate_checks],
         jobs=[*jobs, persona_retrain_job],
         schedules=schedules_for(source, jobs),
-        sensors=sensors_for(source, jobs),
+        sensors=[*sensors_for(source, jobs), dead_run_sensor],
         resources=build_resources(source),
         # DuckDB takes one writing process; steps run one after another in the run's process.
         executor=dg.in_process_executor,
