@@ -118,8 +118,10 @@ class PersonaConfig:
     min_name_overlap: float = 0.5
     # Confidence that knows how little it saw (calibration.shrink_by_evidence): probabilities are
     # pulled toward the training population's persona shares with a prior worth this many
-    # transactions of `activity_column`; 0 switches it off (docs/personas.md, "Evidence").
-    evidence_strength: float = 3.0
+    # transactions of `activity_column`; 0 switches it off. 1: of 0, 1, 3 and 10, the strength whose
+    # confidence was closest to the share of right personas over the 20 kept random worlds
+    # (benchmarks/persona_confidence_evidence.py --worlds; docs/personas.md, "Evidence").
+    evidence_strength: float = 1.0
     seed: int = 0
 
     def rules(self, features: pd.DataFrame) -> pd.Series:

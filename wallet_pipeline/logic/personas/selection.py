@@ -56,12 +56,14 @@ does not.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
@@ -136,6 +138,25 @@ def _centroids(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.vstack([z[labels == c].mean(0) for c in ids]) if ids else np.zeros((0, z.shape[1]))
 
 
+_WARD_TREES: dict[bytes, np.ndarray] = {}
+
+
+def _ward_tree(sub: np.ndarray) -> np.ndarray:
+    """The Ward tree of `sub`, built once per sample: every k is a cut of the same tree.
+
+    The agglomerative candidates k = 2..8 (and their refits, which share seeds across k) are fitted
+    on the same samples; building the quadratic tree once per sample instead of once per k took the
+    shortlisted agglomerative candidates of a 10,896-wallet table from 25-27 s each to 27 s for the
+    first (it builds the trees) and 2 s for each other (the same loaded machine, same table).
+    """
+    key = hashlib.sha1(np.ascontiguousarray(sub).tobytes()).digest()
+    if key not in _WARD_TREES:
+        if len(_WARD_TREES) >= 16:  # a training's samples; older trees are not asked for again
+            _WARD_TREES.pop(next(iter(_WARD_TREES)))
+        _WARD_TREES[key] = linkage(sub, method="ward")
+    return _WARD_TREES[key]
+
+
 def fit_candidate(candidate: Candidate, z: np.ndarray, seed: int, small_sample: int) -> ClusterModel:
     """Fit one candidate on `z` (agglomerative and HDBSCAN on at most `small_sample` rows)."""
     p = candidate.params
@@ -155,7 +176,7 @@ def fit_candidate(candidate: Candidate, z: np.ndarray, seed: int, small_sample: 
         return ClusterModel("gmm", p, "gmm", gm.means_, gm)
     sub = z[rng.choice(len(z), min(small_sample, len(z)), replace=False)]
     if candidate.method == "agglomerative":
-        labels = AgglomerativeClustering(p["k"], linkage="ward").fit_predict(sub)
+        labels = fcluster(_ward_tree(sub), t=p["k"], criterion="maxclust") - 1
         return ClusterModel("agglomerative", p, "centroid", _centroids(sub, labels))
     if candidate.method == "hdbscan":
         size = max(5, int(p["min_cluster_share"] * len(sub)))
