@@ -14,6 +14,7 @@ from wallet_pipeline.cli import main
 from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
 from wallet_pipeline.logic.personas.calibration import shrink_by_evidence
 from wallet_pipeline.logic.personas.descriptive import TYPICAL, descriptive_names, robust_z, unique_names
+from wallet_pipeline.logic.personas.plots import projection_frame, projection_png, radar_png
 from wallet_pipeline.logic.personas.preprocess import detect_id_column
 
 FAST_FOREIGN = PersonaConfig(
@@ -112,6 +113,12 @@ def test_a_foreign_table_trains_with_distinct_names_and_scores_a_new_wallet(tmp_
     )
     with pytest.raises(PersonaInputError, match="no wallet id column"):
         model.predict(new.rename(columns={"wallet_address": "label"}).assign(label="x"))
+
+    # The pictures work for any table: t-SNE of the modelled wallets and the radar of the clusters.
+    frame = projection_frame(model, table, sample_size=300)
+    assert len(frame) == 300 and set(frame["persona"]) <= set(names)
+    for png in (projection_png(model, table, sample_size=300), radar_png(model)):
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The command line scores the same wallet from the pickled model.
     path = tmp_path / "model.pkl"
