@@ -49,7 +49,8 @@ cluster's scam rate and known scammers (each raised to its own evidence strength
 its own reputation: a cluster is believed to be one actor. A singleton uses its own factors: scam
 rate and known scammers = its evidence strength (scam rate at least its rugged-token share; known
 scammers 1 when labelled), density 0. A wallet on the victim side (it paid a perpetrator, was paid
-by none and shows no evidence of its own) keeps its own factors even inside a cluster.
+by none, shows no evidence of its own and sent perpetrators under half of its transfers) keeps its
+own factors even inside a cluster.
 docs/risk.md has the reasons and the calibration.
 """
 
@@ -67,9 +68,9 @@ from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
 from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, RepConfig
 from wallet_pipeline.logic.graph.risk_spread import (
     SpreadConfig,
-    paid_by_perpetrators,
     paid_perpetrators,
     perpetrator_spread,
+    victim_side,
 )
 
 FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
@@ -736,10 +737,10 @@ def score_wallets(
     if paid is None:
         paid = paid_perpetrators(edges, strong)
     paid_n = w["address"].map(paid).fillna(0).astype(int)
-    # The victim side: it paid a perpetrator, was paid by none, and shows nothing of its own. Such a
-    # wallet grouped with the perpetrators (a clustering mistake or a shared funding source) keeps
-    # its own factors: a victim never inherits the scammer's risk.
-    victim = (paid_n > 0) & (strength < 0.5) & ~w["address"].isin(paid_by_perpetrators(edges, strong))
+    # The victim side (`risk_spread.victim_side`): grouped with the perpetrators (a clustering
+    # mistake or a shared funding source), it keeps its own factors: a victim never inherits the
+    # scammer's risk.
+    victim = w["address"].isin(victim_side(edges, strong)).to_numpy()
     in_cluster = w["cluster_scam_rate"].notna() & ~victim
     self_labelled = w["address"].isin(crushed)
     own_tokens = np.where(w["tokens_created"] > 0, w["scam_tokens"] / w["tokens_created"].clip(lower=1), 0.0)

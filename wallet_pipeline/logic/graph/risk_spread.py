@@ -29,8 +29,9 @@ the breakdown as evidence, adding no points).
 
 Values combine as a noisy-or over paths and seeds (`1 - prod(1 - strength * value)`). The spread
 runs `hops` rounds: wallets reaching `next_seed_min` in one round seed the next with their value,
-so a deposit address fed by a ring's collector is reached through the collector. Ground truth is
-never read here.
+so a deposit address fed by a ring's collector is reached through the collector. Hubs and
+services (wallets paying more than `service_min_payees` distinct wallets) are never reached.
+Ground truth is never read here.
 """
 
 from __future__ import annotations
@@ -60,11 +61,19 @@ class SpreadConfig:
     min_value: float = 0.05
     # Payers of more wallets than this are services or airdrops, not victims of one actor.
     shared_payer_max_payees: int = 50
+    # A wallet paying more distinct wallets than this is a service and is never reached. The hub
+    # guard's 300 counterparties missed a small exchange's hot wallet paying 190 customers in kept
+    # world 1002: reached through launderers' deposits, it passed the suspicion to 67 of them.
+    # A seed's own pattern is not limited (a farm funder pays every member).
+    service_min_payees: int = 50
     # One payer paying two wallets is ordinary (a victim's friend); two different payers who each
     # paid both the seed and the wallet are a pattern.
     shared_payers_min: int = 2
     # Seeds at least this strong count as perpetrators a payer paid (the victim side).
     victim_of_min: float = 0.5
+    # A victim sends perpetrators less than this share of its transfers (the middle of the scale:
+    # a farm member or a mule sends them most of what it sends).
+    victim_max_out_share: float = 0.5
 
 
 def _flows(edges: pd.DataFrame) -> pd.DataFrame:
@@ -177,8 +186,11 @@ def perpetrator_spread(
     `seeds` maps address -> strength in [0, 1]. Seeds themselves are not in the result.
     """
     cfg = cfg or SpreadConfig()
-    hubs = hubs or set()
     flows = _flows(edges)
+    payees = flows.groupby("src")["dst"].nunique() if len(flows) else pd.Series(dtype=int)
+    # Services (hot wallets of small exchanges the hub guard missed) are never reached: their
+    # inflow mixes everyone's deposits, and as seeds they would reach every customer they paid.
+    hubs = set(hubs or set()) | set(payees[payees > cfg.service_min_payees].index)
     current = seeds[seeds > 0].astype(float)
     known = set(current.index)
     found: list[pd.DataFrame] = []
@@ -208,8 +220,7 @@ def perpetrator_spread(
 def paid_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> pd.Series:
     """Per wallet, how many perpetrators (seeds at least `victim_of_min` strong) it paid: the victim side.
 
-    Shown as evidence; it adds no risk, and `risk.score_wallets` keeps such a wallet, when it has
-    no evidence of its own, from inheriting the risk of the cluster it was grouped into.
+    Shown as evidence; it adds no risk. `victim_side` says which payers are victims.
     """
     cfg = cfg or SpreadConfig()
     flows = _flows(edges)
@@ -220,11 +231,22 @@ def paid_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig |
     return paid.groupby("src")["dst"].nunique()
 
 
-def paid_by_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> set[str]:
-    """Wallets that received a transfer from a perpetrator (a seed at least `victim_of_min` strong)."""
+def victim_side(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> set[str]:
+    """Wallets on the victim side of perpetrators (seeds at least `victim_of_min` strong).
+
+    A victim paid a perpetrator, was paid by none, is no seed itself, and sent perpetrators less
+    than `victim_max_out_share` of its transfers: the scam was one episode in its own activity. A
+    farm member sweeping everything to its collector, or a mule forwarding to the next hop, sends
+    most of what it sends to perpetrators and is not a victim.
+    """
     cfg = cfg or SpreadConfig()
     flows = _flows(edges)
     strong = set(seeds[seeds >= cfg.victim_of_min].index)
     if flows.empty or not strong:
         return set()
-    return set(flows.loc[flows["src"].isin(strong), "dst"])
+    weak = set(seeds[seeds > 0].index)
+    to_bad = flows["dst"].isin(strong)
+    out = flows.assign(bad=flows["n"].where(to_bad, 0.0)).groupby("src")[["n", "bad"]].sum()
+    share = out["bad"] / out["n"]
+    paid = set(share[(out["bad"] > 0) & (share < cfg.victim_max_out_share)].index)
+    return paid - set(flows.loc[flows["src"].isin(strong), "dst"]) - weak
