@@ -126,3 +126,48 @@ def test_a_bot_that_ran_a_day_and_a_half_is_a_bot_in_any_window() -> None:
     for window in (7.0, 365.0):
         table = pd.DataFrame([bot | {"days_since_last_active": 0.2 * window}])
         assert PersonaConfig(dormant_days=0.8 * window).rules(table).tolist() == [HF_BOT]
+
+
+def _fleet(members: int, sent: int, prefix: str, tokens: int = 2) -> list[dict]:
+    """`members` wallets that ran one script: every activity count the same, no funding cohort."""
+    row = {
+        "is_contract": False,
+        "tx_count": sent,
+        "received_tx_count": 1,
+        "active_days": 4,
+        "avg_tx_per_day": sent / 4,
+        "unique_counterparties": 8,
+        "unique_contracts_called": 4,
+        "unique_method_ids": 5,
+        "unique_tokens": tokens,
+        "erc20_transfers_in": 3,
+        "erc20_transfers_out": 2,
+        "dex_trades": 2,
+        "nft_transfers": 0,
+        "hour_of_day_entropy": 3.1,
+        "inter_arrival_cv": 1.6,
+        "days_since_last_active": 3.0,
+        "funding_cohort_size": 1,
+        "funding_burst_size": 1,
+    }
+    return [row | {"address": f"{prefix}_{i}"} for i in range(members)]
+
+
+def test_a_fleet_running_one_script_is_a_farm_without_a_funding_cohort() -> None:
+    from wallet_pipeline.logic.personas.population import FARM_MIN_COHORT, FARM_MIN_LOCKSTEP_SENT
+
+    table = pd.DataFrame(
+        _fleet(FARM_MIN_COHORT, 11, "chain_farm")
+        + _fleet(FARM_MIN_COHORT - 1, 11, "small_group", tokens=3)  # one short of a fleet
+        + _fleet(FARM_MIN_COHORT, FARM_MIN_LOCKSTEP_SENT - 1, "few_sent")  # too little to tell
+    )
+    rule = PersonaConfig(dormant_days=30.0).rules(table)
+    got = dict(zip(table.address, rule, strict=True))
+    for address, persona in got.items():
+        expected = AIRDROP_FARMER if address.startswith("chain_farm") else None
+        assert persona == expected, address
+    # Scored alone, a member has no fleet to be seen in.
+    assert PersonaConfig(dormant_days=30.0).rules(table.iloc[:1]).tolist() == [None]
+    # One count apart and the member is no longer in step.
+    table.loc[0, "dex_trades"] = 3
+    assert PersonaConfig(dormant_days=30.0).rules(table).iloc[:FARM_MIN_COHORT].isna().all()
