@@ -159,7 +159,7 @@ def test_the_summary_hints_name_programs_that_run_outside_the_venv(data_dir: Pat
     not (REPO / ".tools" / "uv" / "bin" / "uv").exists(), reason="dev.py's pinned uv is not installed"
 )
 def test_dev_py_runs_the_cli_in_the_callers_folder(elsewhere: Path) -> None:
-    (elsewhere / "wallets.csv").write_text("wallet,tx_count\n0xab,1\n")
+    (elsewhere / "wallets.csv").write_text("label,tx_count\nfoo,1\n")
     run = subprocess.run(
         [sys.executable, str(REPO / "dev.py"), "persona", "--csv", "wallets.csv"],
         cwd=elsewhere,
@@ -167,8 +167,8 @@ def test_dev_py_runs_the_cli_in_the_callers_folder(elsewhere: Path) -> None:
         text=True,
     )
     assert run.returncode == 1
-    assert f"{elsewhere / 'wallets.csv'} has no 'address' column" in run.stderr or (
-        "wallets.csv has no 'address' column" in run.stderr
+    assert f"{elsewhere / 'wallets.csv'}: no wallet id column" in run.stderr or (
+        "wallets.csv: no wallet id column" in run.stderr
     ), run.stderr
 
 
