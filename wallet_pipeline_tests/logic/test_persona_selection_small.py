@@ -103,3 +103,7 @@ def test_the_baseline_verdict_says_when_the_served_model_does_not_beat_kmeans() 
     assert verdict["beats_baseline"] is False and verdict["silhouette_gain"] == pytest.approx(-0.3)
     verdict = baseline_comparison(table.assign(n_personas=[3, 4]), served, config)
     assert verdict["beats_baseline"] is True and "more personas" in verdict["verdict"]
+    # More personas from an unstable model is no gain: what it names would change on a refit.
+    shaky = {"silhouette": 0.3, "stability": 0.6}
+    verdict = baseline_comparison(table.assign(n_personas=[3, 4]), shaky, config)
+    assert verdict["beats_baseline"] is False and "stability under 0.8" in verdict["verdict"]

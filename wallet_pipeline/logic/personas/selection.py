@@ -49,9 +49,9 @@ candidates stay in the table with their screening scores (`stage`), not eligible
 
 Baseline (`baseline_comparison`): selection earns its place against plain K-Means k = 4 fitted on
 the same preprocessed table, scored on the same evaluation wallets. The served model beats it when
-its clusters carry more distinct persona names, or as many with a silhouette no more than
-`silhouette_tie` lower and a stability of at least `min_stability`; otherwise the report says it
-does not.
+its stability is at least `min_stability` and its clusters carry more distinct persona names, or
+as many with a silhouette no more than `silhouette_tie` lower; otherwise the report says it does
+not, and why.
 """
 
 from __future__ import annotations
@@ -373,14 +373,17 @@ def baseline_comparison(table: pd.DataFrame, final: dict, config: object) -> dic
         out["baseline_personas"], out["served_personas"] = int(base_personas), int(served_personas)
     more = pd.notna(served_personas) and pd.notna(base_personas) and served_personas > base_personas
     fewer = pd.notna(served_personas) and pd.notna(base_personas) and served_personas < base_personas
-    as_good = served_sil >= b["silhouette"] - config.silhouette_tie and served_stab >= config.min_stability
-    out["beats_baseline"] = bool(more or (not fewer and as_good))
-    if more:
-        out["verdict"] = "beats K-Means k=4: its clusters carry more personas"
+    stable = served_stab >= config.min_stability
+    as_good = served_sil >= b["silhouette"] - config.silhouette_tie
+    out["beats_baseline"] = bool(stable and (more or (not fewer and as_good)))
+    if not stable:
+        out["verdict"] = f"does not beat K-Means k=4: served stability under {config.min_stability}"
+    elif more:
+        out["verdict"] = "beats K-Means k=4: its clusters carry more personas, and it is stable"
     elif out["beats_baseline"]:
         out["verdict"] = "beats K-Means k=4: as many personas, silhouette within the tie, stable"
     else:
-        out["verdict"] = "does not beat K-Means k=4 (fewer personas, lower silhouette or unstable)"
+        out["verdict"] = "does not beat K-Means k=4: fewer personas or a lower silhouette"
     return out
 
 
