@@ -78,7 +78,8 @@ def test_the_evaluation_reports_bcubed_and_the_risk_of_planted_entities(run: Run
     ]
     assert event is not None
     meta = event.metadata
-    assert 0 < meta["bcubed_f1"].value <= 1
+    # Measured 0.972 on this world (0.974 on the default 20,000-wallet world); 0.93 is the floor.
+    assert 0.93 <= meta["bcubed_f1"].value <= 1
     assert "malicious_entities_found" in meta
 
 

@@ -117,13 +117,14 @@ def test_a_graph_with_no_edges_gives_empty_entity_tables_and_a_score_for_every_w
 
 
 def test_entity_steps_keep_cluster_ids_when_a_wallet_joins_and_record_the_growth() -> None:
-    rows = [tx(A(2), A(3)), tx(A(3), A(2)), tx(A(3), A(4)), tx(A(4), A(3))]
+    # A(2) is the only payer of three wallets: a funding star (payments between people would not do).
+    rows = [tx(A(2), A(3)), tx(A(2), A(4)), tx(A(2), A(5))]
     con = db(rows)
     _stored_graph(con)
     write_entities(con, build_entities(con, run_id="r1", as_of=datetime(2024, 8, 1)))
     first = con.sql("select distinct cluster_id from entities.wallet_clusters").df()["cluster_id"].tolist()
-    # A new wallet, with a smaller address than every member, trades back and forth with A(2).
-    new = pd.DataFrame([tx(A(1), A(2)), tx(A(2), A(1))])  # noqa: F841 - read by DuckDB
+    # A new wallet, with a smaller address than every member, funded by A(2) alone.
+    new = pd.DataFrame([tx(A(2), A(1))])  # noqa: F841 - read by DuckDB
     con.execute(f"insert into raw.transactions ({', '.join(new.columns)}) select * from new")
     _stored_graph(con)
     write_entities(con, build_entities(con, run_id="r2", as_of=datetime(2024, 8, 4)))
@@ -134,13 +135,13 @@ def test_entity_steps_keep_cluster_ids_when_a_wallet_joins_and_record_the_growth
         "select run_id, event, wallets_added from entities.cluster_history order by run_id"
     ).df()
     assert history.to_dict("records") == [
-        {"run_id": "r1", "event": "new", "wallets_added": 3},
+        {"run_id": "r1", "event": "new", "wallets_added": 4},
         {"run_id": "r2", "event": "grew", "wallets_added": 1},
     ]
 
 
-def test_scores_of_a_clean_pair_stay_minimal_and_keep_their_breakdown() -> None:
-    rows = [tx(A(1), A(2)), tx(A(2), A(1))]
+def test_scores_of_a_clean_group_stay_minimal_and_keep_their_breakdown() -> None:
+    rows = [tx(A(1), A(2)), tx(A(1), A(3)), tx(A(1), A(4))]  # a funding star of four
     con = db(rows)
     _stored_graph(con)
     write_entities(con, build_entities(con, run_id="r1", as_of=datetime(2024, 8, 1)))

@@ -48,7 +48,7 @@ class ClusteringConfig(dg.Config):
     )
     seed: int = Field(default=0, description="Seed of the label order (lpa) or of Louvain.")
     min_cluster_weight: float = Field(
-        default=0.3, description="Summed weight a pair of wallets needs to take part in clustering."
+        default=0.5, description="Summed weight a pair of wallets needs to take part in clustering."
     )
     max_cluster_size: int = Field(
         default=5_000, description="Wallets past which a cluster is a super-cluster."

@@ -115,12 +115,50 @@ def _split_super(
     return pieces, hubs
 
 
+def cluster_arrays(
+    n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, cfg: GraphConfig
+) -> tuple[np.ndarray, int]:
+    """A label per node of a graph of distinct pairs (all at least `min_cluster_weight` heavy).
+
+    The method (label propagation or Louvain) finds communities over every pair; then the pairs of
+    at least `strong_weight` join transitively: communities that share a connected component of
+    strong pairs merge. Community detection thus only splits what weaker pairs alone hold together.
+    One label's pieces that are not connected are split apart. Returns (labels, label propagation
+    passes).
+    """
+    iters = 0
+    if cfg.method == "louvain":
+        if n > cfg.louvain_max_nodes:
+            raise ValueError(f"louvain is for small graphs: {n} nodes > louvain_max_nodes")
+        labels = louvain(n, rows, cols, weights, cfg.seed, cfg.louvain_resolution)
+    elif cfg.method == "lpa":
+        labels, iters = label_propagation(n, rows, cols, weights, cfg.seed, cfg.max_iter, cfg.lpa_tol)
+    else:
+        raise ValueError(f"unknown clustering method {cfg.method!r}")
+    # Strong pairs join transitively: a star, relay tree or chain has no wallet whose neighbours
+    # agree on a label, so label propagation cuts it. Nodes 0..n-1 are wallets, n + k is community
+    # k; a wallet links to its community and to its strong partners.
+    strong = weights >= cfg.strong_weight
+    a = np.concatenate([rows[strong], np.arange(n)])
+    b = np.concatenate([cols[strong], n + np.asarray(labels, dtype=np.int64)])
+    g = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(2 * n, 2 * n))
+    _, joined = connected_components(g, directed=False)
+    labels = joined[:n]
+    # Label propagation may give one label to disconnected pieces: split them.
+    g = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    _, labels = np.unique(np.stack([labels, comp], axis=1), axis=0, return_inverse=True)
+    return labels.ravel(), iters
+
+
 def cluster_edges(edges: pd.DataFrame, cfg: GraphConfig | None = None) -> ClusterResult:
     """Cluster the wallets of an edge table (columns src, dst, weight; see `edges.build_edges`).
 
     Parallel edges of one pair (several rules, both directions, duplicates) add up first; pairs
-    lighter than `min_cluster_weight` in total are then ignored. Wallets with no edge are not in
-    the result (they are singletons). Clusters larger than
+    lighter than `min_cluster_weight` in total are then ignored. Pairs of at least `strong_weight`
+    join transitively (connected components); label propagation (or Louvain) then runs on the graph
+    of those components, so it only splits what weaker pairs alone hold together. Wallets with no
+    edge are not in the result (they are singletons). Clusters larger than
     `max_cluster_size` or `max_cluster_share` of the clustered wallets are split by removing their
     in-cluster hubs, and reported.
     """
@@ -142,20 +180,7 @@ def cluster_edges(edges: pd.DataFrame, cfg: GraphConfig | None = None) -> Cluste
     if len(pair) == 0:
         return ClusterResult(clusters=empty.assign(cluster_size=pd.Series(dtype="int64")))
     rows, cols, weights = pair["r"].to_numpy(), pair["c"].to_numpy(), pair["w"].to_numpy()
-    iters = 0
-    if cfg.method == "louvain":
-        if n > cfg.louvain_max_nodes:
-            raise ValueError(f"louvain is for small graphs: {n} nodes > louvain_max_nodes")
-        labels = louvain(n, rows, cols, weights, cfg.seed, cfg.louvain_resolution)
-    elif cfg.method == "lpa":
-        labels, iters = label_propagation(n, rows, cols, weights, cfg.seed, cfg.max_iter, cfg.lpa_tol)
-    else:
-        raise ValueError(f"unknown clustering method {cfg.method!r}")
-    # Label propagation may give one label to disconnected pieces: split them.
-    g = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    _, comp = connected_components(g, directed=False)
-    _, labels = np.unique(np.stack([labels, comp], axis=1), axis=0, return_inverse=True)
-    labels = labels.ravel()
+    labels, iters = cluster_arrays(n, rows, cols, weights, cfg)
     supers: list[dict] = []
     limit = min(cfg.max_cluster_size, max(2, int(cfg.max_cluster_share * n)))
     next_label = labels.max() + 1

@@ -18,11 +18,19 @@ import duckdb
 import pandas as pd
 
 from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig
-from wallet_pipeline.logic.graph.group_rules import peel_chain_edges, wash_cycle_edges
+from wallet_pipeline.logic.graph.group_rules import (
+    collector_edges,
+    funding_tree_edges,
+    peel_chain_edges,
+    wash_cycle_edges,
+)
 from wallet_pipeline.logic.graph.hubs import TRADE_TABLES, detect_hubs, table_columns, trade_schema
 
 EDGE_COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
 _BURN = ", ".join(f"'{a}'" for a in BURN_ADDRESSES)
+# Edge types that join a service's own addresses to its EOA hub (never a customer to a hub): the hub
+# guard lets them through. Contracts stay excluded.
+SERVICE_EDGE_TYPES = ("service_deposit", "hot_wallet_topup")
 
 
 @dataclass
@@ -186,12 +194,15 @@ def direct_transfer_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
     """
     return con.sql(
         f"""
-        with d as (
+        with eoa_hubs as (select address from g_hubs where reason <> 'contract'),
+        d as (
             select src, dst, count(*) n, min(t) first_time, max(t) last_time, {_ev(cfg)} evidence
             from g_xfer group by src, dst
         )
         select d.src, d.dst, 'direct_transfer' edge_type, true directed,
-               case when r.src is not null then {cfg.direct_reciprocal_weight}
+               case when d.src in (select address from eoa_hubs) and d.dst in (select address from eoa_hubs)
+                    then {cfg.direct_hub_weight}
+                    when r.src is not null then {cfg.direct_reciprocal_weight}
                     when d.n >= {cfg.direct_repeat_min} then {cfg.direct_repeat_weight}
                     else {cfg.direct_single_weight} end weight,
                d.first_time, d.last_time, d.n, d.evidence
@@ -268,17 +279,26 @@ def sweep_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.Duck
 
 
 def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
-    """Wallet -> its exchange deposit address.
+    """Wallet -> its exchange deposit address, and a shared deposit address -> its exchange.
 
-    A deposit address forwards (by count, `deposit_forward_share`) to hubs, sends out at least
-    `deposit_min_value_ratio` of the ETH it got, and has few senders. Its forward to the hot wallet
-    is a hub edge and is dropped, so two users of one exchange are never linked through it.
+    A deposit address forwards (by count, `deposit_forward_share`) to EOA hubs (exchange hot wallets:
+    a wallet that only swaps on DEX routers forwards to contracts and is no deposit address), sends
+    out at least `deposit_min_value_ratio` of the ETH it got, and has few senders. The sender edge
+    weighs `deposit_weights[senders - 1]` (the last entry for more): a deposit address used by
+    several wallets is as often shared by unrelated customers as used by one customer's wallets.
+    A deposit address with at least `deposit_shared_min_senders` senders is the exchange's own
+    address: a `service_deposit` edge joins it to the hot wallet it forwards to most (the hub
+    guard lets this edge through), so two users of one exchange are never linked through the hub.
     """
-    return con.sql(
+    w = list(cfg.deposit_weights)
+    case = " ".join(f"when {i + 1} then {x}" for i, x in enumerate(w[:-1]))
+    con.execute(
         f"""
-        with outs as (
+        create or replace temp table g_deposits as
+        with eoa_hubs as (select address from g_hubs where reason <> 'contract'),
+        outs as (
             select src d, count(*) n_out,
-                   count(*) filter (dst in (select address from g_hubs)) n_hub,
+                   count(*) filter (dst in (select address from eoa_hubs)) n_hub,
                    sum(amount) filter (asset = 'ETH') eth_out
             from g_xfer group by src
         ),
@@ -286,19 +306,73 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
             select dst d, count(distinct src) filter (src not in (select address from g_hubs)) senders,
                    sum(amount) filter (asset = 'ETH') eth_in
             from g_xfer group by dst
-        ),
-        dep as (
-            select d from outs join ins using (d)
-            where n_hub >= {cfg.deposit_forward_share} * n_out
-              and senders between 1 and {cfg.deposit_max_senders}
-              and d not in (select address from g_hubs)
-              and (eth_in is null or eth_in = 0
-                   or coalesce(eth_out, 0) between {cfg.deposit_min_value_ratio} * eth_in and 1.0001 * eth_in)
         )
-        select src, dst, 'deposit_address' edge_type, true directed, 1.0 weight,
-               min(t) first_time, max(t) last_time, count(*) n, {_ev(cfg)} evidence
-        from g_xfer where dst in (select d from dep) and src not in (select address from g_hubs)
-        group by src, dst
+        select d, senders from outs join ins using (d)
+        where n_hub >= {cfg.deposit_forward_share} * n_out
+          and senders between 1 and {cfg.deposit_max_senders}
+          and d not in (select address from g_hubs)
+          and (eth_in is null or eth_in = 0
+               or coalesce(eth_out, 0) between {cfg.deposit_min_value_ratio} * eth_in and 1.0001 * eth_in)
+        """
+    )
+    return con.sql(
+        f"""
+        select x.src, x.dst, 'deposit_address' edge_type, true directed,
+               case any_value(p.senders) {case} else {w[-1]} end weight,
+               min(x.t) first_time, max(x.t) last_time, count(*) n, {_ev(cfg, "x.t")} evidence
+        from g_xfer x join g_deposits p on p.d = x.dst
+        where x.src not in (select address from g_hubs)
+        group by x.src, x.dst
+        union all
+        select src, arg_max(dst, n) dst, 'service_deposit' edge_type, true directed,
+               {cfg.service_deposit_weight} weight,
+               min(first_time) first_time, max(last_time) last_time, sum(n) n,
+               arg_max(evidence, n) evidence
+        from (
+            select x.src, x.dst, count(*) n, min(x.t) first_time, max(x.t) last_time,
+                   {_ev(cfg, "x.t")} evidence
+            from g_xfer x join g_deposits p on p.d = x.src
+            where p.senders >= {int(cfg.deposit_shared_min_senders)}
+              and x.dst in (select address from g_hubs where reason <> 'contract')
+            group by x.src, x.dst
+        )
+        group by src
+        """
+    )
+
+
+def hot_wallet_topup_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Exchange hot wallet -> another hot wallet of the same exchange that it refills.
+
+    An exchange keeps several hot wallets and moves funds between them: the main one refills a
+    withdrawal wallet again and again (`topup_min_transfers`), and the refilled wallet pays out to
+    many (`topup_min_payees` distinct receivers) and almost never a contract, and gets most of its
+    transfers (`topup_min_inflow_share`) from that hub, as only a service's wallet does. A customer
+    withdrawing several times trades on DEX pools and is paid by others too. The refilled wallet may
+    not be a hub itself (too few counterparties), so the hub guard lets this edge through.
+    """
+    return con.sql(
+        f"""
+        with eoa_hubs as (select address from g_hubs where reason <> 'contract'),
+        contracts as (select address from g_hubs where reason = 'contract'),
+        payees as (
+            select src w, count(distinct dst) filter (dst not in (select address from g_hubs)) k,
+                   count(*) filter (dst in (select address from contracts)) n_contract, count(*) n_out
+            from g_xfer group by src
+        ),
+        inflow as (select dst w, count(*) n_in from g_xfer group by dst),
+        fills as (
+            select src, dst, count(*) n, min(t) first_time, max(t) last_time, {_ev(cfg)} evidence
+            from g_xfer where src in (select address from eoa_hubs)
+            group by src, dst having count(*) >= {int(cfg.topup_min_transfers)}
+        )
+        select f.src, f.dst, 'hot_wallet_topup' edge_type, true directed, {cfg.topup_weight} weight,
+               f.first_time, f.last_time, f.n, f.evidence
+        from fills f join payees p on p.w = f.dst join inflow i on i.w = f.dst
+        where p.k >= {int(cfg.topup_min_payees)}
+          and p.n_contract <= {cfg.topup_max_contract_share} * p.n_out
+          and f.n >= {cfg.topup_min_inflow_share} * i.n_in
+          and f.dst not in (select address from contracts)
         """
     )
 
@@ -326,7 +400,8 @@ def nft_repeat_trade_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> 
     return con.sql(
         f"""
         select least(buyer, seller) src, greatest(buyer, seller) dst, 'nft_repeat_trade' edge_type,
-               false directed, 1.0 weight, min(block_time) first_time, max(block_time) last_time,
+               false directed, {cfg.nft_repeat_weight} weight,
+               min(block_time) first_time, max(block_time) last_time,
                count(*) n, list(tx_hash order by block_time)[1:{int(cfg.evidence_cap)}] evidence
         from (select lower(buyer) buyer, lower(seller) seller, block_time, tx_hash from {nft}.nft_trades)
         where buyer <> seller
@@ -375,7 +450,7 @@ def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
     return con.sql(
         f"""
         select lower(c.creator_address) src, g.tx_from dst, 'co_creation' edge_type, true directed,
-               0.8 weight, min(g.t) first_time, max(g.t) last_time, count(*) n,
+               {cfg.co_creation_weight} weight, min(g.t) first_time, max(g.t) last_time, count(*) n,
                {_ev(cfg, "g.t")} evidence
         from {s}.contract_creations c join g_tok g on g.token = lower(c.address)
         where g.tx_from is not null and g.tx_from <> g.src and g.tx_to = g.token
@@ -511,6 +586,9 @@ RULES: dict[
     ),
     "sweep": (sweep_edges, {"transactions": {"block_timestamp"}}),
     "deposit_address": (deposit_address_edges, {"transactions": {"value"}}),
+    "hot_wallet_topup": (hot_wallet_topup_edges, {}),
+    "funding_tree": (funding_tree_edges, {}),
+    "collector": (collector_edges, {}),
     "peel_forward": (
         peel_forward_edges,
         {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
@@ -633,7 +711,9 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
         where e.src <> e.dst and e.src not in ({_BURN}) and e.dst not in ({_BURN})
           and coalesce(a.reason, '') <> 'contract' and coalesce(b.reason, '') <> 'contract'
           and ((a.address is null and b.address is null)
-               or (a.address is not null and b.address is not null and e.edge_type = 'direct_transfer'))
+               or (a.address is not null and b.address is not null
+                   and e.edge_type in ('direct_transfer', 'hot_wallet_topup'))
+               or e.edge_type in {SERVICE_EDGE_TYPES})
         """
     )
     edges = con.sql("select * from g_edges order by edge_type, src, dst").df()

@@ -28,6 +28,7 @@ from wallet_pipeline.logic.graph.store import (
 from wallet_pipeline.logic.graph.structure import StructureConfig, bridge_wallets, cluster_links, sub_clusters
 
 EDGES_TABLE = f"{GRAPH_SCHEMA}.wallet_edges"
+HUBS_TABLE = f"{GRAPH_SCHEMA}.hubs"
 WALLET_CLUSTERS_TABLE = f"{ENTITIES_SCHEMA}.wallet_clusters"
 HISTORY_TABLE = f"{ENTITIES_SCHEMA}.cluster_history"
 FEATURES_TABLE = "marts.wallet_features"
@@ -116,6 +117,31 @@ def write_entities(con: duckdb.DuckDBPyConnection, built: BuiltEntities) -> dict
     return replace_tables(con, ENTITIES_SCHEMA, built.tables, append={"cluster_history": built.history})
 
 
+def service_roles(con: duckdb.DuckDBPyConnection, edges: pd.DataFrame) -> pd.Series:
+    """The role of each address a service controls: `hub` or `deposit_address`.
+
+    `hub`: an EOA hub (an exchange's hot wallet); `deposit_address`: the receiving side of a
+    `deposit_address` edge.
+
+    Industry attribution gives a deposit address to the exchange that holds its keys: it is flagged
+    here as a service address, while the clusters still join it to the customer it serves (it is
+    the evidence that the wallets paying it belong to one customer).
+    """
+    stored = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = 'hubs'", [GRAPH_SCHEMA]
+    ).fetchone()[0]
+    hubs = (
+        con.sql(f"select address from {HUBS_TABLE} where reason <> 'contract'").df()["address"]
+        if stored
+        else pd.Series(dtype=str)
+    )
+    deposits = (
+        edges.loc[edges["edge_type"] == "deposit_address", "dst"] if len(edges) else pd.Series(dtype=str)
+    )
+    out = pd.Series("deposit_address", index=pd.unique(deposits), dtype=object)
+    return pd.concat([pd.Series("hub", index=pd.unique(hubs), dtype=object), out[~out.index.isin(hubs)]])
+
+
 def build_entities(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -123,7 +149,7 @@ def build_entities(
     as_of: datetime,
     method: str = "lpa",
     seed: int = 0,
-    min_cluster_weight: float = 0.3,
+    min_cluster_weight: float = 0.5,
     max_cluster_size: int = 5_000,
     max_cluster_share: float = 0.2,
     sub_cluster_min_size: int = 30,
@@ -167,6 +193,9 @@ def build_entities(
     )
     wallet_clusters.insert(3, "is_bridge", wallet_clusters["bridge_reason"].notna())
     wallet_clusters["cluster_size"] = wallet_clusters.groupby("cluster_id")["address"].transform("size")
+    role = service_roles(con, edges)
+    wallet_clusters["service_role"] = wallet_clusters["address"].map(role)
+    wallet_clusters["is_service"] = wallet_clusters["service_role"].notna()
     wallet_clusters = wallet_clusters.sort_values(["cluster_id", "address"]).reset_index(drop=True)
     sizes = wallet_clusters.groupby("cluster_id").size()
     addresses_in_graph = pd.unique(pd.concat([edges["src"], edges["dst"]])) if len(edges) else []

@@ -150,3 +150,118 @@ def wash_cycle_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
     groups = groups.assign(order=groups["address"])
     # A wallet in rings of several tokens keeps one edge per ring: the union of rings is one actor.
     return _star(groups, "wash_cycle", cfg.wash_weight, cfg.evidence_cap)
+
+
+# Structural rules: they need only sender and receiver, so they work on a bare transfer list (no
+# time, no value), where the burst and amount rules cannot run. A wallet's payers and payees are
+# counted over EOAs (contracts such as DEX routers and airdrop distributors pay and are paid by
+# everyone); an exchange hot wallet counts as a payer, so a wallet funded from an exchange is never
+# "only funded by" a person.
+
+
+def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: GraphConfig) -> pd.DataFrame:
+    """Edge rows for (src, dst) pairs, with their transfers' times, count and hashes."""
+    if pairs.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    con.register("g_struct_pairs", pairs[["src", "dst", "edge_type", "weight"]])
+    try:
+        return con.sql(
+            f"""
+            select p.src, p.dst, any_value(p.edge_type) edge_type, true directed, any_value(p.weight) weight,
+                   min(x.t) first_time, max(x.t) last_time, count(*) n,
+                   list(x.hash order by x.t, x.hash)[1:{int(cfg.evidence_cap)}] evidence
+            from g_struct_pairs p join g_xfer x on x.src = p.src and x.dst = p.dst
+            group by p.src, p.dst
+            """
+        ).df()[COLUMNS]
+    finally:
+        con.unregister("g_struct_pairs")
+
+
+def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """Payer -> wallet, for wallets whose only EOA payer it is, in trees of `tree_min_size` or more.
+
+    "A is B's only payer" is a parent link; following them gives trees: a funder paying many fresh
+    wallets (a star), a funder paying relays that each pay wallets (a relay tree), each wallet
+    funding the next (a chain). One person paying a newcomer makes a tree of two; a tree of four or
+    more wallets, each of which got money from nobody else, is one operator spreading funds. A
+    parent's links count only when its only-funded children are at least `tree_min_share` of the
+    wallets it pays (a funder pays its wallets and little else; a person who once paid three new
+    wallets also pays many others). Hubs are never in a tree.
+    """
+    sole = con.sql(
+        f"""
+        with contracts as (select address from g_hubs where reason = 'contract'),
+        payers as (
+            select dst w, count(distinct src) k, min(src) p
+            from g_xfer where src not in (select address from contracts) group by dst
+        ),
+        payees as (
+            select src p, count(distinct dst) k from g_xfer
+            where dst not in (select address from g_hubs) group by src
+        ),
+        links as (
+            select p src, w dst from payers
+            where k = 1 and p not in (select address from g_hubs) and w not in (select address from g_hubs)
+        ),
+        parents as (
+            select l.src, count(*) children, any_value(y.k) k from links l join payees y on y.p = l.src
+            group by l.src
+        ),
+        own_payers as (select w src, k payers from payers)
+        select l.*, coalesce(o.payers, 0) payers
+        from links l join parents using (src) left join own_payers o using (src)
+        where children >= {cfg.tree_min_share} * k
+        """
+    ).df()
+    if sole.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    nodes, inv = np.unique(
+        np.concatenate([sole["src"].to_numpy(), sole["dst"].to_numpy()]), return_inverse=True
+    )
+    r, c = inv[: len(sole)], inv[len(sole) :]
+    g = sp.coo_matrix((np.ones(len(r)), (r, c)), shape=(len(nodes), len(nodes)))
+    _, comp = connected_components(g, directed=False)
+    size = np.bincount(comp)
+    keep = size[comp[r]] >= int(cfg.tree_min_size)
+    # A parent paid by many is an aggregation point (a scam's collector) handing funds on, not the
+    # source that made the tree: its link is weak, so a tree hanging from it keeps apart from it.
+    weight = np.where(
+        sole["payers"].to_numpy() >= cfg.tree_handoff_min_payers, cfg.tree_handoff_weight, cfg.tree_weight
+    )
+    pairs = sole.assign(edge_type="funding_tree", weight=weight)[keep]
+    return _pair_evidence(con, pairs, cfg)
+
+
+def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """Wallet -> collector, when at least `collector_min_senders` wallets pay only that collector.
+
+    The mirror of a funding star: wallets whose every payment to an EOA goes to one non-hub wallet
+    sweep to their operator. Customers of an exchange pay its hot wallet, a hub, which links nobody.
+    Such only-paying wallets must be at least `collector_min_share` of the collector's payers: a
+    sybil collector is paid by its wallets alone, a popular person by many who also pay others.
+    """
+    pairs = con.sql(
+        f"""
+        with contracts as (select address from g_hubs where reason = 'contract'),
+        payees as (
+            select src w, count(distinct dst) k, min(dst) c
+            from g_xfer where dst not in (select address from contracts) group by src
+        ),
+        sole as (
+            select w src, c dst from payees
+            where k = 1 and c not in (select address from g_hubs) and w not in (select address from g_hubs)
+        ),
+        payers as (
+            select dst c, count(distinct src) k from g_xfer
+            where src not in (select address from g_hubs) group by dst
+        ),
+        ok as (
+            select s.dst from sole s join payers p on p.c = s.dst group by s.dst
+            having count(*) >= {int(cfg.collector_min_senders)}
+               and count(*) >= {cfg.collector_min_share} * any_value(p.k)
+        )
+        select src, dst from sole where dst in (select dst from ok)
+        """
+    ).df()
+    return _pair_evidence(con, pairs.assign(edge_type="collector", weight=float(cfg.collector_weight)), cfg)

@@ -53,7 +53,7 @@ class StructureConfig:
     `StructureConfig.from_graph(graph_cfg)` copies it (and the seed, resolution and token rarity).
     """
 
-    min_cluster_weight: float = 0.3
+    min_cluster_weight: float = 0.5
     sub_cluster_min_size: int = 30
     resolution: float = 1.0
     seed: int = 0
