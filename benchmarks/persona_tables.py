@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("--write", help="write the table trained on to this CSV")
     parser.add_argument("--id-column", default="address", help="id column (detected when absent)")
     parser.add_argument("--features", nargs="*", help="columns to cluster on (default: every numeric one)")
+    parser.add_argument(
+        "--activity-column", default="tx_count", help="transactions sent: rules and confidence evidence"
+    )
     parser.add_argument("--truth", help="a world's DuckDB file: names against ground_truth.wallets")
     parser.add_argument("--save-model", help="pickle the trained model to this file")
     parser.add_argument("--seed", type=int, default=0)
@@ -124,6 +127,7 @@ def main() -> None:
     config = PersonaConfig(
         id_column=args.id_column,
         feature_columns=tuple(args.features) if args.features else None,
+        activity_column=args.activity_column,
         seed=args.seed,
     )
     t1, c1 = time.perf_counter(), time.process_time()

@@ -107,3 +107,16 @@ def test_the_baseline_verdict_says_when_the_served_model_does_not_beat_kmeans() 
     shaky = {"silhouette": 0.3, "stability": 0.6}
     verdict = baseline_comparison(table.assign(n_personas=[3, 4]), shaky, config)
     assert verdict["beats_baseline"] is False and "stability under 0.8" in verdict["verdict"]
+
+
+def test_the_baseline_is_measured_but_cannot_win_when_the_configuration_leaves_kmeans_out() -> None:
+    config = PersonaConfig(
+        selection="silhouette", methods=("gmm",), gmm_covariance_types=("diag",), k_range=(3, 5),
+        screen_sample=600, small_sample=600,
+    )  # fmt: skip
+    z = _blobs(1_500)
+    table, fitted = select(config, z, z[:600])
+    assert BASELINE.name in fitted
+    winner, ranked = choose_winner(table, config)
+    assert winner.startswith("gmm")
+    assert not ranked.loc[ranked["candidate"] == BASELINE.name, "eligible"].item()

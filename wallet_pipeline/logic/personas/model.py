@@ -477,7 +477,10 @@ def _train_personas(
     skip = (DORMANT,) if config.dormant_days is not None else ()
     if config.operator_rules:
         skip += operator_rules_in_force(features.columns)
-    table, fitted = select(config, z_fit, z_eval, raw.iloc[pool[: config.selection_sample]], skip)
+    # Selection sees at most `selection_sample` rows whatever the table's size: small arrays, on
+    # which threads wait for each other (SINGLE_THREAD_BELOW), so one thread at every size.
+    with threadpool_limits(limits=1):
+        table, fitted = select(config, z_fit, z_eval, raw.iloc[pool[: config.selection_sample]], skip)
     timings["selection"] = time.perf_counter() - t1
 
     # The served model (docs/personas.md, section 5): the winner fitted again on every modelled

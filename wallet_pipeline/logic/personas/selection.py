@@ -290,7 +290,9 @@ def select(
     screen_n = int(getattr(config, "screen_sample", 2_000))
     keep = int(getattr(config, "shortlist", 6))
     cands = candidates_for(config)
-    if BASELINE not in cands:
+    # The baseline is always measured; when the configuration does not ask for it, it cannot win.
+    baseline_only = BASELINE not in cands
+    if baseline_only:
         cands.append(BASELINE)
     named = raw_fit is not None and getattr(config, "selection", "") in ("named", "distinct", "personas")
     z_screen = z_fit[:screen_n]
@@ -347,6 +349,7 @@ def select(
     if "n_personas" in pruned:
         pruned = pruned.drop(columns="n_personas")
     table = pd.concat([table, pruned], ignore_index=True)
+    table["baseline_only"] = baseline_only & (table["candidate"] == BASELINE.name)
     return table, fitted
 
 
@@ -503,6 +506,8 @@ def choose_winner(
         & t[score].notna()
         & t["refused_served_stability"].isna()
     )
+    if "baseline_only" in t:
+        t["eligible"] &= ~t["baseline_only"].fillna(False).astype(bool)
     if selection == "distinct" and "n_names" in t:
         t["eligible"] &= t["n_names"] == t["k"]
     pool = t[t["eligible"]]
