@@ -36,7 +36,7 @@ class PersonaTrainingConfig(dg.Config):
         default="auto",
         description=(
             "Days without a sent transaction after which a wallet is Dormant Holder: 'auto' (learned "
-            "from the recency of the population, 90 when it has no dormant mode), a number, or 'off'."
+            "as 0.8 of the window the population's recency spans), a number, or 'off'."
         ),
     )
     selection_sample: int = Field(default=10_000, description="Wallets the candidate models are fitted on.")
