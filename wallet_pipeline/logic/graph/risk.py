@@ -508,16 +508,17 @@ def behaviour_reputation(
 ) -> pd.DataFrame:
     """`address, reputation, behaviour_points`: reputation lowered by the wallet's own evidence.
 
-    A full conviction (evidence strength 1: a pattern that needs the perpetrator's own signature,
-    or a spread of 1) weighs like a scam label: `RepConfig.bad_label_points` and a cap at
-    `bad_label_cap`. Weaker evidence (peel chains, NFT repeat trades) leaves the reputation alone:
-    it already counts in scam rate and known scammers, and taking 40 points off two benign
-    forwarders of a withdrawal put them at High in a kept world. A label is not counted twice.
+    A full conviction (an own pattern of strength 1, one that needs the perpetrator's signature;
+    spread from others is second-hand and does not count) weighs like a scam label:
+    `RepConfig.bad_label_points` and a cap at `bad_label_cap`. Weaker evidence (peel chains, NFT
+    repeat trades) leaves the reputation alone: it already counts in scam rate and known
+    scammers, and taking 40 points off two benign forwarders of a withdrawal put them at High in
+    a kept world. A label is not counted twice.
     """
     rep_cfg = rep_cfg or RepConfig()
     out = reputation[["address", "reputation"]].copy()
-    st = out["address"].map(evidence.set_index("address")["strength"]).fillna(0.0).to_numpy(dtype=float)
-    st = np.where(st >= 1.0, 1.0, 0.0)
+    own = evidence.set_index("address")["pattern_strength"]
+    st = np.where(out["address"].map(own).fillna(0.0).to_numpy(dtype=float) >= 1.0, 1.0, 0.0)
     labelled = reputation["label_points"].to_numpy(dtype=float) if "label_points" in reputation else 0.0
     extra = np.minimum(0.0, rep_cfg.bad_label_points * st - np.minimum(labelled, 0.0))
     rep = np.clip(out["reputation"].to_numpy(dtype=float) + extra, 0, 100)

@@ -30,7 +30,8 @@ the breakdown as evidence, adding no points).
 Values combine as a noisy-or over paths and seeds (`1 - prod(1 - strength * value)`). The spread
 runs `hops` rounds: wallets reaching `next_seed_min` in one round seed the next with their value,
 so a deposit address fed by a ring's collector is reached through the collector. Hubs and
-services (wallets paying more than `service_min_payees` distinct wallets) are never reached.
+services (wallets paying more than `service_min_payees` distinct wallets) are never reached and
+never spread, even with a pattern of their own.
 Ground truth is never read here.
 """
 
@@ -61,10 +62,11 @@ class SpreadConfig:
     min_value: float = 0.05
     # Payers of more wallets than this are services or airdrops, not victims of one actor.
     shared_payer_max_payees: int = 50
-    # A wallet paying more distinct wallets than this is a service and is never reached. The hub
-    # guard's 300 counterparties missed a small exchange's hot wallet paying 190 customers in kept
-    # world 1002: reached through launderers' deposits, it passed the suspicion to 67 of them.
-    # A seed's own pattern is not limited (a farm funder pays every member).
+    # A wallet paying more distinct wallets than this is a service: never reached, never spreading.
+    # The hub guard's 300 counterparties missed small exchanges' hot wallets: one paying 190
+    # customers in kept world 1002, reached through launderers' deposits, passed the suspicion
+    # to 67 of them; one in fresh world 2000 showing a peel chain itself passed it to 26. (A farm
+    # funder paying its members is not needed: they show the farm's own patterns.)
     service_min_payees: int = 50
     # One payer paying two wallets is ordinary (a victim's friend); two different payers who each
     # paid both the seed and the wallet are a pattern.
@@ -190,8 +192,9 @@ def perpetrator_spread(
     payees = flows.groupby("src")["dst"].nunique() if len(flows) else pd.Series(dtype=int)
     # Services (hot wallets of small exchanges the hub guard missed) are never reached: their
     # inflow mixes everyone's deposits, and as seeds they would reach every customer they paid.
-    hubs = set(hubs or set()) | set(payees[payees > cfg.service_min_payees].index)
-    current = seeds[seeds > 0].astype(float)
+    services = set(payees[payees > cfg.service_min_payees].index)
+    hubs = set(hubs or set()) | services
+    current = seeds[(seeds > 0) & ~seeds.index.isin(services)].astype(float)
     known = set(current.index)
     found: list[pd.DataFrame] = []
     for _ in range(max(cfg.hops, 0)):
