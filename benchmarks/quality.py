@@ -115,7 +115,9 @@ def replay_world(source: Path, workdir: Path, select: str) -> WorldResult:
     data_dir = workdir / "data"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    shutil.copytree(source / "data", data_dir)
+    # Without the kept world's MLflow store a persona replay trains as a first run does: with the kept
+    # champion in place the promotion check would judge the new model against the old one instead.
+    shutil.copytree(source / "data", data_dir, ignore=shutil.ignore_patterns("mlflow"))
     env = {
         **os.environ,
         "WALLET_DATA_DIR": str(data_dir),
