@@ -37,10 +37,11 @@ BUCKET_SQL = """
 case
   when e.edge_type = 'direct_transfer' then
     case when hs.address is not null and hd.address is not null then 'hub-hub'
-         when e.weight >= 1.0 then 'reciprocal'
+         when e.reciprocal then 'reciprocal'
          when e.n >= 3 then 'one-way x3+'
          else 'one-way single' end
   when e.edge_type = 'token_cohold' then case when e.weight >= 0.25 then 'w>=0.25' else 'w<0.25' end
+  when e.edge_type = 'funding_tree' then case when e.weight >= 1.0 then 'source' else 'hand-off' end
   when e.edge_type in ('deposit_address', 'sweep') then
     case when e.senders = 1 then 'senders 1' when e.senders = 2 then 'senders 2'
          when e.senders <= 4 then 'senders 3-4' else 'senders 5+' end
@@ -68,7 +69,13 @@ def world_rows(db: Path) -> tuple[pd.DataFrame, pd.Series]:
             select e.edge_type, {BUCKET_SQL.replace("e.bucket", bucket_col)} bucket, e.src, e.dst,
                    ws.entity_id es, wd.entity_id ed,
                    ws.address is not null and wd.address is not null scored
-            from (select *, count(*) over (partition by edge_type, dst) senders from graph.wallet_edges) e
+            from (
+                select w.*, count(*) over (partition by w.edge_type, w.dst) senders,
+                       r.src is not null reciprocal
+                from graph.wallet_edges w
+                left join (select src, dst from graph.wallet_edges where edge_type = 'direct_transfer') r
+                       on w.edge_type = 'direct_transfer' and r.src = w.dst and r.dst = w.src
+            ) e
             left join graph.hubs hs on hs.address = e.src
             left join graph.hubs hd on hd.address = e.dst
             left join (select * from ground_truth.wallets where not coalesce(is_contract, false)) ws
