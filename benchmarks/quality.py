@@ -124,6 +124,9 @@ def replay_world(source: Path, workdir: Path, select: str) -> WorldResult:
         "WALLET_SOURCE": "files",
         "WALLET_FILES_DIR": str(source / "export"),
         "DAGSTER_HOME": str(data_dir / "dagster_home"),
+        # The kept outputs are a different code's, not an earlier load of this one: a stage that now
+        # makes far fewer rows (clusters, say) must be scored, not stopped by the row-drop gate.
+        "WALLET_GATE_MAX_ROW_DROP": "1.0",
     }
     env.pop("WALLET_DUCKDB_PATH", None)
     log = workdir / "run.log"
