@@ -150,7 +150,7 @@ def _build_index(folder: Path) -> None:
     import resource
 
     from wallet_pipeline.api import index, queries
-    from wallet_pipeline.logic.snapshot import connect_snapshot
+    from wallet_pipeline.logic.publish.snapshot import connect_snapshot
 
     con = connect_snapshot(folder)
     name = Path(

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from wallet_pipeline.lib.dune import DuneFetcher, DuneRun  # noqa: E402
-from wallet_pipeline.logic.dune_queries import DAILY_QUERIES  # noqa: E402
-from wallet_pipeline.logic.dune_source import load_day  # noqa: E402
+from wallet_pipeline.logic.ingestion.dune_queries import DAILY_QUERIES  # noqa: E402
+from wallet_pipeline.logic.ingestion.dune_source import load_day  # noqa: E402
 from wallet_pipeline_tests.dune_emulator.fixture import start_emulator  # noqa: E402
 
 

@@ -38,7 +38,7 @@ def one_size(wallets: int, memory_limit: str) -> dict:
         write_entities,
     )
     from wallet_pipeline.logic.graph.store import GRAPH_SCHEMA, replace_tables
-    from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
+    from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
 
     out: dict = {"wallets": wallets}
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from wallet_pipeline import settings  # noqa: E402
-from wallet_pipeline.logic.raw_schema import RAW_TABLES  # noqa: E402
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation  # noqa: E402
+from wallet_pipeline.logic.ingestion.raw_schema import RAW_TABLES  # noqa: E402
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation  # noqa: E402
 
 
 def _fill(db: Path, transactions: int, seed: int, trade_tables: bool = True) -> dict[str, int]:

@@ -271,7 +271,7 @@ def score_world(con) -> tuple[dict, dict, dict]:  # noqa: ANN001 - duckdb connec
 
 def run_world(seed: int | None, workdir: Path, fmt: str, wallets: tuple[int, int]) -> WorldResult:
     """Draw (seed None: the default simulator world), export, run and score one world."""
-    from wallet_pipeline.logic.simulator import (
+    from wallet_pipeline.logic.ingestion.simulator import (
         SimulatorConfig,
         random_world_config,
         write_etl_files,
@@ -298,7 +298,7 @@ def score_finished(seed: int | None, description: str, data_dir: Path, config, s
     """Score a finished run's DuckDB file; `config` (or None) writes the truth first."""
     import duckdb
 
-    from wallet_pipeline.logic.simulator import load_truth
+    from wallet_pipeline.logic.ingestion.simulator import load_truth
 
     con = duckdb.connect(str(data_dir / "wallet_pipeline.duckdb"))
     try:
@@ -323,7 +323,7 @@ def load_kept(base: Path, wallets: tuple[int, int], time_logs: list[str]) -> lis
 
     A world scored again takes its run time from a benchmark log line `world N ok in S s`.
     """
-    from wallet_pipeline.logic.simulator import random_world_config
+    from wallet_pipeline.logic.ingestion.simulator import random_world_config
 
     times: dict[int, float] = {}
     for log in time_logs:

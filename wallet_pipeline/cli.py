@@ -86,9 +86,9 @@ def _check_run_inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
             raise ValueError("the files source needs an export folder: give --files-dir or WALLET_FILES_DIR")
         import duckdb
 
-        from wallet_pipeline.logic.etl_files.discover import discover
-        from wallet_pipeline.logic.etl_files.report import EtlFilesError
-        from wallet_pipeline.logic.etl_files.specs import build_input_tables
+        from wallet_pipeline.logic.ingestion.etl_files.discover import discover
+        from wallet_pipeline.logic.ingestion.etl_files.report import EtlFilesError
+        from wallet_pipeline.logic.ingestion.etl_files.specs import build_input_tables
 
         # The loader's own first pass (names, formats, headers), on a throwaway connection.
         try:
@@ -573,7 +573,7 @@ def _read_only(func):  # noqa: ANN001, ANN202 - runs func(con) on the published 
     import duckdb
 
     from wallet_pipeline import settings
-    from wallet_pipeline.logic.snapshot import current_snapshot
+    from wallet_pipeline.logic.publish.snapshot import current_snapshot
 
     snapshot = current_snapshot(settings.snapshot_dir())
     path = Path(snapshot or settings.duckdb_path())
@@ -639,7 +639,7 @@ def flag(args: argparse.Namespace) -> int:
     """Add, list or remove analysts' flags on clusters (kept apart from the pipeline's tables)."""
     _apply_options(args)
     from wallet_pipeline import settings
-    from wallet_pipeline.logic.flags import FlagError, add_flag, list_flags, remove_flag
+    from wallet_pipeline.logic.publish.flags import FlagError, add_flag, list_flags, remove_flag
 
     path = settings.flags_path()
     try:

@@ -142,7 +142,7 @@ def dune_query_ids() -> dict[str, int]:
     Queries without an id run as SQL text through Dune's execute-SQL endpoint. The live analysis
     queries (`live_transactions=...`) may be saved too.
     """
-    from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, LIVE_QUERIES
+    from wallet_pipeline.logic.ingestion.dune_queries import DUNE_QUERIES, LIVE_QUERIES
 
     ids: dict[str, int] = {}
     for item in filter(None, (p.strip() for p in os.environ.get("WALLET_DUNE_QUERY_IDS", "").split(","))):
@@ -247,18 +247,18 @@ def freshness_hours() -> int:
 
 
 def alert_webhooks() -> str | None:
-    """`WALLET_ALERT_WEBHOOKS`: where alerts go (format: `logic/webhooks.py`). A secret: never logged."""
+    """`WALLET_ALERT_WEBHOOKS`: where alerts go (format: logic/automation/webhooks.py); a secret."""
     return os.environ.get("WALLET_ALERT_WEBHOOKS", "").strip() or None
 
 
-def alert_webhook_list() -> list:  # noqa: ANN201 - logic.webhooks.Webhook, imported lazily
-    """`WALLET_ALERT_WEBHOOKS` parsed (`logic/webhooks.py`): [] when unset.
+def alert_webhook_list() -> list:  # noqa: ANN201 - logic.automation.webhooks.Webhook, imported lazily
+    """`WALLET_ALERT_WEBHOOKS` parsed (`logic/automation/webhooks.py`): [] when unset.
 
     Raises:
         SettingsError: a malformed entry; the message names the variable and the entry, and shows
             only `scheme://host/...` of its URL.
     """
-    from wallet_pipeline.logic.webhooks import WebhookSpecError, parse_webhooks
+    from wallet_pipeline.logic.automation.webhooks import WebhookSpecError, parse_webhooks
 
     try:
         return parse_webhooks(alert_webhooks())
@@ -304,12 +304,12 @@ def flags_path() -> Path:
     return Path(explicit).resolve() if explicit else data_dir() / "analyst_flags.sqlite"
 
 
-def drift_thresholds():  # noqa: ANN201 - logic.drift.DriftThresholds, imported lazily
+def drift_thresholds():  # noqa: ANN201 - logic.automation.drift.DriftThresholds, imported lazily
     """`WALLET_DRIFT_PSI` (0.2), `_KS_PVALUE` (0.01), `_PERSONA_CHANGE` (0.1), `_MIN_FEATURES` (1).
 
-    When the drift sensor retrains the persona model; see `logic/drift.py`.
+    When the drift sensor retrains the persona model; see `logic/automation/drift.py`.
     """
-    from wallet_pipeline.logic.drift import thresholds_from_env
+    from wallet_pipeline.logic.automation.drift import thresholds_from_env
 
     try:
         return thresholds_from_env(os.environ)
@@ -328,7 +328,7 @@ def api_keys() -> dict[str, str] | None:
     spec = os.environ.get("WALLET_API_KEYS", "").strip()
     if not spec:
         return None
-    from wallet_pipeline.logic.api_keys import KeySpecError, parse_key_spec
+    from wallet_pipeline.logic.publish.api_keys import KeySpecError, parse_key_spec
 
     try:
         return parse_key_spec(spec)

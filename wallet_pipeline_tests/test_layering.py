@@ -5,6 +5,7 @@
 - `settings` sits at the bottom: it reads and validates the environment with the standard library
   and `logic/` (pure parsers) only.
 - `lib/` (integrations) never imports the Dagster layer (`defs/`, `definitions`), the API or the CLI.
+- `logic/` is grouped like `defs/`: no flat modules, each folder named after a stage of `defs/`.
 
 Imports inside functions count: a lazy import is still a dependency.
 """
@@ -76,6 +77,15 @@ def test_logic_reads_no_package_data_of_the_layers_above() -> None:
                 if any(f"wallet_pipeline.{layer}" in text for layer in ABOVE_LOGIC):
                     bad.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.value!r}")
     assert bad == []
+
+
+def test_logic_is_grouped_by_the_stages_of_defs() -> None:
+    stages = {d.name for d in (PACKAGE / "defs").iterdir() if (d / "__init__.py").exists()}
+    logic = PACKAGE / "logic"
+    flat = sorted(p.name for p in logic.glob("*.py") if p.name != "__init__.py")
+    folders = sorted(d.name for d in logic.iterdir() if (d / "__init__.py").exists())
+    assert flat == []
+    assert set(folders) <= stages, f"logic/ folders without a defs/ stage: {set(folders) - stages}"
 
 
 def test_settings_imports_only_logic() -> None:

@@ -64,8 +64,8 @@ from wallet_pipeline.lib.live_wallet import (
     analyze_live,
     prepare,
 )
-from wallet_pipeline.logic import flags as flag_store
-from wallet_pipeline.logic.snapshot import (
+from wallet_pipeline.logic.publish import flags as flag_store
+from wallet_pipeline.logic.publish.snapshot import (
     POINTER,
     NoSnapshotError,
     SnapshotError,

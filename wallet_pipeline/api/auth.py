@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 
-from wallet_pipeline.logic.api_keys import KeySpecError, hash_key, parse_key_spec
+from wallet_pipeline.logic.publish.api_keys import KeySpecError, hash_key, parse_key_spec
 
 # The API's users import the key helpers from here (the README's hash_key command).
 __all__ = ["HEADER", "KeySpecError", "hash_key", "key_name", "parse_key_spec"]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from wallet_pipeline.logic import flags as flag_store
+from wallet_pipeline.logic.publish import flags as flag_store
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -23,7 +23,7 @@ from dune_client.query import QueryBase
 from dune_client.types import QueryParameter
 from pydantic import Field
 
-from wallet_pipeline.logic.dune_queries import DuneQuery
+from wallet_pipeline.logic.ingestion.dune_queries import DuneQuery
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

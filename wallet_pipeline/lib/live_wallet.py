@@ -48,10 +48,10 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from wallet_pipeline.logic.dune_queries import LIVE_QUERIES, LiveDuneQuery
-from wallet_pipeline.logic.etl_files import EtlFilesError, load_etl_files
-from wallet_pipeline.logic.etl_files.subset import FilesSubset
-from wallet_pipeline.logic.live_rows import (
+from wallet_pipeline.logic.ingestion.dune_queries import LIVE_QUERIES, LiveDuneQuery
+from wallet_pipeline.logic.ingestion.etl_files import EtlFilesError, load_etl_files
+from wallet_pipeline.logic.ingestion.etl_files.subset import FilesSubset
+from wallet_pipeline.logic.ingestion.live_rows import (
     DUNE_TABLES,
     FUNDER_FEATURES,
     LIVE_FUNDER_SENDS_CAP,
@@ -69,7 +69,7 @@ from wallet_pipeline.logic.live_rows import (
     normalise_address,
     pick_files_rows,
 )
-from wallet_pipeline.logic.raw_store import RawLoad, raw_load
+from wallet_pipeline.logic.ingestion.raw_store import RawLoad, raw_load
 
 # Importers of the live analysis find its errors and constants here too.
 __all__ = [
@@ -377,7 +377,7 @@ def _run_dune(
     the names of those are returned.
     """
     from wallet_pipeline.lib.dune import DuneFetcher, DuneRowCapError, DuneRun, DuneSourceError
-    from wallet_pipeline.logic.dune_source import DuneRowsError, rows_to_table
+    from wallet_pipeline.logic.ingestion.dune_source import DuneRowsError, rows_to_table
 
     caps = dict(row_caps or {})
 

@@ -270,7 +270,7 @@ DRIFT_EXPERIMENT = "wallet_personas_drift"
 
 
 def log_drift_reference(reference: dict) -> None:
-    """Log `reference` (logic/drift.py `feature_reference`) into the active MLflow run."""
+    """Log `reference` (logic/automation/drift.py `feature_reference`) into the active MLflow run."""
     import mlflow
 
     mlflow.log_dict(reference, DRIFT_REFERENCE_ARTIFACT)

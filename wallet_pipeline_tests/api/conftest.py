@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from wallet_pipeline.api.app import create_app
 from wallet_pipeline.api.auth import hash_key
-from wallet_pipeline.logic.snapshot import publish_snapshot
+from wallet_pipeline.logic.publish.snapshot import publish_snapshot
 
 KEYS = {"alice": "alice-secret-key-0123456789", "bob": "bob-secret-key-9876543210"}
 # The first EIP-55 example address; the tests put it into cluster 0 as a plain member.

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from wallet_pipeline.api import queries
 from wallet_pipeline.api.app import create_app
 from wallet_pipeline.api.auth import KeySpecError, hash_key, key_name, parse_key_spec
-from wallet_pipeline.logic.snapshot import publish_snapshot
+from wallet_pipeline.logic.publish.snapshot import publish_snapshot
 from wallet_pipeline_tests.api.conftest import EIP55, KEYS, LONER, build_snapshot, cluster_id
 from wallet_pipeline_tests.api.conftest import member as _member
 

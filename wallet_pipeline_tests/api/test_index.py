@@ -13,7 +13,7 @@ import pytest
 from wallet_pipeline.api import index as api_index
 from wallet_pipeline.api import queries
 from wallet_pipeline.api.models import Analysis, ClusterPage
-from wallet_pipeline.logic.snapshot import connect_snapshot
+from wallet_pipeline.logic.publish.snapshot import connect_snapshot
 from wallet_pipeline_tests.api.conftest import build_snapshot, cluster_id, member
 
 # Rows the pipeline can write that the plain synthetic snapshot lacks: NULLs and NaN inside the

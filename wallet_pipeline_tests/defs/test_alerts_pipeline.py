@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from wallet_pipeline.logic.flags import add_flag, list_flags
+from wallet_pipeline.logic.publish.flags import add_flag, list_flags
 from wallet_pipeline_tests.defs.runs import Run, execute, simulator_config
 from wallet_pipeline_tests.processes import stop_process_group
 

@@ -16,7 +16,7 @@ from wallet_pipeline.defs.automation.schedules import (
     export_folder_sensor,
     weekly_persona_retrain,
 )
-from wallet_pipeline.logic.etl_files.discover import folder_fingerprint
+from wallet_pipeline.logic.ingestion.etl_files.discover import folder_fingerprint
 
 
 def test_the_weekly_retrain_runs_on_monday_at_midnight_utc_and_tags_why(

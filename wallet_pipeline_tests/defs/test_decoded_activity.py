@@ -23,9 +23,9 @@ import pytest
 
 from wallet_pipeline import settings
 from wallet_pipeline.lib.live_dbt import DbtProjectRun
-from wallet_pipeline.logic.etl_files import load_etl_files
 from wallet_pipeline.logic.graph.risk import rugged_tokens
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation, write_etl_files
+from wallet_pipeline.logic.ingestion.etl_files import load_etl_files
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation, write_etl_files
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

@@ -32,7 +32,7 @@ from wallet_pipeline.lib.persona_registry import (
     log_drift_reference,
     log_persona_model,
 )
-from wallet_pipeline.logic.drift import drift_columns, feature_reference, persona_reference
+from wallet_pipeline.logic.automation.drift import drift_columns, feature_reference, persona_reference
 from wallet_pipeline.logic.personas import train_personas
 from wallet_pipeline_tests.logic.test_personas import FAST, _table
 

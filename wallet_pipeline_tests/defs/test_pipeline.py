@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.simulator import SimulatorConfig, write_etl_files
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, write_etl_files
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 

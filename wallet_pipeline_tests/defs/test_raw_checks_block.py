@@ -11,8 +11,8 @@ import pytest
 from wallet_pipeline.defs.ingestion.checks import raw_table_checks
 from wallet_pipeline.defs.ingestion.specs import raw_asset_specs
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
-from wallet_pipeline.logic.raw_store import raw_load
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
+from wallet_pipeline.logic.ingestion.raw_store import raw_load
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
 
 pytestmark = pytest.mark.dbt
 

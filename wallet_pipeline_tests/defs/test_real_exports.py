@@ -20,7 +20,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from wallet_pipeline.logic.raw_schema import ZERO_ADDRESS
+from wallet_pipeline.logic.ingestion.raw_schema import ZERO_ADDRESS
 from wallet_pipeline_tests.defs.runs import Run, execute
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]

@@ -19,9 +19,9 @@ from wallet_pipeline.defs.ingestion.specs import raw_asset_specs
 from wallet_pipeline.defs.publish import RUN_QUEUE_YAML
 from wallet_pipeline.defs.publish.assets import SNAPSHOT, publish_assets
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
-from wallet_pipeline.logic.raw_store import raw_load
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
-from wallet_pipeline.logic.snapshot import POINTER, connect_snapshot, current_snapshot, read_manifest
+from wallet_pipeline.logic.ingestion.raw_store import raw_load
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
+from wallet_pipeline.logic.publish.snapshot import POINTER, connect_snapshot, current_snapshot, read_manifest
 from wallet_pipeline_tests.defs.runs import Run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ SERVED = ("marts.wallet_features", "entities.clusters", "entities.wallet_risk")
 READER = r"""
 import json, sys, time
 from pathlib import Path
-from wallet_pipeline.logic.snapshot import connect_snapshot, read_manifest
+from wallet_pipeline.logic.publish.snapshot import connect_snapshot, read_manifest
 
 folder, stop, out = map(Path, sys.argv[1:4])
 served = sys.argv[4].split(",")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, LIVE_QUERIES, DuneQuery
-from wallet_pipeline.logic.raw_schema import RAW_SCHEMA, RAW_TABLES
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
+from wallet_pipeline.logic.ingestion.dune_queries import DUNE_QUERIES, LIVE_QUERIES, DuneQuery
+from wallet_pipeline.logic.ingestion.raw_schema import RAW_SCHEMA, RAW_TABLES
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
 
 # The simulator refuses shorter windows (airdrops and rugs need time to unfold), so a shorter
 # emulator window simulates this many days and serves only the first `days` of them.

@@ -44,7 +44,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, MARKER_PATTERN, DuneQuery, LiveDuneQuery
+from wallet_pipeline.logic.ingestion.dune_queries import (
+    DUNE_QUERIES,
+    MARKER_PATTERN,
+    DuneQuery,
+    LiveDuneQuery,
+)
 from wallet_pipeline_tests.dune_emulator.data import ALL_QUERIES, EmulatorData, QueryResult
 
 LOOPBACK = "127.0.0.1"

@@ -21,8 +21,8 @@ from dune_client.models import ExecutionState, QueryFailedError
 from dune_client.query import QueryBase
 from dune_client.types import QueryParameter
 
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES, LIVE_QUERIES
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
+from wallet_pipeline.logic.ingestion.dune_queries import DUNE_QUERIES, LIVE_QUERIES
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
 from wallet_pipeline_tests.dune_emulator import DuneEmulator, EmulatorError, start_emulator
 
 DAY = dt.date(2024, 7, 3)

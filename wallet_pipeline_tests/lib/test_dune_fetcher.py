@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from wallet_pipeline.lib.dune import DuneFetcher, DuneRun, DuneSourceError
-from wallet_pipeline.logic.dune_queries import DUNE_QUERIES
+from wallet_pipeline.logic.ingestion.dune_queries import DUNE_QUERIES
 from wallet_pipeline_tests.dune_emulator.fixture import DuneEmulator, start_emulator
 
 DAY = dt.date(2024, 7, 2)

@@ -33,12 +33,12 @@ from wallet_pipeline.lib.live_wallet import (
 )
 from wallet_pipeline.lib.mlflow_session import MlflowSession, default_tracking_uri
 from wallet_pipeline.lib.persona_registry import MODEL_NAME, log_persona_model
-from wallet_pipeline.logic.dune_queries import DAILY_QUERIES, REFERENCE_QUERIES
-from wallet_pipeline.logic.dune_source import load_day, load_reference
-from wallet_pipeline.logic.etl_files import load_etl_files
+from wallet_pipeline.logic.ingestion.dune_queries import DAILY_QUERIES, REFERENCE_QUERIES
+from wallet_pipeline.logic.ingestion.dune_source import load_day, load_reference
+from wallet_pipeline.logic.ingestion.etl_files import load_etl_files
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, write_etl_files
 from wallet_pipeline.logic.personas import PersonaModel, persona_column, train_personas
 from wallet_pipeline.logic.personas.store import read_features
-from wallet_pipeline.logic.simulator import SimulatorConfig, write_etl_files
 from wallet_pipeline_tests.dune_emulator import DuneEmulator, start_emulator
 from wallet_pipeline_tests.logic.test_personas import FAST
 

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.alerts import (
+from wallet_pipeline.logic.automation.alerts import (
     ALERT_COLUMNS,
     AlertRules,
     append_alerts,
@@ -19,10 +19,10 @@ from wallet_pipeline.logic.alerts import (
     has_baseline,
     update_alerts,
 )
-from wallet_pipeline.logic.flags import add_flag, list_flags
 from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql
 from wallet_pipeline.logic.graph.risk import risk_level
 from wallet_pipeline.logic.graph.store import replace_tables
+from wallet_pipeline.logic.publish.flags import add_flag, list_flags
 
 T0 = pd.Timestamp("2024-07-01")
 

@@ -19,7 +19,7 @@ import pytest
 
 from wallet_pipeline import settings
 from wallet_pipeline.lib.live_dbt import DbtProjectRun
-from wallet_pipeline.logic.raw_store import ensure_raw_schema
+from wallet_pipeline.logic.ingestion.raw_store import ensure_raw_schema
 
 pytestmark = pytest.mark.dbt
 
@@ -344,7 +344,7 @@ def test_the_staged_label_types_accept_exactly_the_raw_contracts_vocabulary() ->
     import yaml
 
     from wallet_pipeline import settings
-    from wallet_pipeline.logic.raw_schema import LABEL_TYPES
+    from wallet_pipeline.logic.ingestion.raw_schema import LABEL_TYPES
 
     doc = yaml.safe_load(
         Path(settings.DBT_PROJECT_DIR, "models/staging/ethereum/_ethereum__models.yml").read_text()

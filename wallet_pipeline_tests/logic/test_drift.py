@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.drift import (
+from wallet_pipeline.logic.automation.drift import (
     DriftInputError,
     DriftThresholds,
     compare,

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from wallet_pipeline.lib.dune import DuneFetcher, DuneSchemaError, DuneSourceError, check_columns
-from wallet_pipeline.logic.dune_queries import (
+from wallet_pipeline.logic.ingestion.dune_queries import (
     DUNE_QUERIES,
     LIVE_QUERIES,
     MARKER_PATTERN,
@@ -15,7 +15,7 @@ from wallet_pipeline.logic.dune_queries import (
     DuneQueryError,
     check_day,
 )
-from wallet_pipeline.logic.dune_source import DuneRowsError, rows_to_table
+from wallet_pipeline.logic.ingestion.dune_source import DuneRowsError, rows_to_table
 
 DAY = dt.date(2024, 7, 3)
 

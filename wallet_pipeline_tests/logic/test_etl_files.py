@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from wallet_pipeline.logic.etl_files import EtlFilesError, FilesLoadReport, load_etl_files
-from wallet_pipeline.logic.raw_store import RawLoad
+from wallet_pipeline.logic.ingestion.etl_files import EtlFilesError, FilesLoadReport, load_etl_files
+from wallet_pipeline.logic.ingestion.raw_store import RawLoad
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "etl"
 SLICE = FIXTURES / "raphtory_transactions_slice.csv"

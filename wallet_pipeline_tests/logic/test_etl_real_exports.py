@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from wallet_pipeline.logic.etl_files import EtlFilesError, FilesLoadReport, load_etl_files
-from wallet_pipeline.logic.raw_schema import LABEL_TYPES, RAW_TABLES
+from wallet_pipeline.logic.ingestion.etl_files import EtlFilesError, FilesLoadReport, load_etl_files
+from wallet_pipeline.logic.ingestion.raw_schema import LABEL_TYPES, RAW_TABLES
 from wallet_pipeline_tests.logic.test_etl_files import (
     SLICE,
     T0,
@@ -145,7 +145,7 @@ def test_label_rows_written_by_a_source_without_the_original_column_load_it_as_n
     # The simulator and Dune write our types directly and no original_label_type.
     import pandas as pd
 
-    from wallet_pipeline.logic.raw_store import raw_load
+    from wallet_pipeline.logic.ingestion.raw_store import raw_load
 
     with raw_load(con, source="dune") as load:
         load.append(

@@ -9,7 +9,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.flags import (
+from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql
+from wallet_pipeline.logic.graph.store import replace_tables
+from wallet_pipeline.logic.publish.flags import (
     REASONS,
     FlagError,
     add_flag,
@@ -18,8 +20,6 @@ from wallet_pipeline.logic.flags import (
     list_flags,
     remove_flag,
 )
-from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql
-from wallet_pipeline.logic.graph.store import replace_tables
 
 T0 = pd.Timestamp("2024-07-01")
 

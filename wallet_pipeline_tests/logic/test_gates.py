@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from wallet_pipeline.logic import gates
+from wallet_pipeline.logic.automation import gates
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from wallet_pipeline.logic.graph import GraphConfig, bcubed, build_edges, cluster_edges, label_propagation
-from wallet_pipeline.logic.raw_schema import RAW_TABLES
+from wallet_pipeline.logic.ingestion.raw_schema import RAW_TABLES
 
 T0 = pd.Timestamp("2024-07-01 00:00:00")
 ETH = 10**18

@@ -4,9 +4,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.raw_checks import checks_for, column_type_mismatches, run_check
-from wallet_pipeline.logic.raw_schema import RAW_TABLES, TRANSACTIONS
-from wallet_pipeline.logic.raw_store import raw_load
+from wallet_pipeline.logic.ingestion.raw_checks import checks_for, column_type_mismatches, run_check
+from wallet_pipeline.logic.ingestion.raw_schema import RAW_TABLES, TRANSACTIONS
+from wallet_pipeline.logic.ingestion.raw_store import raw_load
 
 GOOD = {
     "hash": "0x" + "a" * 64,

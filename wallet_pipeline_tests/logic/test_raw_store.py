@@ -4,8 +4,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.raw_manifest import read_manifest
-from wallet_pipeline.logic.raw_store import raw_load
+from wallet_pipeline.logic.ingestion.raw_manifest import read_manifest
+from wallet_pipeline.logic.ingestion.raw_store import raw_load
 
 A = "0x" + "1" * 40
 B = "0x" + "2" * 40
@@ -103,7 +103,7 @@ def _day_tx(hash_char: str, day: str) -> pd.DataFrame:
 def test_a_day_load_replaces_exactly_that_day_and_a_rerun_adds_no_duplicates(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    from wallet_pipeline.logic.raw_store import raw_day_load
+    from wallet_pipeline.logic.ingestion.raw_store import raw_day_load
 
     for day, char in (("2024-07-01", "a"), ("2024-07-02", "b"), ("2024-07-02", "c"), ("2024-07-02", "c")):
         with raw_day_load(con, "dune", pd.Timestamp(day).date(), ("transactions",)) as load:
@@ -114,7 +114,7 @@ def test_a_day_load_replaces_exactly_that_day_and_a_rerun_adds_no_duplicates(
 
 
 def test_a_failed_day_load_keeps_the_stored_day(con: duckdb.DuckDBPyConnection) -> None:
-    from wallet_pipeline.logic.raw_store import raw_day_load
+    from wallet_pipeline.logic.ingestion.raw_store import raw_day_load
 
     day = pd.Timestamp("2024-07-01").date()
     with raw_day_load(con, "dune", day, ("transactions",)) as load:
@@ -126,7 +126,7 @@ def test_a_failed_day_load_keeps_the_stored_day(con: duckdb.DuckDBPyConnection) 
 
 
 def test_a_day_load_refuses_rows_of_another_day(con: duckdb.DuckDBPyConnection) -> None:
-    from wallet_pipeline.logic.raw_store import raw_day_load
+    from wallet_pipeline.logic.ingestion.raw_store import raw_day_load
 
     with (
         pytest.raises(ValueError, match="dated another day"),
@@ -162,7 +162,7 @@ def test_notes_and_source_files_are_stored_and_a_load_from_another_source_clears
 def test_a_database_from_before_the_optional_columns_gets_them_and_day_loads_keep_working(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    from wallet_pipeline.logic.raw_store import raw_tables_load
+    from wallet_pipeline.logic.ingestion.raw_store import raw_tables_load
 
     con.execute("create schema raw")
     con.execute(

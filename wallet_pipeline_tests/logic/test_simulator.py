@@ -11,14 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wallet_pipeline.logic.raw_schema import (
+from wallet_pipeline.logic.ingestion.raw_schema import (
     ADDRESS_PATTERN,
     HASH_PATTERN,
     LABEL_TYPES,
     RAW_TABLES,
     ZERO_ADDRESS,
 )
-from wallet_pipeline.logic.simulator import (
+from wallet_pipeline.logic.ingestion.simulator import (
     PERSONAS,
     SimulatorConfig,
     load_simulation,
@@ -26,7 +26,7 @@ from wallet_pipeline.logic.simulator import (
     simulate_arrow,
     write_etl_files,
 )
-from wallet_pipeline.logic.simulator.encoding import LOOKALIKE_PREFIX, LOOKALIKE_SUFFIX
+from wallet_pipeline.logic.ingestion.simulator.encoding import LOOKALIKE_PREFIX, LOOKALIKE_SUFFIX
 
 # Two chunks, so that hot wallets and poisoners act from both and their nonces must still line up.
 SMALL = SimulatorConfig(seed=7, n_wallets=1_500, days=30, chunk_wallets=800)

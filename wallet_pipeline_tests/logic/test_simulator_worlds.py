@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from wallet_pipeline.logic.etl_files.loader import load_etl_files
-from wallet_pipeline.logic.raw_schema import LABEL_TYPES
-from wallet_pipeline.logic.simulator import (
+from wallet_pipeline.logic.ingestion.etl_files.loader import load_etl_files
+from wallet_pipeline.logic.ingestion.raw_schema import LABEL_TYPES
+from wallet_pipeline.logic.ingestion.simulator import (
     SimulatorConfig,
     load_simulation,
     load_truth,
@@ -26,8 +26,8 @@ from wallet_pipeline.logic.simulator import (
     simulate_arrow,
     write_etl_files,
 )
-from wallet_pipeline.logic.simulator.config import SYBIL_TOPOLOGIES
-from wallet_pipeline.logic.simulator.labels import PUBLIC_EXCHANGE_NAMES
+from wallet_pipeline.logic.ingestion.simulator.config import SYBIL_TOPOLOGIES
+from wallet_pipeline.logic.ingestion.simulator.labels import PUBLIC_EXCHANGE_NAMES
 from wallet_pipeline_tests.logic.test_simulator import one, rows
 
 # Digests of these worlds' tables, computed on the simulator before any of the new knobs existed.

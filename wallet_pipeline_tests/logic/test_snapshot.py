@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from wallet_pipeline.logic.snapshot import (
+from wallet_pipeline.logic.publish.snapshot import (
     LINK,
     POINTER,
     NoSnapshotError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from wallet_pipeline.logic.table_facts import TableFacts, read_table_facts
+from wallet_pipeline.logic.transform.table_facts import TableFacts, read_table_facts
 
 
 def test_tables_get_counts_and_types_views_only_types_and_missing_ones_nothing(

@@ -13,8 +13,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.alerts import alert_id, append_alerts
-from wallet_pipeline.logic.webhooks import (
+from wallet_pipeline.logic.automation.alerts import alert_id, append_alerts
+from wallet_pipeline.logic.automation.webhooks import (
     Webhook,
     WebhookSpecError,
     build_payload,

@@ -14,7 +14,7 @@ import dagster as dg
 
 from wallet_pipeline import settings
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
-from wallet_pipeline.logic import gates
+from wallet_pipeline.logic.automation import gates
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,8 @@ def export_folder_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefin
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        from wallet_pipeline.logic.etl_files.discover import folder_fingerprint
-        from wallet_pipeline.logic.etl_files.report import EtlFilesError
+        from wallet_pipeline.logic.ingestion.etl_files.discover import folder_fingerprint
+        from wallet_pipeline.logic.ingestion.etl_files.report import EtlFilesError
 
         folder = settings.files_dir()
         if folder is None:

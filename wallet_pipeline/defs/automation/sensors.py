@@ -2,9 +2,9 @@
 
 Every tick (at most hourly) the sensor reads the columns the champion model reads from
 marts.wallet_features, read-only, and measures them against the drift reference stored with the
-champion (logic/drift.py). Past the thresholds it requests `persona_retrain_job` (the personas group
-and everything downstream) with the reason in the run's tags. The figures of every evaluation go to
-an MLflow run of the experiment `wallet_personas_drift` and to an observation of
+champion (logic/automation/drift.py). Past the thresholds it requests `persona_retrain_job` (the
+personas group and everything downstream) with the reason in the run's tags. The figures of every
+evaluation go to an MLflow run of the experiment `wallet_personas_drift` and to an observation of
 `personas/persona_model` (its metadata plots them over time in the UI).
 
 Each (champion version, data fingerprint) pair is evaluated once: the cursor holds the last pair
@@ -24,7 +24,7 @@ import pandas as pd
 from wallet_pipeline.defs.automation.jobs import persona_retrain_job
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.lib.mlflow_session import MlflowSession
-from wallet_pipeline.logic.drift import DriftInputError, DriftReport, DriftThresholds
+from wallet_pipeline.logic.automation.drift import DriftInputError, DriftReport, DriftThresholds
 
 PERSONAS_GROUP = "personas"
 PERSONA_MODEL = dg.AssetKey([PERSONAS_GROUP, "persona_model"])
@@ -49,7 +49,7 @@ def _features_database(pipeline_database: str) -> str:
     No run ever locks a snapshot, and it holds the last features that passed their gates.
     """
     from wallet_pipeline import settings
-    from wallet_pipeline.logic.snapshot import current_snapshot
+    from wallet_pipeline.logic.publish.snapshot import current_snapshot
 
     pipeline = Path(pipeline_database).resolve()
     folder = settings.snapshot_dir() if pipeline == settings.duckdb_path() else pipeline.parent / "snapshots"
@@ -171,7 +171,7 @@ def build_persona_drift_sensor(
             log_drift_evaluation,
             resolve_version,
         )
-        from wallet_pipeline.logic.drift import compare, data_fingerprint
+        from wallet_pipeline.logic.automation.drift import compare, data_fingerprint
 
         busy = _active_run(context.instance)
         if busy:

@@ -40,9 +40,9 @@ def alerts(
     A webhook that fails is retried and recorded; it never fails the run. The first run only records
     a baseline.
     """
-    from wallet_pipeline.logic.alerts import AlertRules, update_alerts
-    from wallet_pipeline.logic.flags import follow_flags, list_flags
-    from wallet_pipeline.logic.webhooks import deliver_pending
+    from wallet_pipeline.logic.automation.alerts import AlertRules, update_alerts
+    from wallet_pipeline.logic.automation.webhooks import deliver_pending
+    from wallet_pipeline.logic.publish.flags import follow_flags, list_flags
 
     try:
         # Checked when the definitions load too (settings.check_all); read again for this run.
@@ -110,7 +110,7 @@ def redeliver_alerts(context: dg.OpExecutionContext, duckdb: DuckDBFile) -> None
     """Between pipeline runs: the undelivered alerts of `entities.alerts`, to their webhooks."""
     import json
 
-    from wallet_pipeline.logic.webhooks import deliver_pending
+    from wallet_pipeline.logic.automation.webhooks import deliver_pending
 
     hooks = settings.alert_webhook_list()
     retry_hours = settings.alert_retry_hours()

@@ -12,16 +12,16 @@ from pydantic import Field
 from wallet_pipeline import settings
 from wallet_pipeline.defs.ingestion.specs import raw_asset_specs
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
-from wallet_pipeline.logic.etl_files import EtlFilesError, load_etl_files
-from wallet_pipeline.logic.raw_manifest import read_manifest, rejects_by_reason, source_files
-from wallet_pipeline.logic.raw_schema import (
+from wallet_pipeline.logic.ingestion.etl_files import EtlFilesError, load_etl_files
+from wallet_pipeline.logic.ingestion.raw_manifest import read_manifest, rejects_by_reason, source_files
+from wallet_pipeline.logic.ingestion.raw_schema import (
     GROUND_TRUTH_SCHEMA,
     MANIFEST_TABLE,
     RAW_SCHEMA,
     REJECTS_TABLE,
 )
-from wallet_pipeline.logic.simulator import SimulatorConfig, load_simulation
-from wallet_pipeline.logic.simulator.truth import TRUTH_SCHEMAS
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
+from wallet_pipeline.logic.ingestion.simulator.truth import TRUTH_SCHEMAS
 
 GROUND_TRUTH_TABLES = tuple(TRUTH_SCHEMAS)
 

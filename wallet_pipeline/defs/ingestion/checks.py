@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
-from wallet_pipeline.logic.raw_checks import checks_for, column_type_mismatches, run_check
-from wallet_pipeline.logic.raw_schema import RAW_SCHEMA, RAW_TABLES, RawTable
+from wallet_pipeline.logic.ingestion.raw_checks import checks_for, column_type_mismatches, run_check
+from wallet_pipeline.logic.ingestion.raw_schema import RAW_SCHEMA, RAW_TABLES, RawTable
 
 COLUMN_TYPES = "column_types"
 

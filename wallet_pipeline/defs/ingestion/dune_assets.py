@@ -13,9 +13,9 @@ from wallet_pipeline import settings
 from wallet_pipeline.defs.ingestion.specs import raw_asset_specs
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.lib.dune import DuneResource, DuneRun, DuneSourceError
-from wallet_pipeline.logic.dune_queries import DAILY_QUERIES, REFERENCE_QUERIES
-from wallet_pipeline.logic.dune_source import DuneRowsError, load_day, load_reference
-from wallet_pipeline.logic.raw_schema import RAW_SCHEMA
+from wallet_pipeline.logic.ingestion.dune_queries import DAILY_QUERIES, REFERENCE_QUERIES
+from wallet_pipeline.logic.ingestion.dune_source import DuneRowsError, load_day, load_reference
+from wallet_pipeline.logic.ingestion.raw_schema import RAW_SCHEMA
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=settings.dune_start_date())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from wallet_pipeline.logic.raw_schema import MANIFEST_TABLE, RAW_SCHEMA, RAW_TABLES, REJECTS_TABLE
+from wallet_pipeline.logic.ingestion.raw_schema import MANIFEST_TABLE, RAW_SCHEMA, RAW_TABLES, REJECTS_TABLE
 from wallet_pipeline.settings import INGESTION
 
 

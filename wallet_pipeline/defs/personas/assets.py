@@ -154,7 +154,7 @@ def persona_model(
     decides its use.
     """
     from wallet_pipeline.lib.persona_registry import log_drift_reference, log_persona_model
-    from wallet_pipeline.logic.drift import drift_columns, feature_reference, persona_reference
+    from wallet_pipeline.logic.automation.drift import drift_columns, feature_reference, persona_reference
     from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
     from wallet_pipeline.logic.personas.plots import projection_png, radar_png
     from wallet_pipeline.logic.personas.promotion import scorecard

@@ -35,7 +35,7 @@ def snapshot_dir() -> Path:
 @dg.asset(key=SNAPSHOT, deps=[*SERVING, *ALSO_PUBLISHED], group_name=GROUP, kinds={"duckdb"})
 def published_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBFile) -> dg.MaterializeResult:
     """The marts, personas, graph and entities schemas copied to a new read-only file readers switch to."""
-    from wallet_pipeline.logic.snapshot import publish_snapshot
+    from wallet_pipeline.logic.publish.snapshot import publish_snapshot
 
     with duckdb.get_connection() as con:
         info = publish_snapshot(con, snapshot_dir(), run_id=context.run_id)

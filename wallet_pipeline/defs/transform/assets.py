@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from wallet_pipeline.defs.transform.project import wallet_dbt_project
 from wallet_pipeline.lib.dbt_translator import WalletDbtTranslator
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
-from wallet_pipeline.logic.table_facts import TableFacts, read_table_facts
+from wallet_pipeline.logic.transform.table_facts import TableFacts, read_table_facts
 
 
 @dbt_assets(

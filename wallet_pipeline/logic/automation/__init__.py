@@ -1,0 +1,1 @@
+"""What schedules and sensors decide with: drift, gates, alerts and their webhooks."""

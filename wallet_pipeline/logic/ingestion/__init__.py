@@ -1,0 +1,1 @@
+"""Raw extracts: the raw contract, atomic loads, checks, and the three sources (simulator, files, Dune)."""

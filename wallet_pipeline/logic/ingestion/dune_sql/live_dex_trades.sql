@@ -1,0 +1,22 @@
+-- Live analysis: every Ethereum DEX swap one address made, from spellbook's dex.trades (the
+-- columns of dex_trades.sql).
+select
+    block_time,
+    block_number,
+    tx_hash,
+    evt_index,
+    project,
+    taker,
+    token_bought_address,
+    token_sold_address,
+    cast(token_bought_amount_raw as varchar) as token_bought_amount_raw,
+    cast(token_sold_amount_raw as varchar) as token_sold_amount_raw,
+    amount_usd,
+    tx_from,
+    tx_to,
+    project_contract_address
+from dex.trades
+where blockchain = 'ethereum'
+    and taker = {{address}}
+order by block_number, evt_index
+limit {{max_rows}}

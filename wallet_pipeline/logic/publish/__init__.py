@@ -1,0 +1,1 @@
+"""What readers get: published snapshots, analysts' flags, and the API's keys."""

@@ -1,0 +1,1 @@
+"""What the dbt stage needs besides dbt: facts about the tables it builds."""
