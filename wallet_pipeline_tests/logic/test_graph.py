@@ -349,3 +349,32 @@ def test_bcubed_scores_a_merge_and_a_split() -> None:
     assert merged["precision"].tolist() == [0.5] * 4 and merged["recall"].tolist() == [1.0] * 4
     split = bcubed(truth, pd.Series(["x", "y", "z", "w"]))
     assert split["precision"].tolist() == [1.0] * 4 and split["recall"].tolist() == [0.5] * 4
+
+
+def test_deployer_funding_links_a_funder_to_the_deployer_that_pays_it_back_only() -> None:
+    funder, deployer, token = A(400), A(401), A(402)
+    person, newcomer = A(410), A(411)
+    stingy, deployer2, token2 = A(420), A(421), A(422)
+    rows = [
+        tx(funder, deployer, value=5 * ETH),
+        tx(A(403), deployer, value=ETH, minutes=10),  # a later payer is not the funder
+        tx(deployer, funder, value=20 * ETH, minutes=600),  # the launch's proceeds swept back
+        # A person paying a newcomer who pays back more, with no deployment in between.
+        tx(person, newcomer, value=ETH),
+        tx(newcomer, person, value=2 * ETH, minutes=600),
+        # A deployer that pays back less than it was funded with.
+        tx(stingy, deployer2, value=5 * ETH),
+        tx(deployer2, stingy, value=ETH, minutes=600),
+    ]
+    creations = [
+        {"address": token, "creator_address": deployer},
+        {"address": token2, "creator_address": deployer2},
+    ]
+    con = db(rows, creations=creations)
+    e = edges_of(con, kind="deployer_funding")
+    assert set(zip(e["src"], e["dst"], strict=True)) == {(funder, deployer)}
+    assert e["n"].iloc[0] == 2 and len(e["evidence"].iloc[0]) == 2  # the funding and the sweep
+    clusters = cluster_edges(edges_of(con), CFG).clusters
+    assert together(clusters, funder, deployer)
+    assert not together(clusters, person, newcomer)
+    assert not together(clusters, stingy, deployer2)

@@ -11,7 +11,7 @@ import pandas as pd
 from wallet_pipeline.logic.graph import GraphConfig, build_edges, cluster_edges
 from wallet_pipeline.logic.graph.entities import build_entities, score_entities, write_entities
 from wallet_pipeline.logic.graph.store import GRAPH_SCHEMA, replace_tables
-from wallet_pipeline_tests.logic.test_graph import CFG, ETH, A, db, edges_of, pairs, tok, tx
+from wallet_pipeline_tests.logic.test_graph import CFG, ETH, A, db, edges_of, pairs, together, tok, tx
 
 
 def _chain(first: int, hops: int, start: int = 0) -> list[dict]:
@@ -160,3 +160,51 @@ def test_moving_zero_tokens_out_of_someone_else_proves_no_control_of_the_token()
     creations = [{"address": token, "creator_address": deployer}]
     tokens = [{"address": token, "decimals": 18}]
     assert edges_of(db([t], [r], tokens=tokens, creations=creations), kind="co_creation").empty
+
+
+def _peeling_chain(first: int, hops: int, deposit: str, peelers: list[int]) -> list[dict]:
+    """A peel chain whose hops `peelers` (offsets) each peel 1 ETH into `deposit` before forwarding."""
+    rows, value = [tx(A(first - 1), A(first), value=100 * ETH)], 100 * ETH
+    for k in range(hops):
+        if k in peelers:
+            rows.append(tx(A(first + k), deposit, value=ETH, minutes=30 * k + 10))
+            value -= ETH
+        value = value * 97 // 100
+        rows.append(tx(A(first + k), A(first + k + 1), value=value, minutes=30 * (k + 1)))
+    return rows
+
+
+def test_a_deposit_address_whose_every_sender_is_a_hop_of_one_chain_joins_the_chain() -> None:
+    hot = A(500)
+    own, shared = A(501), A(502)
+    rows = _peeling_chain(600, 9, own, [0, 3, 6])
+    rows.append(tx(own, hot, value=3 * ETH, minutes=400))
+    # A deposit address two hops and a stranger pay into stays a weak link.
+    rows += _peeling_chain(700, 9, shared, [1, 4])
+    rows += [tx(A(800), shared, value=ETH, minutes=50), tx(shared, hot, value=3 * ETH, minutes=400)]
+    labels = [{"address": hot, "label_type": "exchange", "name": "Kraken 1", "source": "t"}]
+    con = db(rows, labels=labels)
+    e = edges_of(con)
+    chain_dep = e[e["edge_type"] == "chain_deposit"]
+    assert set(zip(chain_dep["src"], chain_dep["dst"], strict=True)) == {(A(600 + k), own) for k in (0, 3, 6)}
+    assert (chain_dep["weight"] == CFG.chain_deposit_weight).all()
+    clusters = cluster_edges(e, CFG).clusters
+    assert together(clusters, own, *[A(600 + k) for k in range(9)])
+    assert not together(clusters, shared, A(701))
+    assert not together(clusters, A(800), A(701))
+
+
+def test_funding_and_scam_label_links_into_a_peel_chain_do_not_join_its_payer() -> None:
+    source = A(899)  # pays the chain's first hop; labelled a scammer
+    rows = _chain(900, 6)
+    labels = [{"address": source, "label_type": "scam", "name": "Fake_Phishing1", "source": "t"}]
+    con = db(rows, labels=labels)
+    e = edges_of(con)
+    entry = e[(e["edge_type"] == "scam_label") & (e["src"] == source)]
+    assert set(entry["dst"]) == {A(900)} and (entry["weight"] == CFG.chain_entry_weight).all()
+    clusters = cluster_edges(e, CFG).clusters
+    assert together(clusters, *[A(900 + k) for k in range(6)])
+    assert source not in set(clusters["address"])
+    # Without the chain the same label link joins the payer to whom it pays.
+    plain = db([tx(source, A(950), value=100 * ETH)], labels=labels)
+    assert together(cluster_edges(edges_of(plain), CFG).clusters, source, A(950))

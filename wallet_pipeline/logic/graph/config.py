@@ -108,6 +108,11 @@ class GraphConfig:
     # peel_chain: every hop of a chain of peel_forward senders joins the chain's first hop.
     peel_chain_min_hops: int = 4
     peel_chain_weight: float = 1.0
+    # chain_deposit: a deposit address whose senders are all hops of one peel chain.
+    chain_deposit_weight: float = 1.0
+    # Funding and scam-label links from outside a peel chain into one of its hops (money entering
+    # the chain) weigh this much: see `group_rules.detach_chain_entries`.
+    chain_entry_weight: float = 0.0
 
     # wash_cycle: a token (or one NFT) passed around a directed cycle at near-equal amounts.
     wash_min_repeats: int = 3
@@ -136,6 +141,12 @@ class GraphConfig:
 
     # co_creation: only a token's controller moves tokens out of addresses it is not (precision 1.0).
     co_creation_weight: float = 1.0
+
+    # deployer_funding: a deployer whose first ETH came from a wallet, and who paid that wallet
+    # back at least `deployer_return_ratio` times as much (proceeds swept to the launch operator).
+    # The ratio 1 asks for no profit, only the round trip. Measured precision: see docs/graph.md.
+    deployer_return_ratio: float = 1.0
+    deployer_funding_weight: float = 0.9
 
     # scam_label: direct transfers with an address labelled scam.
     # Precision 0.54 (victims paying a scammer are not the scammer); under `strong_weight`.

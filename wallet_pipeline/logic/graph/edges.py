@@ -19,7 +19,9 @@ import pandas as pd
 
 from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig
 from wallet_pipeline.logic.graph.group_rules import (
+    chain_deposit_edges,
     collector_edges,
+    detach_chain_entries,
     funding_tree_edges,
     peel_chain_edges,
     wash_cycle_edges,
@@ -463,6 +465,45 @@ def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
     )
 
 
+def deployer_funding_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
+    """Funder -> contract deployer, when the deployer's first ETH came from it and went back to it.
+
+    A launch operator funds a fresh wallet to pay for a deployment and later sweeps what the
+    contract earned back: the deployer's first ETH payer is the funder, and the deployer's ETH
+    paid back to it adds up to at least `deployer_return_ratio` times what it received from it.
+    People paying each other back show the round trip too (reciprocal transfers are right for 1%
+    of pairs), but rarely a deployment in between: the deployment is what makes the link.
+    """
+    s = cfg.schema
+    return con.sql(
+        f"""
+        with deployers as (select distinct lower(creator_address) b from {s}.contract_creations),
+        first_in as (
+            select dst b, arg_min(src, (t, hash)) a from g_eth
+            where dst in (select b from deployers) and eth > 0 group by dst
+        ),
+        fwd as (
+            select f.a, f.b, sum(x.eth) eth, min(x.t) t from first_in f
+            join g_eth x on x.src = f.a and x.dst = f.b group by f.a, f.b
+        ),
+        back as (
+            select f.a, f.b, sum(x.eth) eth from fwd f
+            join g_eth x on x.src = f.b and x.dst = f.a and x.t > f.t group by f.a, f.b
+        ),
+        pairs as (
+            select fwd.a, fwd.b from fwd join back using (a, b)
+            where back.eth >= {cfg.deployer_return_ratio} * fwd.eth
+              and fwd.a not in (select address from g_hubs) and fwd.b not in (select address from g_hubs)
+        )
+        select p.a src, p.b dst, 'deployer_funding' edge_type, true directed,
+               {cfg.deployer_funding_weight} weight,
+               min(x.t) first_time, max(x.t) last_time, count(*) n, {_ev(cfg, "x.t, x.hash")} evidence
+        from pairs p join g_eth x on (x.src = p.a and x.dst = p.b) or (x.src = p.b and x.dst = p.a)
+        group by p.a, p.b
+        """
+    )
+
+
 def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
     """Wallet -- wallet calling the same contract and method in the same short windows, repeatedly.
 
@@ -597,6 +638,10 @@ RULES: dict[
         peel_chain_edges,
         {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
     ),
+    "chain_deposit": (
+        chain_deposit_edges,
+        {"transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"}},
+    ),
     "wash_cycle": (
         wash_cycle_edges,
         {
@@ -621,6 +666,13 @@ RULES: dict[
             "contract_creations": {"address", "creator_address"},
             "token_transfers": {"transaction_hash", "token_address"},
             "transactions": {"hash", "from_address"},
+        },
+    ),
+    "deployer_funding": (
+        deployer_funding_edges,
+        {
+            "contract_creations": {"creator_address"},
+            "transactions": {"from_address", "to_address", "value", "block_timestamp", "hash"},
         },
     ),
     "fingerprint": (
@@ -693,6 +745,7 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
         else:
             con.execute(f"create or replace temp table g_rule_{name} as select * from ({found.sql_query()})")
         rels.append(f"select {', '.join(EDGE_COLUMNS)} from g_rule_{name}")
+    detach_chain_entries(con, cfg)
     if rels:
         con.execute("create or replace temp table g_edges_raw as " + " union all ".join(rels))
     else:

@@ -265,3 +265,72 @@ def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Data
         """
     ).df()
     return _pair_evidence(con, pairs.assign(edge_type="collector", weight=float(cfg.collector_weight)), cfg)
+
+
+def _temp_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("select table_name from duckdb_tables() where temporary").fetchall()}
+
+
+def chain_deposit_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """Hop -> deposit address, when every sender of a deposit address is a hop of one peel chain.
+
+    A deposit address shared by three or four wallets is as often two customers' as one's (sender
+    edges weigh little), but when all its senders are hops of one chain, one operator peels into
+    its own exchange account: the chain already ties the senders together, so the address is theirs.
+    """
+    if not {"g_rule_peel_chain", "g_rule_deposit_address"} <= _temp_tables(con):
+        return pd.DataFrame(columns=COLUMNS)
+    pairs = con.sql(
+        """
+        with hop as (
+            select dst m, src root from g_rule_peel_chain union select src, src from g_rule_peel_chain
+        ),
+        dep as (select src, dst from g_rule_deposit_address where edge_type = 'deposit_address'),
+        ok as (
+            select d.dst from dep d left join hop h on h.m = d.src group by d.dst
+            having count(*) >= 2 and count(h.root) = count(*) and count(distinct h.root) = 1
+        )
+        select src, dst from dep where dst in (select dst from ok)
+        """
+    ).df()
+    return _pair_evidence(
+        con, pairs.assign(edge_type="chain_deposit", weight=float(cfg.chain_deposit_weight)), cfg
+    )
+
+
+def detach_chain_entries(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> int:
+    """Weaken funding and scam-label links from outside a peel chain into one of its hops.
+
+    A peel chain hands on what it receives, so whoever pays into it is where the money came from,
+    not the chain's operator (a scam's collector paying a laundering chain; a victim paying a
+    drainer that peels). The chain is joined by its own rule; these links into it are set to
+    `chain_entry_weight`. Returns how many links were weakened.
+    """
+    tables = _temp_tables(con)
+    if "g_rule_peel_chain" not in tables:
+        return 0
+    con.execute(
+        """
+        create or replace temp table g_chain_hops as
+        select dst m, src root from g_rule_peel_chain union select src, src from g_rule_peel_chain
+        """
+    )
+    changed = 0
+    for name in ("funding_tree", "scam_label"):
+        if f"g_rule_{name}" not in tables:
+            continue
+        con.execute(
+            f"""
+            create or replace temp table g_chain_entry as
+            select distinct r.src, r.dst from g_rule_{name} r
+            join g_chain_hops a on a.m = r.dst left join g_chain_hops b on b.m = r.src
+            where b.root is null or b.root <> a.root
+            """
+        )
+        changed += con.execute(
+            f"""
+            update g_rule_{name} r set weight = {cfg.chain_entry_weight} from g_chain_entry x
+            where x.src = r.src and x.dst = r.dst and r.weight > {cfg.chain_entry_weight}
+            """
+        ).fetchone()[0]
+    return int(changed)
