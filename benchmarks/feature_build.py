@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,8 +67,14 @@ def _fill(db: Path, transactions: int, seed: int, trade_tables: bool = True) -> 
 DECODING_MODELS = (".decoded.", ".decoding.")
 
 
-def _dbt_run(db: Path, work: Path) -> tuple[float, float, float, float]:
-    """Wall seconds, model seconds, decoding models' seconds and peak RSS (GB) of `dbt run` on `db`."""
+def _dbt_run(
+    db: Path, work: Path, project_dir: Path = settings.DBT_PROJECT_DIR
+) -> tuple[float, float, float, float, float]:
+    """Wall seconds, model seconds, decoding models' seconds, peak RSS (GB) and CPU seconds of `dbt run`.
+
+    CPU seconds (user + system of the dbt process) move far less than wall seconds when others
+    load the machine: compare before/after on them when it is shared.
+    """
     env = {
         **os.environ,
         "WALLET_DUCKDB_PATH": str(db),
@@ -76,10 +83,10 @@ def _dbt_run(db: Path, work: Path) -> tuple[float, float, float, float]:
         "WALLET_DUCKDB_THREADS": str(settings.duckdb_threads()),
     }
     dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), "run", "--project-dir", str(settings.DBT_PROJECT_DIR)]
+    args = [str(dbt), "run", "--project-dir", str(project_dir)]
     args += [
         "--profiles-dir",
-        str(settings.DBT_PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(work / "target"),
         "--quiet",
@@ -88,7 +95,9 @@ def _dbt_run(db: Path, work: Path) -> tuple[float, float, float, float]:
     subprocess.run(args, env=env, check=True, stdout=sys.stderr)
     elapsed = time.monotonic() - started
     # ru_maxrss of children is in KiB on Linux: the largest child that ended, i.e. dbt.
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_gb = usage.ru_maxrss / 1024**2
+    cpu_seconds = usage.ru_utime + usage.ru_stime
     results = json.loads((work / "target" / "run_results.json").read_text())
     model_seconds = sum(r["execution_time"] for r in results["results"])
     manifest = json.loads((work / "target" / "manifest.json").read_text())["nodes"]
@@ -97,7 +106,19 @@ def _dbt_run(db: Path, work: Path) -> tuple[float, float, float, float]:
         for r in results["results"]
         if any(part in ".".join(manifest[r["unique_id"]]["fqn"]) + "." for part in DECODING_MODELS)
     )
-    return elapsed, model_seconds, decoding_seconds, peak_gb
+    return elapsed, model_seconds, decoding_seconds, peak_gb, cpu_seconds
+
+
+def _top_models(work: Path, top: int) -> list[str]:
+    """One line per model, slowest first: its seconds and share of all the models' seconds."""
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    total = sum(r["execution_time"] for r in results) or 1.0
+    ranked = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:top]
+    return [
+        f"    {r['execution_time']:6.2f} s {100 * r['execution_time'] / total:5.1f}%  "
+        f"{r['unique_id'].split('.')[-1]}"
+        for r in ranked
+    ]
 
 
 def main() -> None:
@@ -112,6 +133,18 @@ def main() -> None:
         action="store_true",
         help="empty the simulator's dex_trades / nft_trades first, so every trade is decoded",
     )
+    parser.add_argument("--top", type=int, default=12, help="print this many slowest models")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=settings.DBT_PROJECT_DIR,
+        help="dbt project to time (a copy of an older one, to compare before/after)",
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        help="reuse this filled DuckDB file (copied, never written); filled and kept here if absent",
+    )
     args = parser.parse_args()
     print(
         f"DuckDB memory_limit={settings.duckdb_memory_limit()} threads={settings.duckdb_threads()} "
@@ -122,18 +155,30 @@ def main() -> None:
             work = Path(tmp)
             db = work / "bench.duckdb"
             print(f"\n~{target:,} transactions:", flush=True)
-            counts = _fill(db, target, args.seed, trade_tables=not args.without_trade_tables)
+            if args.db and args.db.exists():
+                # Same raw rows for every run compared: only the models differ.
+                shutil.copyfile(args.db, db)
+                con = duckdb.connect(str(db), read_only=True)
+                counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
+                con.close()
+            else:
+                counts = _fill(db, target, args.seed, trade_tables=not args.without_trade_tables)
+                if args.db:
+                    shutil.copyfile(db, args.db)
             raw_rows = sum(counts.values())
             # Run in a fresh child per size so its peak memory is its own.
             code = (
                 f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
                 "from benchmarks.feature_build import _dbt_run; "
-                f"r = _dbt_run(Path({str(db)!r}), Path({str(work)!r})); print(' '.join(map(str, r)))"
+                f"r = _dbt_run(Path({str(db)!r}), Path({str(work)!r}), Path({str(args.project_dir)!r})); "
+                "print(' '.join(map(str, r)))"
             )
             out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
             if out.returncode:
                 sys.exit(f"dbt failed at ~{target:,} transactions (its output is above)")
-            seconds, model_seconds, decoding_seconds, peak_gb = (float(x) for x in out.stdout.split()[-4:])
+            seconds, model_seconds, decoding_seconds, peak_gb, cpu_seconds = (
+                float(x) for x in out.stdout.split()[-5:]
+            )
             wallets = (
                 duckdb.connect(str(db), read_only=True)
                 .execute("select count(*) from marts.wallet_features")
@@ -147,7 +192,10 @@ def main() -> None:
                 f"{raw_rows / model_seconds / 1e6:.2f}M raw rows/s"
             )
             print(f"  of which decoding models (decoded.*, intermediate decoding) {decoding_seconds:.1f} s")
+            print(f"  dbt CPU {cpu_seconds:.1f} s (user + system; load average {os.getloadavg()[0]:.2f})")
             print(f"  peak RSS {peak_gb:.2f} GB; {wallets:,} wallets in marts.wallet_features")
+            print(f"  slowest {args.top} models:")
+            print("\n".join(_top_models(work, args.top)), flush=True)
 
 
 if __name__ == "__main__":
