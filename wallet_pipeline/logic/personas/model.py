@@ -21,7 +21,15 @@ from wallet_pipeline.logic.personas.calibration import (
     softmax,
 )
 from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique_names
-from wallet_pipeline.logic.personas.naming import MIXED, inherit_names, name_clusters, profiles
+from wallet_pipeline.logic.personas.naming import (
+    MIXED,
+    describe_unfit,
+    display_names,
+    fill_unfit,
+    inherit_names,
+    name_clusters,
+    profiles,
+)
 from wallet_pipeline.logic.personas.population import (
     DORMANT,
     RULE_PERSONAS,
@@ -180,6 +188,21 @@ class PersonaModel:
     members: tuple[Member, ...] = ()
     # Share of each persona (by name) among the modelled training wallets: the evidence prior.
     persona_prior: dict[str, float] = field(default_factory=dict)
+    # A distinct name per cluster of the winner for people to read (naming.display_names); ()
+    # in models trained before it, where `cluster_labels` falls back to suffixes.
+    display_names: tuple[str, ...] = ()
+
+    @property
+    def cluster_labels(self) -> list[str]:
+        """One distinct name per cluster of the winner: `display_names`, else the names suffixed by size."""
+        if len(self.display_names) == len(self.cluster_names):
+            return list(self.display_names)
+        sizes = (
+            self.profiles.groupby("cluster")["size"]
+            .first()
+            .reindex(range(len(self.cluster_names)), fill_value=0)
+        )
+        return unique_names(self.cluster_names, sizes.to_numpy())
 
     @property
     def cluster_personas(self) -> list[str]:
@@ -565,6 +588,17 @@ def _train_personas(
         def named(m: ClusterModel) -> Member:  # noqa: F811 (the foreign table's naming)
             return Member(m, majority_names(m.predict(z_ref), winner_names, m.n_clusters))
 
+    else:
+        # Our mart: vocabulary names; a cluster none fits is named from its profile (naming.py),
+        # and each other fit's unfit clusters vote for the winner's name of most of their wallets.
+        names, name_info["unfit"] = describe_unfit(names, raw, labels, model.n_clusters, skip, config.seed)
+        winner_names = np.asarray(names, dtype=object)[model.predict(z_ref)]
+
+        def named(m: ClusterModel) -> Member:  # noqa: F811 (unfit clusters named after the winner)
+            labels_ref = m.predict(z_ref)
+            own = _name(m, labels_ref, raw_ref, skip, prev_ref, config.min_name_overlap)[0]
+            return Member(m, fill_unfit(own, labels_ref, winner_names))
+
     members = tuple(named(m) for m in fits if m.n_clusters >= 1) if config.ensemble else ()
     check_members = [named(m) for m in checks]
     name_info["final"] = list(names)
@@ -597,6 +631,7 @@ def _train_personas(
         profiles=prof,
         trained_rows=len(features),
         members=members,
+        display_names=tuple(display_names(names, raw, labels, model.n_clusters)),
     )
     personas = np.asarray(persona_model.personas, dtype=object)
     served_all = personas[persona_model.persona_probabilities(z).argmax(1)]

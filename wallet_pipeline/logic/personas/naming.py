@@ -21,6 +21,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique_names
+
+# What the vocabulary returns for a cluster no entry fits; never served (describe_unfit).
 MIXED = "Mixed"
 
 
@@ -215,3 +218,112 @@ def inherit_names(
         if share >= min_overlap and persona[top] not in skip:
             out[c] = str(persona[top])
     return out, matches
+
+
+# A cluster the vocabulary does not fit is "Mixed" when its wallets, each tested alone, do not
+# agree: no answer (a persona, or fitting none) holds more than half of them. Half: a majority is
+# what the ensemble's vote serves too. At most WALLET_TEST_SAMPLE wallets are tested per cluster.
+MIXED_MAX_SHARE = 0.5
+WALLET_TEST_SAMPLE = 300
+
+
+def wallet_names(raw: pd.DataFrame, rows: np.ndarray, skip: tuple[str, ...] = ()) -> list[str]:
+    """The vocabulary's name of each wallet of `rows`, its own values read as a one-wallet profile.
+
+    The wallet's percentile in the population of `raw`, whether its value is non-zero, and the
+    value itself take the place of a cluster's median percentile, non-zero share and median.
+    """
+    raw = _with_derived(raw)
+    values = raw.to_numpy(dtype=float)
+    pop_nz = pd.Series((np.nan_to_num(values) != 0).mean(0), index=raw.columns)
+    pct = np.empty((len(rows), raw.shape[1]))
+    for j in range(raw.shape[1]):
+        col = values[:, j]
+        pop = np.sort(col[~np.isnan(col)])
+        v = values[rows, j]
+        below, upto = np.searchsorted(pop, v, "left"), np.searchsorted(pop, v, "right")
+        pct[:, j] = np.where(np.isnan(v), 0.5, (below + 0.5 * (upto - below)) / max(len(pop), 1))
+    out = []
+    for i, r in enumerate(rows):
+        v = pd.Series(values[r], index=raw.columns)
+        prof = Profile(
+            pd.Series(pct[i], index=raw.columns), (v.fillna(0) != 0).astype(float), pop_nz, v.fillna(0)
+        )
+        out.append(
+            next((n for n, cols, t in VOCABULARY if n not in skip and prof.has(*cols) and t(prof)), MIXED)
+        )
+    return out
+
+
+def describe_unfit(
+    names: list[str], raw: pd.DataFrame, labels: np.ndarray, k: int, skip: tuple[str, ...] = (), seed: int = 0
+) -> tuple[list[str], dict]:
+    """The vocabulary's names, each cluster it does not fit (MIXED) named from its profile instead.
+
+    The descriptive name (descriptive.py) says which features stand out and differs from every
+    other cluster's name. A cluster whose wallets, tested one by one, give no answer to more than
+    MIXED_MAX_SHARE of them stays "Mixed" (with a suffix when several do). Returns the names and,
+    per unfit cluster, the top answer of its wallets and its share.
+    """
+    if MIXED not in names:
+        return list(names), {}
+    described = descriptive_names(raw, labels, k)
+    rng = np.random.default_rng(seed)
+    out, agreement = list(names), {}
+    for c, name in enumerate(names):
+        if name != MIXED:
+            continue
+        member = np.flatnonzero(np.asarray(labels) == c)
+        rows = (
+            rng.choice(member, min(len(member), WALLET_TEST_SAMPLE), replace=False) if len(member) else member
+        )
+        answers = pd.Series(wallet_names(raw, rows, skip)).value_counts(normalize=True)
+        share = float(answers.iloc[0]) if len(answers) else 0.0
+        agreement[c] = {
+            "top_wallet_answer": str(answers.index[0]) if len(answers) else None,
+            "share": round(share, 4),
+        }
+        out[c] = described[c] if share > MIXED_MAX_SHARE else MIXED
+    sizes = np.bincount(np.asarray(labels)[np.asarray(labels) >= 0], minlength=k)[:k]
+    mixed = [i for i, n in enumerate(out) if n == MIXED]
+    if len(mixed) > 1:
+        suffixed = unique_names([MIXED] * len(mixed), sizes[mixed])
+        for i, n in zip(mixed, suffixed, strict=True):
+            out[i] = n
+    return out, agreement
+
+
+def fill_unfit(names: list[str], labels: np.ndarray, reference: np.ndarray) -> list[str]:
+    """Each cluster the vocabulary does not fit (MIXED) takes the `reference` name most of its rows carry.
+
+    For the ensemble's other fits: a descriptive name is the winner's, so a refit's unfit cluster
+    votes for the name the winner gives most of its wallets (they may differ in a refit).
+    """
+    out = list(names)
+    for c, name in enumerate(names):
+        held = pd.Series(reference[labels == c])
+        if name.startswith(MIXED) and len(held):
+            out[c] = str(held.mode().iloc[0])
+    return out
+
+
+def display_names(names: list[str], raw: pd.DataFrame, labels: np.ndarray, k: int) -> list[str]:
+    """Names for people to read: a persona several clusters share is followed by what sets each apart.
+
+    "Active Retail Trader: high dex trades, low hour of day entropy": each such cluster described
+    (descriptive.py) against the wallets of every cluster sharing its name, not the population, so
+    the words say how it differs from its siblings. The served persona stays the shared name (the
+    ensemble votes per persona); these tell the clusters apart in profiles and pictures.
+    """
+    labels = np.asarray(labels)
+    out = list(names)
+    for name, count in pd.Series(names).value_counts().items():
+        if count < 2:
+            continue
+        siblings = [c for c in range(k) if names[c] == name]
+        rows = np.isin(labels, siblings)
+        local = np.searchsorted(siblings, labels[rows])
+        described = descriptive_names(raw.loc[rows].reset_index(drop=True), local, len(siblings))
+        for c, d in zip(siblings, described, strict=True):
+            out[c] = f"{name}: {d[0].lower()}{d[1:]}"
+    return out

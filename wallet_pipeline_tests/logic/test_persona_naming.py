@@ -1,0 +1,124 @@
+"""Names from profiles: unfit clusters described, Mixed by a stated measure, distinct names to read."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from wallet_pipeline.logic.personas import PersonaConfig, train_personas
+from wallet_pipeline.logic.personas.naming import (
+    MIXED,
+    describe_unfit,
+    display_names,
+    fill_unfit,
+    name_clusters,
+    profiles,
+    wallet_names,
+)
+
+NFT = "NFT Trader"
+
+
+def _three_clusters(n: int = 100, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cluster 0 trades NFTs, cluster 1 never does and is busy on `calls`, cluster 2 is half of each."""
+    rng = np.random.default_rng(seed)
+    nft = np.r_[rng.integers(2, 9, n), np.zeros(n), np.where(np.arange(n) % 2 == 0, rng.integers(2, 9, n), 0)]
+    raw = pd.DataFrame(
+        {
+            "nft_transfers": nft.astype(float),
+            "nft_trade_share": np.where(nft > 0, 0.6, 0.0),
+            "calls": np.r_[rng.normal(5, 1, n), rng.normal(40, 3, n), rng.normal(5, 1, n)],
+        }
+    )
+    return raw, np.repeat([0, 1, 2], n)
+
+
+def test_a_cluster_no_persona_fits_is_described_and_mixed_only_when_its_wallets_disagree() -> None:
+    raw, labels = _three_clusters()
+    vocabulary = name_clusters(profiles(raw, labels, 3), 3)
+    # Half of cluster 2 holds NFT transfers: under the 60% the NFT test asks of a cluster.
+    assert vocabulary == [NFT, MIXED, MIXED]
+
+    names, agreement = describe_unfit(vocabulary, raw, labels, 3)
+
+    # Every wallet of cluster 1, alone, fits nothing: it is one thing, told by its busy column.
+    assert agreement[1] == {"top_wallet_answer": MIXED, "share": 1.0}
+    assert names[1].startswith("High calls")
+    # Cluster 2's wallets split evenly between NFT Trader and nothing: no answer holds over half.
+    assert agreement[2]["share"] == 0.5
+    assert names[2] == MIXED
+    assert names[0] == NFT
+
+
+def test_one_wallet_is_named_by_the_same_tests_as_a_cluster() -> None:
+    raw, _ = _three_clusters()
+    assert wallet_names(raw, np.array([0, 150, 200, 201])) == [NFT, MIXED, NFT, MIXED]
+    # A name a rule gives is skipped for a wallet as for a cluster.
+    assert wallet_names(raw, np.array([0]), skip=(NFT,)) == [MIXED]
+
+
+def test_several_mixed_clusters_are_told_apart_by_size() -> None:
+    raw, labels = _three_clusters()
+    # Cluster 1 made as mixed as cluster 2 (half its wallets trade NFTs), cluster 2 made smaller,
+    # and a large cluster 3 that never trades NFTs keeps NFT transfers rare in the population.
+    raw.loc[100:199:2, ["nft_transfers", "nft_trade_share"]] = [4.0, 0.6]
+    labels[290:] = 0
+    quiet = pd.DataFrame({"nft_transfers": 0.0, "nft_trade_share": 0.0, "calls": np.linspace(15, 25, 200)})
+    raw, labels = pd.concat([raw, quiet], ignore_index=True), np.r_[labels, np.full(200, 3)]
+    names, agreement = describe_unfit([NFT, MIXED, MIXED, MIXED], raw, labels, 4)
+    assert agreement[1]["share"] == agreement[2]["share"] == 0.5
+    assert names[:3] == [NFT, MIXED, "Mixed (2)"]
+    assert not names[3].startswith(MIXED)
+
+
+def test_a_refits_unfit_cluster_votes_for_the_winners_name_of_most_of_its_wallets() -> None:
+    reference = np.array(["High calls"] * 6 + ["Whale"] * 4, dtype=object)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    assert fill_unfit([MIXED, MIXED], labels, reference) == ["High calls", "Whale"]
+    # A cluster the vocabulary named keeps its name.
+    assert fill_unfit(["Whale", MIXED], labels, reference) == ["Whale", "Whale"]
+
+
+def test_clusters_sharing_a_persona_are_told_apart_by_what_differs_among_them() -> None:
+    raw, labels = _three_clusters()
+    names = display_names(["Active Retail Trader", "Active Retail Trader", NFT], raw, labels, 3)
+    assert names[2] == NFT
+    assert names[0].startswith("Active Retail Trader: ") and names[1].startswith("Active Retail Trader: ")
+    # Against its sibling: cluster 1 is the busy one, cluster 0 the one trading NFTs.
+    assert names[1].startswith("Active Retail Trader: high calls")
+    assert names[0].startswith("Active Retail Trader: high nft")
+    assert len(set(names)) == 3
+
+
+def test_a_trained_model_shows_one_distinct_name_per_cluster_old_models_too() -> None:
+    rng = np.random.default_rng(1)
+    n = 300
+    table = pd.DataFrame(
+        {
+            "address": [f"0x{i:040x}" for i in range(2 * n)],
+            "tx_count": rng.integers(2, 30, 2 * n),
+            "dex_trades": np.r_[rng.poisson(8, n), np.zeros(n)],
+            "eth_sent": np.r_[rng.lognormal(0, 0.4, n), rng.lognormal(3, 0.4, n)],
+            "nft_transfers": 0,
+        }
+    )
+    config = PersonaConfig(
+        feature_columns=("dex_trades", "eth_sent"),
+        k_range=(2, 3, 4),
+        gmm_covariance_types=("diag",),
+        selection_sample=600,
+        eval_sample=400,
+        small_sample=300,
+        stability_refits=2,
+        operator_rules=False,
+    )
+    model, report = train_personas(table, config)
+    shown = model.cluster_labels
+    assert len(shown) == len(model.cluster_names) == len(set(shown))
+    assert all(s.startswith(n.split(" (")[0]) for s, n in zip(shown, model.cluster_names, strict=True))
+    assert report.names["final"] == model.cluster_names
+    # A model pickled before display names: the shared names get a size suffix instead.
+    old = dataclasses.replace(model, display_names=())
+    assert len(set(old.cluster_labels)) == len(model.cluster_names)
