@@ -250,6 +250,8 @@ def profiles_with_names(model: PersonaModel) -> pd.DataFrame:
     """Profiles with the persona name of each cluster, for tables and the UI."""
     prof = model.profiles.copy()
     prof.insert(0, "persona", [model.cluster_names[int(c)] for c in prof["cluster"]])
+    # The persona is shared by clusters the ensemble votes together; cluster_name tells them apart.
+    prof.insert(1, "cluster_name", [model.cluster_labels[int(c)] for c in prof["cluster"]])
     return prof
 
 

@@ -69,6 +69,10 @@ def test_the_first_model_is_registered_promoted_and_scores_every_wallet(first: R
 
     profiles = first.sql("select * from personas.persona_profiles")
     assert set(profiles["persona"]) <= set(scored["persona"])
+    # One distinct name per cluster to read, each beginning with the persona it serves.
+    shown = profiles.drop_duplicates("cluster")
+    assert shown["cluster_name"].is_unique
+    assert all(n.startswith(p) for n, p in zip(shown["cluster_name"], shown["persona"], strict=True))
     evaluation = first.sql("select * from personas.persona_evaluation")
     assert evaluation["ari"].iloc[0] > 0.3  # a persona model that agrees with the truth, not a random one
     # Confidence against the truth, on exactly the wallets the model decided.
