@@ -194,17 +194,24 @@ def test_a_deposit_address_whose_every_sender_is_a_hop_of_one_chain_joins_the_ch
     assert not together(clusters, A(800), A(701))
 
 
-def test_funding_and_scam_label_links_into_a_peel_chain_do_not_join_its_payer() -> None:
-    source = A(899)  # pays the chain's first hop; labelled a scammer
-    rows = _chain(900, 6)
+def test_weak_links_into_a_peel_chain_do_not_join_its_payer_but_a_sole_funder_stays() -> None:
+    source = A(899)  # a collector paid by three victims, labelled a scammer, pays the chain's first hop
+    victims = [tx(A(880 + k), source, value=40 * ETH, minutes=-60 + k) for k in range(3)]
     labels = [{"address": source, "label_type": "scam", "name": "Fake_Phishing1", "source": "t"}]
-    con = db(rows, labels=labels)
+    con = db(victims + _chain(900, 6), labels=labels)
     e = edges_of(con)
-    entry = e[(e["edge_type"] == "scam_label") & (e["src"] == source)]
-    assert set(entry["dst"]) == {A(900)} and (entry["weight"] == CFG.chain_entry_weight).all()
+    entry = e[
+        e["edge_type"].isin(["scam_label", "funding_tree"]) & (e["src"] == source) & (e["dst"] == A(900))
+    ]
+    assert set(entry["edge_type"]) == {"scam_label", "funding_tree"}
+    assert (entry["weight"] == CFG.chain_entry_weight).all()
     clusters = cluster_edges(e, CFG).clusters
     assert together(clusters, *[A(900 + k) for k in range(6)])
-    assert source not in set(clusters["address"])
-    # Without the chain the same label link joins the payer to whom it pays.
-    plain = db([tx(source, A(950), value=100 * ETH)], labels=labels)
+    assert not together(clusters, source, A(900))
+    # Without the chain the same two links (a hand-off 0.3 and a label 0.5) join the payer to its payee.
+    plain = db(victims + [tx(source, A(950), value=100 * ETH)], labels=labels)
     assert together(cluster_edges(edges_of(plain), CFG).clusters, source, A(950))
+    # A funder that is the chain's only payer and paid by nobody keeps its strong funding link.
+    sole = edges_of(db(_chain(900, 6)))
+    link = sole[(sole["edge_type"] == "funding_tree") & (sole["src"] == A(899))]
+    assert (link["weight"] == CFG.tree_weight).all() and len(link) == 1

@@ -299,12 +299,14 @@ def chain_deposit_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.
 
 
 def detach_chain_entries(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> int:
-    """Weaken funding and scam-label links from outside a peel chain into one of its hops.
+    """Weaken weak funding and scam-label links from outside a peel chain into one of its hops.
 
     A peel chain hands on what it receives, so whoever pays into it is where the money came from,
     not the chain's operator (a scam's collector paying a laundering chain; a victim paying a
-    drainer that peels). The chain is joined by its own rule; these links into it are set to
-    `chain_entry_weight`. Returns how many links were weakened.
+    drainer that peels). Two such weak links (a funding hand-off from an aggregation point and a
+    transfer with a labelled scammer) add up to a join, so links under `strong_weight` into a chain
+    are set to `chain_entry_weight`. A strong link stays: a sybil funder that is a member's only
+    payer funds the farm even when that member relays most of it on. Returns how many were weakened.
     """
     tables = _temp_tables(con)
     if "g_rule_peel_chain" not in tables:
@@ -331,6 +333,7 @@ def detach_chain_entries(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> in
             f"""
             update g_rule_{name} r set weight = {cfg.chain_entry_weight} from g_chain_entry x
             where x.src = r.src and x.dst = r.dst and r.weight > {cfg.chain_entry_weight}
+              and r.weight < {cfg.strong_weight}
             """
         ).fetchone()[0]
     return int(changed)
