@@ -91,13 +91,16 @@ def run_ours(n_edges: int, seed: int = 0) -> dict:
     n, a, b, w = planted_graph(n_edges)
     t = time.perf_counter()
     labels, passes = label_propagation(n, a, b, w, seed=seed)
-    dt = time.perf_counter() - t
+    return _ours("ours_numba_lpa", n, len(a), labels, passes, time.perf_counter() - t)
+
+
+def _ours(impl: str, n: int, n_edges: int, labels: np.ndarray, passes: int, seconds: float) -> dict:
     return {
-        "impl": "ours_numba_lpa",
-        "edges": int(len(a)),
+        "impl": impl,
+        "edges": int(n_edges),
         "nodes": n,
         "build_s": None,
-        "cluster_s": dt,
+        "cluster_s": seconds,
         "iterations": passes,
         "bcubed_f1_vs_planted": bcubed_f1(labels),
         "peak_rss_mb": _peak_rss_mb(),
@@ -121,17 +124,7 @@ def run_ours_full(n_edges: int, seed: int = 0) -> dict:
     w = np.where(strong, 1.0, w * 0.8)
     t = time.perf_counter()
     labels, passes = cluster_arrays(n, a, b, w, GraphConfig(seed=seed))
-    dt = time.perf_counter() - t
-    return {
-        "impl": "ours_strong_join_then_lpa",
-        "edges": int(len(a)),
-        "nodes": n,
-        "build_s": None,
-        "cluster_s": dt,
-        "iterations": passes,
-        "bcubed_f1_vs_planted": bcubed_f1(labels),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
+    return _ours("ours_strong_join_then_lpa", n, len(a), labels, passes, time.perf_counter() - t)
 
 
 def run_nx(n_edges: int, which: str, seed: int = 0) -> dict:
