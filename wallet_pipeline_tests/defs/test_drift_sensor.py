@@ -66,15 +66,16 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def _tick(instance: dg.DagsterInstance, database: Path, tracking_uri: str, cursor: str | None = None):  # noqa: ANN202
-    context = dg.build_sensor_context(
+    # The DuckDB resource is a context manager (in a run it holds the writer lock), as the daemon opens it.
+    with dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
         resources={
             "duckdb": DuckDBFile(database=str(database)),
             "mlflow": MlflowSession(tracking_uri=tracking_uri),
         },
-    )
-    return persona_drift_sensor.evaluate_tick(context)
+    ) as context:
+        return persona_drift_sensor.evaluate_tick(context)
 
 
 def _shifted(table: pd.DataFrame) -> pd.DataFrame:
