@@ -289,7 +289,13 @@ def _levels(frame: pd.DataFrame) -> dict[str, int]:
 def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str = "raw") -> ScoredEntities:
     """Reputation, cluster risk and wallet risk over the stored graph and clusters."""
     from wallet_pipeline.logic.graph.reputation import wallet_reputation
-    from wallet_pipeline.logic.graph.risk import pattern_wallets, rugged_tokens, score_clusters, score_wallets
+    from wallet_pipeline.logic.graph.risk import (
+        evidence_for,
+        pattern_wallets,
+        rugged_tokens,
+        score_clusters,
+        score_wallets,
+    )
 
     edges = con.sql(f"select * from {EDGES_TABLE}").df()
     wallet_clusters = con.sql(f"select * from {WALLET_CLUSTERS_TABLE}").df()
@@ -301,10 +307,11 @@ def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str =
     )
     missing_factors = dict(reputation.attrs.get("missing_factors", {}))
     members = wallet_clusters[["address", "cluster_id"]]
-    clusters = score_clusters(con, edges, members, reputation, schema=schema, patterns=patterns, rugs=rugs)
-    wallets = score_wallets(
-        con, edges, members, reputation, clusters, schema=schema, patterns=patterns, rugs=rugs
-    )
+    # The perpetrator spread walks the graph: computed once, for clusters and wallets alike.
+    evidence = evidence_for(con, edges, schema=schema, patterns=patterns, rugs=rugs)
+    given = {"schema": schema, "patterns": patterns, "rugs": rugs, "evidence": evidence}
+    clusters = score_clusters(con, edges, members, reputation, **given)
+    wallets = score_wallets(con, edges, members, reputation, clusters, **given)
     activity = wallet_activity(con)
     clusters = clusters.join(_cluster_activity(wallet_clusters, activity), on="cluster_id")
     clusters["dominant_personas"] = clusters["cluster_id"].map(dominant_personas(con, wallet_clusters))
