@@ -259,17 +259,30 @@ def no_giant_cluster(duckdb: DuckDBFile) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=CLUSTERS,
     blocking=True,
-    description="Every cluster's risk breakdown adds up to its score, and every score is within 0-100.",
+    description=(
+        "Every cluster's risk breakdown adds up to its score within 0.05 (the score is the sum of "
+        "points rounded to 0.01, itself rounded to 0.1), and every score is within 0-100."
+    ),
 )
 def risk_breakdown_adds_up(duckdb: DuckDBFile) -> dg.AssetCheckResult:
     """Re-adds every stored breakdown."""
-    from wallet_pipeline.logic.graph.entities import breakdown_mismatches
+    from wallet_pipeline.logic.graph.entities import BREAKDOWN_TOLERANCE, breakdown_mismatches
 
     with duckdb.get_connection() as con:
         bad = breakdown_mismatches(con)
     return dg.AssetCheckResult(
         passed=len(bad) == 0,
-        metadata={"mismatched_clusters": len(bad), "examples": ", ".join(bad[:5]) or "none"},
+        description=(
+            f"{len(bad):,} clusters whose points differ from their score by more than "
+            f"{BREAKDOWN_TOLERANCE:.2f} or whose score is outside 0-100 (e.g. {', '.join(bad[:5])})"
+            if bad
+            else None
+        ),
+        metadata={
+            "mismatched_clusters": len(bad),
+            "examples": ", ".join(bad[:5]) or "none",
+            "tolerance": round(BREAKDOWN_TOLERANCE, 6),
+        },
     )
 
 

@@ -350,10 +350,15 @@ def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str =
     )
 
 
-def breakdown_mismatches(con: duckdb.DuckDBPyConnection, tolerance: float = 0.11) -> list[str]:
+# The score is the sum of the factors' points (each rounded to 0.01) rounded to 0.1, so the two
+# differ by at most 0.05; the rest only absorbs float error in adding the points up.
+BREAKDOWN_TOLERANCE = 0.05 + 1e-6
+
+
+def breakdown_mismatches(con: duckdb.DuckDBPyConnection, tolerance: float = BREAKDOWN_TOLERANCE) -> list[str]:
     """Cluster ids whose breakdown points do not add up to the score, or whose score is out of 0-100.
 
-    The points are rounded to 2 decimals and the score to 1, so they may differ by rounding.
+    A breakdown that is not an object of factors each with numeric `points` is a mismatch too.
     """
     import json
 
@@ -362,8 +367,13 @@ def breakdown_mismatches(con: duckdb.DuckDBPyConnection, tolerance: float = 0.11
     ).fetchall()
     bad = []
     for cluster_id, score, breakdown in rows:
-        points = sum(factor["points"] for factor in json.loads(breakdown).values())
-        if not 0 <= score <= 100 or abs(points - score) > tolerance:
+        try:
+            factors = json.loads(breakdown)
+            points = sum(float(factor["points"]) for factor in factors.values())
+        except (AttributeError, KeyError, TypeError, ValueError):
+            bad.append(cluster_id)
+            continue
+        if score is None or not 0 <= score <= 100 or abs(points - score) > tolerance:
             bad.append(cluster_id)
     return bad
 

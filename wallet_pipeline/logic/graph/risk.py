@@ -450,10 +450,29 @@ def _plain(value):  # noqa: ANN001, ANN202 - numpy scalars to JSON-able Python v
     return value.item() if hasattr(value, "item") else value
 
 
+def _figure(value, places: int = 4):  # noqa: ANN001, ANN202 - any JSON-able evidence value
+    """`value` with every float in it rounded to `places`, in nested lists and dicts too.
+
+    Medians and sums in float64 carry noise (11.600000000000001) that reads as false precision;
+    a NaN or infinity is no JSON number, so it is stored as null (unknown); -0.0 reads as 0.0.
+    """
+    value = _plain(value)
+    if isinstance(value, float):
+        return round(value, places) + 0.0 if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _figure(v, places) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_figure(v, places) for v in value]
+    return value
+
+
 def _breakdowns(
     values: pd.DataFrame, scored: pd.DataFrame, evidence: dict[str, list[dict]], cfg: RiskConfig
 ) -> list[str]:
-    """One JSON breakdown per row: each factor's value, weight, points and the evidence behind it."""
+    """One JSON breakdown per row: each factor's value, weight, points and the evidence behind it.
+
+    Points are rounded to 0.01 (the score adds them up), values, weights and evidence to 4 places.
+    """
     w = cfg.weights()
     cols = {f: (values[f].astype(float).round(4).tolist(), scored[f"points_{f}"].tolist()) for f in FACTORS}
     out = []
@@ -462,10 +481,10 @@ def _breakdowns(
             json.dumps(
                 {
                     f: {
-                        "value": cols[f][0][i],
-                        "weight": w[f],
-                        "points": cols[f][1][i],
-                        "evidence": {k: _plain(v) for k, v in evidence[f][i].items()},
+                        "value": _figure(cols[f][0][i]),
+                        "weight": _figure(w[f]),
+                        "points": _figure(cols[f][1][i], 2),
+                        "evidence": _figure(evidence[f][i]),
                     }
                     for f in FACTORS
                 }

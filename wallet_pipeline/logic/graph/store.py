@@ -14,6 +14,10 @@ import pandas as pd
 
 GRAPH_SCHEMA = "graph"
 ENTITIES_SCHEMA = "entities"
+# Columns built as JSON text are stored as DuckDB's JSON type, so SQL reads them with `->`/`->>`
+# without a cast and a malformed document fails the write instead of reaching a reader. JSON, not a
+# STRUCT: a wallet's evidence has keys a cluster's lacks (spread_paths, paid_perpetrators).
+JSON_COLUMNS = frozenset({"risk_breakdown"})
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
@@ -55,11 +59,16 @@ def replace_tables(
 
     def source_of(name: str, frame: pd.DataFrame | str) -> str:
         if isinstance(frame, str):
-            return f"({frame})"
-        view = f"_frame_{name}"
-        con.register(view, frame)
-        registered.append(view)
-        return view
+            source = f"({frame})"
+        else:
+            source = f"_frame_{name}"
+            con.register(source, frame)
+            registered.append(source)
+        columns = [row[0] for row in con.execute(f"describe select * from {source}").fetchall()]
+        typed = [f'"{c}"::json as "{c}"' for c in columns if c in JSON_COLUMNS]
+        if not typed:
+            return source
+        return f"(select * replace ({', '.join(typed)}) from {source})"
 
     con.execute("begin transaction")
     try:
