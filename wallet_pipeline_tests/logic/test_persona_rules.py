@@ -19,6 +19,7 @@ from wallet_pipeline.logic.personas.population import (
     EXCHANGE,
     HF_BOT,
     fit_dormant_days,
+    silent_gaps,
 )
 
 # behaviour: (tx per active day, share of the window's days active, share of the window since the
@@ -71,6 +72,8 @@ def _features(window: float, copies: int = 40) -> pd.DataFrame:
                     "dex_trades": round(dex * sent),
                     "nft_transfers": 0,
                     "days_since_last_active": min(window, since * window * jitter),
+                    # Present since the window began: the rhythm test (population.py, rule 2) runs.
+                    "wallet_age_days": window,
                     "funding_cohort_size": cohort,
                     "funding_burst_size": cohort,
                 }
@@ -171,3 +174,72 @@ def test_a_fleet_running_one_script_is_a_farm_without_a_funding_cohort() -> None
     # One count apart and the member is no longer in step.
     table.loc[0, "dex_trades"] = 3
     assert PersonaConfig(dormant_days=30.0).rules(table).iloc[:FARM_MIN_COHORT].isna().all()
+
+
+def _quiet(address: str, active_days: int, age: float, since: float) -> dict:
+    """A wallet with `active_days` dates it sent on, first seen `age` days ago, last sent `since` ago."""
+    return {
+        "address": address,
+        "is_contract": False,
+        "tx_count": 2 * active_days,
+        "active_days": active_days,
+        "avg_tx_per_day": 2.0,
+        "received_tx_count": 1,
+        "wallet_age_days": age,
+        "days_since_last_active": since,
+    }
+
+
+@pytest.mark.parametrize("window", [30.0, 365.0])
+def test_a_wallet_on_a_two_week_rhythm_is_not_dormant_and_one_silent_after_a_busy_start_is(
+    window: float,
+) -> None:
+    rows = [
+        # Sends every two weeks; the last one two days before the end.
+        _quiet("fortnightly", round(window / 14), window, 2.0),
+        # The same rhythm, its last fortnight not come round yet.
+        _quiet("fortnightly_due", round(window / 14), window, 13.0),
+        # Busy on five of the window's first days, silent since.
+        _quiet("busy_start", 5, window, window - 3.0),
+        # Sent on the first day only (what the window is measured by): one day has no rhythm.
+        _quiet("first_day", 1, window, window),
+    ]
+    table = pd.DataFrame(rows)
+    days, _ = fit_dormant_days(table["days_since_last_active"].to_numpy())
+    got = dict(zip(table.address, PersonaConfig(dormant_days=days).rules(table), strict=True))
+    assert got == {"fortnightly": None, "fortnightly_due": None, "busy_start": DORMANT, "first_day": DORMANT}
+
+
+def test_a_slow_regular_wallet_is_not_dormant_for_a_silence_short_against_its_own_rhythm() -> None:
+    # A third-party table: a year of each wallet's history, a fixed 30-day threshold.
+    table = pd.DataFrame(
+        [
+            _quiet("monthly_payer", 12, 365.0, 40.0),  # a payment every ~30 days, the last 40 days ago
+            _quiet("stopped", 12, 365.0, 200.0),  # twelve dates in its first 165 days, silent since
+            _quiet("one_day", 1, 365.0, 40.0),  # no gap to measure: the days decide
+        ]
+    )
+    rule = PersonaConfig(dormant_days=30.0).rules(table)
+    assert rule.tolist() == [None, DORMANT, DORMANT]
+    # Without the rhythm test 40 quiet days are dormancy for every wallet.
+    days_only = PersonaConfig(dormant_days=30.0, dormant_gap_multiple=None).rules(table)
+    assert days_only.tolist() == [DORMANT, DORMANT, DORMANT]
+    # A table without the age column has no rhythm to read: the days decide.
+    no_age = PersonaConfig(dormant_days=30.0).rules(table.drop(columns="wallet_age_days"))
+    assert no_age.tolist() == [DORMANT, DORMANT, DORMANT]
+
+
+def test_silent_gaps_is_the_silence_over_the_wallets_typical_gap() -> None:
+    table = pd.DataFrame(
+        {
+            "active_days": [11, 1, 2, 3, None],
+            "wallet_age_days": [120.0, 50.0, 30.0, 10.0, 10.0],
+            "days_since_last_active": [20.0, 40.0, 29.99, 9.0, 5.0],
+        }
+    )
+    gaps = silent_gaps(table)
+    # 100 days over 10 gaps: a 10-day rhythm, 20 days silent. Two dates minutes apart: one hour.
+    assert gaps[0] == pytest.approx(2.0)
+    assert gaps[2] == pytest.approx(29.99 * 24)
+    assert gaps[3] == pytest.approx(9.0 / 0.5)
+    assert np.isnan(gaps[1]) and np.isnan(gaps[4])

@@ -32,6 +32,7 @@ from wallet_pipeline.logic.personas.naming import (
 )
 from wallet_pipeline.logic.personas.population import (
     DORMANT,
+    DORMANT_GAP_MULTIPLE,
     RULE_PERSONAS,
     fit_dormant_days,
     operator_rules_in_force,
@@ -83,6 +84,10 @@ class PersonaConfig:
     # No sent transaction for this many days: "Dormant Holder" by rule; "auto" learns it at training
     # (population.fit_dormant_days), None switches the rule off.
     dormant_days: float | str | None = "auto"
+    # ... and the silence is at least this many of the wallet's own typical gaps between active days
+    # (population.py, rule 2; a wallet on its rhythm is that quiet with probability e^-3). None: the
+    # days alone decide.
+    dormant_gap_multiple: float | None = DORMANT_GAP_MULTIPLE
     # Airdrop Farmer, High-Frequency Bot and Institutional / Exchange by stated rules (population.py).
     operator_rules: bool = True
     # Preprocessing.
@@ -142,6 +147,7 @@ class PersonaConfig:
             self.recency_column,
             self.dormant_days,
             self.operator_rules,
+            self.dormant_gap_multiple,
         )
 
     def __setstate__(self, state: dict) -> None:
@@ -151,7 +157,13 @@ class PersonaConfig:
 
 
 # Knobs added after models were first registered, with the value that reproduces the old behaviour.
-_ADDED_OFF = {"operator_rules": False, "refine": False, "ensemble": False, "evidence_strength": 0.0}
+_ADDED_OFF = {
+    "operator_rules": False,
+    "refine": False,
+    "ensemble": False,
+    "evidence_strength": 0.0,
+    "dormant_gap_multiple": None,
+}
 
 
 def persona_column(name: str) -> str:
@@ -334,6 +346,9 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
     dormant = config.dormant_days
     if not (dormant is None or dormant == "auto" or (isinstance(dormant, int | float) and dormant > 0)):
         raise PersonaInputError(f"dormant_days must be a number of days > 0, 'auto' or None, not {dormant!r}")
+    gaps = config.dormant_gap_multiple
+    if not (gaps is None or (isinstance(gaps, int | float) and gaps > 0)):
+        raise PersonaInputError(f"dormant_gap_multiple must be a number of gaps > 0 or None, not {gaps!r}")
     if config.tie_break not in ("finer", "stable"):
         raise PersonaInputError(f"unknown tie_break {config.tie_break!r}: finer or stable")
     if not isinstance(config.refine_sample, int) or config.refine_sample < 1:
@@ -459,6 +474,7 @@ def _train_personas(
     cols = _validate(features, config)
     config, dormant_how = _resolve_dormant_days(features, config)
     rule = config.rules(features)
+    days_only = replace(config, dormant_gap_multiple=None).rules(features)
     active = rule.isna().to_numpy()
     x = features.loc[active, list(cols)]
     min_rows = max(20, 2 * max(config.k_range))
@@ -683,6 +699,9 @@ def _train_personas(
         population={
             "dormant_days": config.dormant_days,
             "dormant_days_chosen": dormant_how,
+            "dormant_gap_multiple": config.dormant_gap_multiple,
+            # Wallets quiet for the days but not for their own rhythm: the model scored them.
+            "dormant_kept_by_rhythm": int((days_only == DORMANT).to_numpy().sum() - (rule == DORMANT).sum()),
             "features": list(cols),
             "dropped_features": dropped,
             "wallets": len(features),

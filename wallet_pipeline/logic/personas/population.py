@@ -12,17 +12,33 @@ Rule (in this order; a later match overrides an earlier one):
      transaction, the signature of an address-poisoning look-alike;
    - `Receive-only` when it received a transaction, an ERC-20 or an NFT transfer;
    - `Inactive` otherwise, or when the table lacks the columns these tests need.
-2. `Dormant Holder` when its last sent transaction lies in the first fifth of the data's window:
-   `days_since_last_active` >= DORMANT_WINDOW_SHARE (0.8) of the window. Recency is a state, not a
-   behaviour: left to the model it dominates every distance and splits each behaviour into recency
-   slices. A share of the window, not a number of days, because a wallet in use keeps sending while
-   the window runs, whatever its length: over the 20 random worlds of `benchmarks/quality.py`
-   (windows of 9 to 346 days) the wallets planted as stopped had at least 0.84 to 0.88 of the
-   window behind them in every world (10th percentile), and 2-10% of retail wallets were as quiet
-   (docs/personas.md, "Window-free rules"). A fixed 30-day floor never fired in a 10-day window,
-   and a learned number of days split a year's window far from where the wallets stopped. The
-   threshold is fixed (a number of days) or, with "auto" (the default), set at training by
-   `fit_dormant_days` and stored in the model, so prediction applies the same number of days.
+2. `Dormant Holder` when the wallet's silence is long against the window and against its own
+   rhythm. Against the window: its last sent transaction lies in the first fifth of the data's
+   window, `days_since_last_active` >= DORMANT_WINDOW_SHARE (0.8) of the window. Recency is a
+   state, not a behaviour: left to the model it dominates every distance and splits each behaviour
+   into recency slices. A share of the window, not a number of days, because a wallet in use keeps
+   sending while the window runs, whatever its length: over the 20 random worlds of
+   `benchmarks/quality.py` (windows of 9 to 346 days) the wallets planted as stopped had at least
+   0.84 to 0.88 of the window behind them in every world (10th percentile), and 2-10% of retail
+   wallets were as quiet (docs/personas.md, "Window-free rules"). A fixed 30-day floor never fired
+   in a 10-day window, and a learned number of days split a year's window far from where the
+   wallets stopped. The threshold is fixed (a number of days) or, with "auto" (the default), set
+   at training by `fit_dormant_days` and stored in the model, so prediction applies the same
+   number of days.
+   Against its rhythm: the silence is at least DORMANT_GAP_MULTIPLE (3) of the wallet's typical
+   gap between active days, the stretch from its first appearance (`wallet_age_days`) to its last
+   sent transaction over its `active_days` - 1 gaps. A wallet that keeps its rhythm, one active
+   day per typical gap at random, stays silent that long with probability e^-3, 5%. The gap is
+   measured from the wallet's first appearance, received transfers included, so it is if anything
+   too long, and the test errs toward "still in use". A wallet with one active day has no gap to
+   measure: the window alone decides (what the data says about it is that it sent once, early).
+   With the window test at 0.8 the rhythm test can only matter for a wallet with a slower rhythm
+   than the window shows (a fixed number of days shorter than the window, or a table whose ages
+   reach back before the window, a third-party per-wallet table): a wallet paying rent every month
+   in a year of data is not dormant after 40 days of a 30-day threshold. The rhythm does not
+   name a wallet dormant on its own: stopping after a busy stretch in mid-window is what churned
+   retail wallets do, and over the 20 random worlds calling those dormant (silence of half the
+   window and ten gaps) lowered the median ARI (docs/personas.md).
 3. Operators (`operator_rules`, on by default): who runs the address, which does not change when
    it stops, so these override the never-sent and dormant states. What sets them apart is not in
    the model's features (shares of a wallet's activity) but in their rate, timing, payees and
@@ -90,6 +106,10 @@ RULE_PERSONAS = (CONTRACT, *OPERATOR_PERSONAS, SPOOFED_SENDER, RECEIVE_ONLY, INA
 # fixed fallback when no wallet sent anything to measure the window by.
 DORMANT_WINDOW_SHARE = 0.8
 DEFAULT_DORMANT_DAYS = 90.0
+# Silence of at least this many of the wallet's own typical gaps between active days (module
+# docstring, 2): a wallet on its rhythm is that quiet with probability e^-3.
+DORMANT_GAP_MULTIPLE = 3.0
+RHYTHM_COLUMNS = ("active_days", "wallet_age_days")
 
 RECEIVED_COLUMNS = ("received_tx_count", "erc20_transfers_in", "nft_transfers")
 SPOOFED_OUT_COLUMN = "erc20_transfers_out"
@@ -204,8 +224,13 @@ def rule_personas(
     recency_column: str | None = "days_since_last_active",
     dormant_days: float | None = 90,
     operator_rules: bool = True,
+    dormant_gap_multiple: float | None = DORMANT_GAP_MULTIPLE,
 ) -> pd.Series:
-    """Persona given by rule, or None for wallets the model must score (index as `features`)."""
+    """Persona given by rule, or None for wallets the model must score (index as `features`).
+
+    `dormant_gap_multiple`: the silence must also be this many of the wallet's typical gaps between
+    active days (`silent_gaps`); None, or a table without RHYTHM_COLUMNS, tests the days alone.
+    """
     out = np.full(len(features), None, dtype=object)
     if activity_column and activity_column in features.columns:
         never_sent = _col(features, activity_column) < min_tx_count
@@ -218,7 +243,11 @@ def rule_personas(
                 out[spoofed] = SPOOFED_SENDER
     if recency_column and dormant_days is not None and recency_column in features.columns:
         since = pd.to_numeric(features[recency_column], errors="coerce").to_numpy(dtype=float)
-        out[(since >= dormant_days) & (out == None)] = DORMANT  # noqa: E711 - elementwise on object array
+        quiet = since >= dormant_days
+        if dormant_gap_multiple is not None and set(RHYTHM_COLUMNS) <= set(features.columns):
+            # NaN (one active day: no gap) passes; a NULL age or count leaves the days to decide.
+            quiet &= ~(silent_gaps(features, recency_column) < dormant_gap_multiple)
+        out[quiet & (out == None)] = DORMANT  # noqa: E711 - elementwise on object array
     if operator_rules:
         operator = operator_personas(features)
         named = operator != None  # noqa: E711 - elementwise on object array
@@ -227,6 +256,24 @@ def rule_personas(
         is_contract = features[contract_column].fillna(False).astype(bool).to_numpy()
         out[is_contract] = CONTRACT
     return pd.Series(out, index=features.index, name="rule_persona")
+
+
+def silent_gaps(features: pd.DataFrame, recency_column: str = "days_since_last_active") -> np.ndarray:
+    """How many of its own typical gaps between active days a wallet has been silent; NaN without a gap.
+
+    The typical gap is the stretch from the wallet's first appearance to its last sent transaction
+    (`wallet_age_days` - `recency_column`) over its `active_days` - 1 gaps between active days.
+    NaN for a wallet with fewer than two active days or a missing value. A gap under an hour (two
+    active dates a few minutes apart across midnight) counts as an hour, so the ratio stays finite.
+    """
+
+    def num(name: str) -> np.ndarray:
+        return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=float)
+
+    since, age, days = num(recency_column), num("wallet_age_days"), num("active_days")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(days >= 2, (age - since) / (days - 1), np.nan)
+        return since / np.maximum(gap, 1 / 24)
 
 
 def fit_dormant_days(days_since_last_sent: np.ndarray, seed: int = 0) -> tuple[float, str]:
