@@ -32,11 +32,38 @@ def snapshot_dir() -> Path:
     return settings.snapshot_dir()
 
 
+def run_builds(instance: dg.DagsterInstance, run_id: str) -> tuple[dict, dict]:
+    """The tables `run_id` materialized (its last build of each) and each one's last build by any run.
+
+    Dagster's event log is the record every writer of the folder shares (the CLI and the daemon use
+    one instance), so it says whether another run rebuilt a table after this one.
+    """
+    from wallet_pipeline.logic.publish.snapshot import Build
+
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    built = {
+        r.event_log_entry.dagster_event.asset_key.to_user_string(): Build(run_id, r.event_log_entry.timestamp)
+        for r in records
+    }
+    keys = [dg.AssetKey.from_user_string(k) for k in built]
+    latest = {
+        key.to_user_string(): None if entry is None else Build(entry.run_id, entry.timestamp)
+        for key, entry in instance.get_latest_materialization_events(keys).items()
+    }
+    return built, latest
+
+
 @dg.asset(key=SNAPSHOT, deps=[*SERVING, *ALSO_PUBLISHED], group_name=GROUP, kinds={"duckdb"})
 def published_snapshot(context: dg.AssetExecutionContext, duckdb: DuckDBFile) -> dg.MaterializeResult:
     """The marts, personas, graph and entities schemas copied to a new read-only file readers switch to."""
-    from wallet_pipeline.logic.publish.snapshot import publish_snapshot
+    from wallet_pipeline.logic.publish.snapshot import (
+        current_snapshot,
+        publish_snapshot,
+        refuse_foreign_builds,
+    )
 
+    built, latest = run_builds(context.instance, context.run_id)
+    refuse_foreign_builds(context.run_id, built, latest, current_snapshot(snapshot_dir()))
     with duckdb.get_connection() as con:
         info = publish_snapshot(con, snapshot_dir(), run_id=context.run_id)
     context.log.info(

@@ -28,7 +28,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +59,68 @@ class SnapshotError(RuntimeError):
 
 class NoSnapshotError(SnapshotError, FileNotFoundError):
     """Nothing has been published in the snapshot folder yet."""
+
+
+class ForeignBuildError(SnapshotError):
+    """Tables this run built were rebuilt by another run before this run could publish them."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """One materialization of a table: which run wrote it, and when (Unix seconds)."""
+
+    run_id: str
+    at: float
+
+
+def refuse_foreign_builds(
+    run_id: str, built: Mapping[str, Build], latest: Mapping[str, Build | None], current: Path | None = None
+) -> None:
+    """Raise unless every table `run_id` built is still as that run left it.
+
+    A run publishes what it built itself. If another run (a second writer in the same process, a
+    writer the folder lock did not stop) rebuilt any of them after this run did, a snapshot now
+    would hold that run's data under this run's id and fingerprint; nothing is published and the
+    readers keep the current snapshot. A run that built none of the tables (only publishing, e.g.
+    a re-execution of the publish step) is not refused: it publishes what the last builds left.
+
+    Args:
+        run_id: The publishing run.
+        built: Per table (asset key), this run's last build of it.
+        latest: Per table, its last build by any run (None: no record).
+        current: The snapshot readers use now, named in the message.
+
+    Raises:
+        ForeignBuildError: Naming this run, the other run(s), the tables and the times.
+    """
+    foreign = {
+        table: (mine, latest[table])
+        for table, mine in built.items()
+        if latest.get(table) is not None and latest[table].run_id != run_id
+    }
+    if not foreign:
+        return
+    by_run: dict[str, list[str]] = {}
+    for table, (_, other) in sorted(foreign.items()):
+        by_run.setdefault(other.run_id, []).append(table)
+    first_mine = min(mine.at for mine, _ in foreign.values())
+    lines = [
+        f"run {other_run} rebuilt {len(tables)} of them after it ({', '.join(tables[:6])}"
+        + (f" and {len(tables) - 6} more" if len(tables) > 6 else "")
+        + f"; last at {_utc(max(foreign[t][1].at for t in tables))})"
+        for other_run, tables in by_run.items()
+    ]
+    raise ForeignBuildError(
+        f"not publishing: run {run_id} built {len(built)} tables (from {_utc(first_mine)}), but "
+        + "; ".join(lines)
+        + f". A snapshot now would hold the other run's data under run {run_id}'s name. Readers keep "
+        + (f"the current snapshot {current.name}" if current else "what they had (nothing published yet)")
+        + "; publish from the run that built the tables last, or run the pipeline again."
+    )
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
