@@ -98,29 +98,55 @@ def one_value_gate(
 ROW_COUNTS = "gates.row_counts"
 
 
-def last_good_row_count(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
-    """The row count `table` had when its gate last passed; None before the first."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'gates' and table_name = 'row_counts'"
+def feed_of_raw(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The feed of the stored raw load (`raw.source_manifest.feed`); None without one."""
+    has_feed = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'raw' "
+        "and table_name = 'source_manifest' and column_name = 'feed'"
     ).fetchone()[0]
-    if not exists:
+    if not has_feed:
         return None
-    row = con.execute(
-        f"select rows from {ROW_COUNTS} where table_name = ? and passed order by checked_at desc limit 1",
-        [table],
-    ).fetchone()
-    return None if row is None else int(row[0])
+    row = con.execute("select any_value(coalesce(feed, source)) from raw.source_manifest").fetchone()
+    return None if row is None else row[0]
 
 
-def record_row_count(
-    con: duckdb.DuckDBPyConnection, table: str, rows: int, passed: bool, run_id: str
-) -> None:
-    """Remember this run's count; only counts that passed become the next run's reference."""
+def _ensure_row_counts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists gates")
     con.execute(
         f"create table if not exists {ROW_COUNTS} (table_name varchar, rows bigint, passed boolean, "
         "run_id varchar, checked_at timestamp)"
     )
+    # Added after the first release. Counts stored before it have no feed and are never compared.
+    con.execute(f"alter table {ROW_COUNTS} add column if not exists feed varchar")
+
+
+def last_good_row_count(con: duckdb.DuckDBPyConnection, table: str, feed: str | None) -> int | None:
+    """The row count `table` had when its gate last passed on the same feed; None before the first.
+
+    Another feed (another export folder, the simulator after files) is other data: a table of
+    a small export after the default world is not a table that lost rows.
+    """
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'gates' and table_name = 'row_counts'"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    _ensure_row_counts(con)
+    row = con.execute(
+        f"select rows from {ROW_COUNTS} where table_name = ? and passed and feed is not distinct from ? "
+        "and feed is not null order by checked_at desc limit 1",
+        [table, feed],
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def record_row_count(
+    con: duckdb.DuckDBPyConnection, table: str, rows: int, passed: bool, run_id: str, feed: str | None
+) -> None:
+    """Remember this run's count; only counts that passed become the next run's reference."""
+    _ensure_row_counts(con)
     con.execute(
-        f"insert into {ROW_COUNTS} values (?, ?, ?, ?, now()::timestamp)", [table, rows, passed, run_id]
+        f"insert into {ROW_COUNTS} (table_name, rows, passed, run_id, checked_at, feed) "
+        "values (?, ?, ?, ?, now()::timestamp, ?)",
+        [table, rows, passed, run_id, feed],
     )

@@ -396,11 +396,14 @@ create table if not exists {RAW_SCHEMA}.{MANIFEST_TABLE} (
     rejected_count bigint,
     loaded_at timestamp,
     load_id varchar,
-    notes varchar
+    notes varchar,
+    feed varchar
 )
 """
-# Added after the first release: older databases get it by ALTER TABLE.
-MANIFEST_ADDED_COLUMNS = (("notes", "varchar"),)
+# Added after the first release: older databases get them by ALTER TABLE. `feed` names the data
+# behind the load (`files:<folder>`, `dune`, `simulator`): row-count gates compare a table only
+# with earlier runs of the same feed, as another folder is other data, not a shrunken table.
+MANIFEST_ADDED_COLUMNS = (("notes", "varchar"), ("feed", "varchar"))
 
 # Every entry of the export folder the last files load saw: read (with its table and rows) or
 # ignored (with why). Empty after a load from another source.

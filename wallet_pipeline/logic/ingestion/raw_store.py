@@ -95,6 +95,7 @@ class RawLoad:
     con: duckdb.DuckDBPyConnection
     source: str
     load_id: str
+    feed: str | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
     reject_counts: dict[str, int] = field(default_factory=dict)
     provided: set[str] = field(default_factory=set)
@@ -217,8 +218,8 @@ class RawLoad:
             for table in RAW_TABLES.values():
                 self.con.execute(
                     f"insert into {RAW_SCHEMA}.{MANIFEST_TABLE} (table_name, source, provided, "
-                    "row_count, rejected_count, loaded_at, load_id, notes) "
-                    "values (?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
+                    "row_count, rejected_count, loaded_at, load_id, notes, feed) "
+                    "values (?, ?, ?, ?, ?, now()::timestamp, ?, ?, ?)",
                     [
                         table.name,
                         self.source,
@@ -227,6 +228,7 @@ class RawLoad:
                         self.reject_counts.get(table.name, 0),
                         self.load_id,
                         self._notes_of(table.name),
+                        self.feed or self.source,
                     ],
                 )
             self.con.execute(f"delete from {RAW_SCHEMA}.{SOURCE_FILES_TABLE}")
@@ -291,9 +293,9 @@ class RawDayLoad(RawLoad):
                 manifest = f"{RAW_SCHEMA}.{MANIFEST_TABLE}"
                 self.con.execute(
                     f"insert or replace into {manifest} (table_name, source, provided, row_count, "
-                    "rejected_count, loaded_at, load_id, notes) values (?, ?, true, ?, "
+                    "rejected_count, loaded_at, load_id, notes, feed) values (?, ?, true, ?, "
                     f"coalesce((select rejected_count from {manifest} where table_name = ?), 0)"
-                    " + ?, now()::timestamp, ?, ?)",
+                    " + ?, now()::timestamp, ?, ?, ?)",
                     [
                         name,
                         self.source,
@@ -302,6 +304,7 @@ class RawDayLoad(RawLoad):
                         self.reject_counts.get(name, 0),
                         self.load_id,
                         self._notes_of(name),
+                        self.feed or self.source,
                     ],
                 )
             rejects = f"{RAW_SCHEMA}.{REJECTS_TABLE}"
@@ -325,15 +328,21 @@ def _running(load: RawLoad) -> Iterator[RawLoad]:
 
 
 @contextmanager
-def raw_load(con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = None) -> Iterator[RawLoad]:
+def raw_load(
+    con: duckdb.DuckDBPyConnection, source: str, load_id: str | None = None, feed: str | None = None
+) -> Iterator[RawLoad]:
     """Load the raw schema atomically: every table is replaced on success, none on failure.
+
+    `feed` names the data behind the load when `source` alone does not (`files:<folder>`); it is
+    stored in `raw.source_manifest.feed` (default: `source`).
 
     Example:
         with raw_load(con, source="files") as load:
             load.append("transactions", frame)
     """
-    with _running(RawLoad(con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12])) as load:
-        yield load
+    load = RawLoad(con=con, source=source, load_id=load_id or uuid.uuid4().hex[:12], feed=feed)
+    with _running(load) as running:
+        yield running
 
 
 @contextmanager

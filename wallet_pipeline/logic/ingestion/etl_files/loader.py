@@ -87,7 +87,7 @@ def load_etl_files(
             work.check(table, inputs)
             work.limit_rejects(table, max_reject_fraction)
         reports = {}
-        with raw_load(con, source=SOURCE) as load:
+        with raw_load(con, source=SOURCE, feed=f"{SOURCE}:{folder.resolve()}") as load:
             for table in inputs.values():
                 spec = table.spec
                 if spec.raw_table:
