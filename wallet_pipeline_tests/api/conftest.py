@@ -44,9 +44,9 @@ select cluster_id, size::bigint as size, risk_score,
        risk_score / 100 as scam_rate, 100 - risk_score as reputation, 0.5 as density,
        (i % 3)::bigint as known_scammers, (i % 4)::bigint as tokens_created, (i % 2)::bigint as scam_tokens,
        (i % 5)::bigint as flagged_wallets,
-       '{{"scam_rate": {{"value": ' || (risk_score / 100) || ', "weight": 0.4, "points": '
+       ('{{"scam_rate": {{"value": ' || (risk_score / 100) || ', "weight": 0.4, "points": '
          || (risk_score * 0.4)
-         || ', "evidence": {{"scam_tokens": 1}}}}}}' as risk_breakdown,
+         || ', "evidence": {{"scam_tokens": 1}}}}}}')::json as risk_breakdown,
        timestamp '2024-07-01' as first_seen, last_active,
        ['Whale 3, Dormant Holder 1', 'Active Retail Trader 4', 'NFT Trader 2, Whale 1'][1 + i % 3]
          as dominant_personas,
@@ -70,10 +70,11 @@ create or replace table entities.wallet_risk as
 select address, cluster_id, greatest(0, round((i * 373 % 1000) / 10.0 - j * 0.1, 1)) as risk_score,
        'High' as risk_level, 40.0 + j as reputation,
        case when j = 0 then 'rug_pull' end as patterns,
-       '{{"scam_rate": {{"value": 0.5, "weight": 0.4, "points": 20.0, "evidence": {{}}}}}}' as risk_breakdown
+       '{{"scam_rate": {{"value": 0.5, "weight": 0.4, "points": 20.0, "evidence": {{}}}}}}'::json
+         as risk_breakdown
 from m
 union all
-select '{loner}', null, 5.0, 'Minimal', 80.0, null, '{{}}'
+select '{loner}', null, 5.0, 'Minimal', 80.0, null, '{{}}'::json
 order by address;
 create or replace table personas.wallet_personas as
 select address, ['Whale', 'NFT Trader', 'Dormant Holder'][1 + j % 3] as persona, 0.8 as confidence,

@@ -18,8 +18,10 @@ from wallet_pipeline_tests.api.conftest import build_snapshot, cluster_id, membe
 
 # Rows the pipeline can write that the plain synthetic snapshot lacks: NULLs and NaN inside the
 # structs, a wallet known only to the persona model, a cluster without scores, sizes or activity,
-# microsecond times and persona text in mixed case.
+# microsecond times and persona text in mixed case; a breakdown that is not JSON (an old text column).
 MESSY = """
+-- Text, as snapshots published before the column was typed JSON hold it: readers still cope.
+alter table entities.clusters alter risk_breakdown type varchar;
 alter table personas.wallet_personas alter confidence type double;
 alter table personas.wallet_personas alter p_whale type double;
 alter table personas.wallet_personas alter p_nft_trader type double;

@@ -78,7 +78,7 @@ select address, '{BIG_ID}' as cluster_id, 'big_s' || (j % {BIG_SUBS}) as sub_clu
        false as is_bridge, null as bridge_reason, {BIG_SIZE}::bigint as cluster_size from big;
 insert into entities.wallet_risk by name
 select address, '{BIG_ID}' as cluster_id, 90.0 - j / 100.0 as risk_score, 'Critical' as risk_level,
-       10.0 as reputation, null as patterns, '{{}}' as risk_breakdown from big;
+       10.0 as reputation, null as patterns, '{{}}'::json as risk_breakdown from big;
 insert into personas.wallet_personas by name
 select address, ['Whale', 'NFT Trader', 'Dormant Holder'][1 + j % 3] as persona, 0.7 as confidence,
        0.7 as p_whale, 0.2 as p_nft_trader, 0.1 as p_dormant_holder, '3' as model_version,
@@ -108,7 +108,7 @@ select address, '{STAR_ID}' as cluster_id, 'star_s' as sub_cluster_id, false as 
        null as bridge_reason, {STAR_SIZE}::bigint as cluster_size from star;
 insert into entities.wallet_risk by name
 select address, '{STAR_ID}' as cluster_id, 80.0 as risk_score, 'High' as risk_level,
-       10.0 as reputation, null as patterns, '{{}}' as risk_breakdown from star;
+       10.0 as reputation, null as patterns, '{{}}'::json as risk_breakdown from star;
 insert into entities.cluster_edges by name
 select '{STAR_ID}' as cluster_id, s.address as src, h.address as dst, 'poisoning' as edge_type,
        true as directed, 1.0 as weight, timestamp '2024-07-02' as first_time,
