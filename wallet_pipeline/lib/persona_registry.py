@@ -240,6 +240,17 @@ def version_run_id(tracking_uri: str, version: str) -> str:
     return _client(tracking_uri).get_model_version(MODEL_NAME, version).run_id
 
 
+# Run tag naming the raw feed a version was trained on (gates.feed_of_raw: files:<folder>, dune,
+# simulator): scores of models of other data are not comparable.
+FEED_TAG = "wallet.feed"
+
+
+def version_feed(tracking_uri: str, version: str) -> str | None:
+    """The feed the run that trained `version` was tagged with; None for versions before the tag."""
+    run = _client(tracking_uri).get_run(version_run_id(tracking_uri, version))
+    return run.data.tags.get(FEED_TAG)
+
+
 def version_scorecard(tracking_uri: str, version: str) -> dict[str, float]:
     """The promotion scores logged by the run that trained `version`."""
     client = _client(tracking_uri)

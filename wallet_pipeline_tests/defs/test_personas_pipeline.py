@@ -205,3 +205,35 @@ def test_the_registry_describes_the_model_its_versions_and_the_training_data(fir
     assert '"num_rows": ' + str(wallets) in dataset.profile
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_a_model_of_another_export_is_not_compared_with_a_champion_of_other_data(first: Run) -> None:
+    from wallet_pipeline.lib.persona_registry import FEED_TAG
+    from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, write_etl_files
+
+    export = first.folder / "other_export"
+    write_etl_files(SimulatorConfig(seed=12, n_wallets=1_000), export, fmt="csv")
+    client = _client(first.folder)
+    champion = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+    strict = {
+        "ops": {"personas__persona_model_persona_model_promotion": {"config": {"silhouette_margin": -1.0}}}
+    }
+    selection = dg.AssetSelection.assets(*PERSONA_KEYS[:3]).upstream().required_multi_asset_neighbors()
+
+    other = execute(
+        first.folder,
+        strict,
+        selection,
+        env={"WALLET_SOURCE": "files", "WALLET_FILES_DIR": str(export)},
+    )
+
+    verdict = [e for e in other.get_asset_check_evaluations() if e.check_name == "persona_model_promotion"]
+    assert other.success, verdict[0].description if verdict else "no promotion check ran"
+    assert "not compared" in verdict[0].description
+    new = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    assert str(new.version) != champion
+    assert client.get_run(new.run_id).data.tags[FEED_TAG] == f"files:{export.resolve()}"
+    assert (
+        client.get_run(client.get_model_version(MODEL_NAME, champion).run_id).data.tags[FEED_TAG]
+        == "simulator"
+    )

@@ -122,13 +122,26 @@ def _champion(mlflow: MlflowSession):  # noqa: ANN202 - (PersonaModel, version)
         raise dg.Failure(str(exc)) from None
 
 
-def _previous_model(mlflow: MlflowSession, log: dg.DagsterLogManager):  # noqa: ANN202 - PersonaModel | None
-    """The champion, whose names the new model inherits; None before the first promotion."""
-    from wallet_pipeline.lib.persona_registry import MODEL_NAME, PersonaModelUnavailable, load_persona_model
+def _previous_model(mlflow: MlflowSession, log: dg.DagsterLogManager, feed: str | None):  # noqa: ANN202
+    """The champion (a PersonaModel), whose names the new model inherits.
+
+    None before the first promotion, and when the champion was trained on another feed: its names
+    belong to other data.
+    """
+    from wallet_pipeline.lib.persona_registry import (
+        MODEL_NAME,
+        PersonaModelUnavailable,
+        load_persona_model,
+        version_feed,
+    )
 
     try:
         model, version = load_persona_model(mlflow.tracking_uri)
     except PersonaModelUnavailable:
+        return None
+    other = version_feed(mlflow.tracking_uri, version)
+    if other is not None and feed is not None and other != feed:
+        log.info(f"{MODEL_NAME} version {version} was trained on {other}, not {feed}: names start afresh")
         return None
     log.info(f"new clusters are matched to the names of {MODEL_NAME} version {version}")
     return model
@@ -154,8 +167,11 @@ def persona_model(
     to MLflow and a new version of the `wallet_personas` model is registered; the promotion check
     decides its use.
     """
-    from wallet_pipeline.lib.persona_registry import log_drift_reference, log_persona_model
+    from mlflow import set_tag
+
+    from wallet_pipeline.lib.persona_registry import FEED_TAG, log_drift_reference, log_persona_model
     from wallet_pipeline.logic.automation.drift import drift_columns, feature_reference, persona_reference
+    from wallet_pipeline.logic.automation.gates import feed_of_raw
     from wallet_pipeline.logic.personas import PersonaConfig, PersonaInputError, train_personas
     from wallet_pipeline.logic.personas.plots import projection_png, radar_png
     from wallet_pipeline.logic.personas.promotion import scorecard
@@ -166,8 +182,9 @@ def persona_model(
             features = read_features(con)
         except FeaturesUnavailable as exc:
             raise dg.Failure(str(exc)) from None
+        feed = feed_of_raw(con)
     context.log.info(PROGRESS_PREFIX + _training_estimate(context, len(features), config.selection_sample))
-    previous = _previous_model(mlflow, context.log)
+    previous = _previous_model(mlflow, context.log, feed)
     persona_config = PersonaConfig(
         seed=config.seed,
         dormant_days=_dormant_days(config.dormant_days),
@@ -190,6 +207,7 @@ def persona_model(
             model, report, plots, example=features.head(20), training_data=features, source=FEATURES_TABLE
         )
         log_drift_reference(drift_reference)
+        set_tag(FEED_TAG, feed or "unknown")
     selection = report.table.assign(model_version=version)
     with duckdb.get_connection() as con:
         replace_table(con, "persona_selection", selection)
@@ -232,9 +250,12 @@ def persona_model_promotion(
     """Promotes the new persona model (alias `champion`) unless it is worse than the champion.
 
     "Worse" is by more than the configured margins (logic/personas/promotion.py). A refusal fails
-    this blocking check, so scoring does not run and the champion stays as it is.
+    this blocking check, so scoring does not run and the champion stays as it is. A champion
+    trained on another feed (another export folder, the simulator) is not compared: scores on
+    other data say nothing of this model, and refusing it would score this data with a model of
+    other data. The candidate is then judged on the floors alone, as a first model is.
     """
-    from wallet_pipeline.lib.persona_registry import MODEL_NAME, version_scorecard
+    from wallet_pipeline.lib.persona_registry import MODEL_NAME, version_feed, version_scorecard
     from wallet_pipeline.logic.personas.promotion import PromotionMargins, decide_promotion
 
     event = context.instance.get_latest_materialization_event(PERSONA_MODEL)
@@ -253,7 +274,22 @@ def persona_model_promotion(
         stability=config.stability_margin,
         calibration_error=config.calibration_error_margin,
     )
-    decision = decide_promotion(candidate, champion, margins)
+    feeds = (
+        (
+            version_feed(mlflow.tracking_uri, champion_version),
+            version_feed(mlflow.tracking_uri, candidate_version),
+        )
+        if champion is not None
+        else (None, None)
+    )
+    other_data = None not in feeds and feeds[0] != feeds[1]
+    decision = decide_promotion(candidate, None if other_data else champion, margins)
+    if other_data:
+        decision.reasons.insert(
+            0,
+            f"champion version {champion_version} was trained on {feeds[0]}, this model on {feeds[1]}: "
+            "not compared",
+        )
     if decision.promote:
         mlflow.promote(MODEL_NAME, candidate_version)
     return dg.AssetCheckResult(
