@@ -40,9 +40,13 @@ edges, linked by one to another such wallet: a chain of at least two hops); `syb
 at least twice); `token_ring` (a directed cycle of 3 to `ring_max_len` wallets passing one token,
 each hop repeated `ring_min_repeats` times at amounts within `ring_amount_tol` of the cycle's
 median); `rug_creator` / `honeypot_creator` (created a rugged token / a honeypot) and
-`rug_co_creation` (a `co_creation` edge with a rug creator); `label` (labelled scam, phishing or
-sanctioned). `PATTERN_SIDE` says which side each incriminates. A `scam_label` edge (a transfer
-with a labelled address) is no pattern: paying a scammer makes a victim, not a suspect.
+`rug_co_creation` (a `co_creation` edge with a rug creator); `phishing_inflow` (a receiver paid by
+at least the 99th percentile of receivers' payer counts, its payers mostly low-degree and paying
+once, none of them paid back, most of its inflow forwarded within a day to at most three
+addresses: `phishing_inflow`) and `phishing_inflow_small` (the same shape with fewer payers);
+`label` (labelled scam, phishing or sanctioned). `PATTERN_SIDE` says which side each
+incriminates. A `scam_label` edge (a transfer with a labelled address) is no pattern: paying a
+scammer makes a victim, not a suspect.
 
 Wallets (`score_wallets`): every address with a reputation. A wallet in a cluster takes the
 cluster's scam rate and known scammers (each raised to its own evidence strength), density, and
@@ -57,7 +61,7 @@ docs/risk.md has the reasons and the calibration.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import networkx as nx
@@ -65,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
-from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, RepConfig
+from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, GOOD_LABELS, RepConfig
 from wallet_pipeline.logic.graph.risk_spread import (
     SpreadConfig,
     paid_perpetrators,
@@ -91,10 +95,15 @@ PATTERN_SIDE = {
     "sybil": "funded-and-swept members, their funder and their collector",
     "peel_chain": "each hop forwarding what it just received",
     "poisoning": "the signer and the look-alike address it moves tokens for (never the victim)",
+    "phishing_inflow": (
+        "the receiver paid once by many people, paying none back and forwarding most of it fast to a few"
+    ),
+    "phishing_inflow_small": "the same receiver, with fewer payers than the fan-in bound",
 }
 PATTERN_STRENGTH = {
     "label": 1.0, "rug_creator": 1.0, "honeypot_creator": 1.0, "rug_co_creation": 1.0,
     "token_ring": 1.0, "sybil": 1.0, "poisoning": 1.0, "peel_chain": 0.8, "nft_wash": 0.5,
+    "phishing_inflow": 0.96, "phishing_inflow_small": 0.5,
 }  # fmt: skip
 
 
@@ -124,6 +133,15 @@ class RiskConfig:
     ring_max_len: int = 8
     # Honeypots: buyers that could not sell while the creator could.
     honeypot_max_seller_share: float = 0.0
+    # Phishing-like inflow (`phishing_inflow`); docs/risk.md says where each bound came from.
+    phish_min_payers: int = 5
+    phish_payers_quantile: float = 0.99
+    phish_min_share: float = 0.5
+    phish_max_payback_share: float = 0.1
+    phish_fast_hours: float = 24.0
+    phish_top_destinations: int = 3
+    phish_min_top_share: float = 0.8
+    service_min_payees: int = 50
     # How specific each pattern is of a perpetrator (0-1); see PATTERN_SIDE for the side it names.
     strengths: dict[str, float] = field(default_factory=lambda: dict(PATTERN_STRENGTH))
 
@@ -304,6 +322,164 @@ def token_ring_wallets(
     return pd.DataFrame(rows, columns=["address", "token"]).drop_duplicates().reset_index(drop=True)
 
 
+PHISHING_COLUMNS = [
+    "address", "payers", "payers_bound", "low_degree_share", "once_share", "payback_share", "forward_share",
+    "fast_share", "top_share", "phishing", "phishing_small",
+]  # fmt: skip
+
+
+def phishing_inflow(
+    con: duckdb.DuckDBPyConnection,
+    cfg: RiskConfig | None = None,
+    schema: str = "raw",
+    hubs: set[str] | None = None,
+) -> pd.DataFrame:
+    """Receivers fed the way a phishing account is fed, with the figures behind the call.
+
+    One row per receiver of ETH from at least `phish_min_payers` distinct payers (and at least the
+    `phish_payers_quantile` of all receivers' payer counts): `payers`; `low_degree_share`, the
+    share of its payers that pay at most `service_min_payees` wallets (people, not services);
+    `once_share`, the share that paid it once; `payback_share`, the share it ever sent anything
+    to; `forward_share`, its outflow to non-services over its inflow; `fast_share`, the share of
+    its inflow value followed by an outflow within `phish_fast_hours`; `top_share`, the share of
+    the outflow that its `phish_top_destinations` largest destinations take. `phishing` is true
+    when every figure passes its bound (`RiskConfig`); the pattern incriminates the receiver.
+    Payments to hubs and services (exchange hot wallets: an exchange's own sweep) do not count
+    as forwarding, and a hub or service (`hubs`, a wallet paying more than `service_min_payees`, or
+    one labelled exchange, DEX, bridge, DeFi, NFT marketplace or airdrop) is never a candidate.
+    Successful, non-zero transfers only.
+    """
+    cfg = cfg or RiskConfig()
+    if not _has(con, schema, "transactions", {"from_address", "to_address", "value", "block_timestamp"}):
+        return pd.DataFrame(columns=PHISHING_COLUMNS)
+    status = (
+        "and receipt_status is distinct from 0"
+        if "receipt_status" in table_columns(con, schema, "transactions")
+        else ""
+    )
+    services = set(hubs or set())
+    if _has(con, schema, "address_labels", {"address", "label_type"}):
+        # A labelled exchange, DEX or bridge is a service even when the export shows few of its payees.
+        types = ", ".join(f"'{t}'" for t in GOOD_LABELS)
+        services |= {
+            r[0]
+            for r in con.execute(
+                f"select distinct lower(address) from {schema}.address_labels where label_type in ({types})"
+            ).fetchall()
+        }
+    hub_list = pd.DataFrame({"address": sorted(services)}, dtype=object)  # noqa: F841
+    out = con.sql(
+        f"""
+        with x as (
+            select lower(from_address) a, lower(to_address) b, block_timestamp::timestamp t,
+                   try_cast(value as double) v
+            from {schema}.transactions
+            where to_address is not null and lower(from_address) <> lower(to_address)
+              and try_cast(value as double) > 0 and block_timestamp is not null {status}
+        ),
+        payees as (select a, count(distinct b) n from x group by a),
+        services as (
+            select a address from payees where n > {int(cfg.service_min_payees)}
+            union select address from hub_list
+        ),
+        paid as (select b r, a payer, count(*) k from x group by 1, 2),
+        counts as (select r, count(*) payers from paid group by 1),
+        bound as (
+            select greatest({int(cfg.phish_min_payers)},
+                            quantile_cont(payers, {float(cfg.phish_payers_quantile)})) m
+            from counts
+        ),
+        cand as (
+            select r from counts
+            where payers >= {int(cfg.phish_min_payers)} and r not in (select address from services)
+        ),
+        sent as (
+            select x.a r, x.b dst, sum(x.v) v from x semi join cand on cand.r = x.a
+            where x.b not in (select address from services) group by 1, 2
+        ),
+        top_dests as (
+            select r, dst from (
+                select r, dst, row_number() over (partition by r order by v desc) i from sent
+            ) where i <= {int(cfg.phish_top_destinations)}
+        ),
+        per_payer as (
+            select p.r, p.payer, p.k,
+                   coalesce(py.n, 0) <= {int(cfg.service_min_payees)}
+                       and p.payer not in (select address from services) low,
+                   exists (select 1 from x where x.a = p.r and x.b = p.payer)
+                       and p.payer not in (select dst from top_dests t where t.r = p.r) back
+            from paid p semi join cand using (r) left join payees py on py.a = p.payer
+        ),
+        figures as (
+            select r, count(*) payers, avg(low::int) low_degree_share, avg((k = 1)::int) once_share,
+                   avg(back::int) payback_share
+            from per_payer group by 1
+        ),
+        inflow as (select x.b r, x.t, x.v from x semi join cand on cand.r = x.b),
+        outflow as (
+            select x.a r, x.b dst, x.t, x.v from x semi join cand on cand.r = x.a
+            where x.b not in (select address from services)
+        ),
+        next_out as (
+            select i.r, i.v, o.t - i.t delay
+            from inflow i asof left join outflow o on o.r = i.r and o.t >= i.t
+        ),
+        fast as (
+            select r, sum(v) filter (where delay <= interval {int(cfg.phish_fast_hours * 3600)} second)
+                       / sum(v) fast_share, sum(v) in_value
+            from next_out group by 1
+        ),
+        dests as (select r, dst, sum(v) v from outflow group by 1, 2),
+        ranked as (select r, v, row_number() over (partition by r order by v desc) i from dests),
+        tops as (
+            select r, sum(v) out_value,
+                   sum(v) filter (where i <= {int(cfg.phish_top_destinations)}) / sum(v) top_share
+            from ranked group by 1
+        )
+        select f.r address, f.payers, (select m from bound) payers_bound,
+               f.low_degree_share, f.once_share, f.payback_share,
+               coalesce(t.out_value, 0) / fa.in_value forward_share,
+               coalesce(fa.fast_share, 0) fast_share, coalesce(t.top_share, 0) top_share
+        from figures f join fast fa using (r) left join tops t using (r)
+        order by 1
+        """
+    ).df()
+    shaped = (
+        (out["low_degree_share"] >= cfg.phish_min_share)
+        & (out["once_share"] >= cfg.phish_min_share)
+        & (out["payback_share"] <= cfg.phish_max_payback_share)
+        & (out["forward_share"] >= cfg.phish_min_share)
+        & (out["fast_share"] >= cfg.phish_min_share)
+        & (out["top_share"] >= cfg.phish_min_top_share)
+    )
+    out["phishing"] = shaped & (out["payers"] >= out["payers_bound"])
+    out["phishing_small"] = shaped & (out["payers"] < out["payers_bound"])
+    return out[PHISHING_COLUMNS]
+
+
+def phishing_collectors(
+    con: duckdb.DuckDBPyConnection,
+    cfg: RiskConfig | None = None,
+    schema: str = "raw",
+    hubs: set[str] | None = None,
+) -> tuple[set[str], set[str]]:
+    """(collectors, victim-fed): receivers of at least 2 payers shaped like a phishing account.
+
+    *Victim-fed*: the `phishing_inflow` figures of its payers pass (mostly low-degree, paying
+    once, none paid back), whatever their number. *Collectors*: victim-fed, and most of the inflow
+    moves on within `phish_fast_hours`; where it goes is `risk_spread`'s question (`feeds`).
+    """
+    cfg = cfg or RiskConfig()
+    f = phishing_inflow(con, replace(cfg, phish_min_payers=2, phish_payers_quantile=0.0), schema, hubs)
+    fed = (
+        (f["low_degree_share"] >= cfg.phish_min_share)
+        & (f["once_share"] >= cfg.phish_min_share)
+        & (f["payback_share"] <= cfg.phish_max_payback_share)
+    )
+    fast = fed & (f["fast_share"] >= cfg.phish_min_share)
+    return set(f.loc[fast, "address"]), set(f.loc[fed, "address"])
+
+
 def _nft_round_trippers(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
     """Wallets that sold the same NFT (collection, token id) at least twice."""
     nfs = trade_schema(con, schema, "nft_trades")
@@ -372,6 +548,9 @@ def pattern_wallets(
     co = of("co_creation")
     co = co[co["src"].isin(creators) | co["dst"].isin(creators)]
     add(set(co["src"]) | set(co["dst"]), "rug_co_creation")
+    phish = phishing_inflow(con, cfg, schema, hubs=_hubs(con))
+    add(phish.loc[phish["phishing"], "address"], "phishing_inflow")
+    add(phish.loc[phish["phishing_small"], "address"], "phishing_inflow_small")
     add(crush_labelled(con, schema), "label")
     return pd.DataFrame(
         {"address": list(found), "patterns": [",".join(sorted(v)) for v in found.values()]},
@@ -588,7 +767,11 @@ def evidence_for(
     patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
     own = wallet_evidence(patterns, None, cfg)
     seeds = own.set_index("address")["pattern_strength"]
-    spread = perpetrator_spread(con, edges, seeds, spread_cfg, schema, hubs=_hubs(con))
+    hubs = _hubs(con)
+    collectors, victim_fed = phishing_collectors(con, cfg, schema, hubs)
+    spread = perpetrator_spread(
+        con, edges, seeds, spread_cfg, schema, hubs=hubs, collectors=collectors, victim_fed=victim_fed
+    )
     return wallet_evidence(patterns, spread, cfg)
 
 

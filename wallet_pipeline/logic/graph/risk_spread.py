@@ -16,6 +16,13 @@ names the side it incriminates:
   `funds_min_seeds` seeds or also received from a seed it funded (the money came back). A victim
   pays an operating scammer and gets nothing back, so this path never reaches a victim; the capital
   behind a ring's deployers does.
+- **feeds** (incriminates the *sender*): the wallet collects people's one-off payments (its
+  payers mostly low-degree and paying once, none paid back, most of its inflow forwarded within
+  a day: `risk.phishing_inflow`'s figures, whatever its number of payers) and sends seeds at least
+  `victim_max_out_share` of its transfers. Value = that share, weighted by the seeds' strength.
+  A phishing account too small to show the pattern itself, forwarding to its operator's
+  consolidation wallet or to another phisher, is reached; a victim, who pays a scammer from its
+  own funds once among its own transfers, is not.
 - **shared_payers** (incriminates the *receiver*): the wallet and a seed are paid by the same
   low-degree wallets (victims who paid both). Each shared payer `c` adds `1 / (payees(c) - 1)`: a
   payer who paid only the two is as specific as a direct link, one who paid fifty wallets says
@@ -27,8 +34,9 @@ names the side it incriminates:
 Paying a seed incriminates nobody: the payer is a likely victim (`paid_perpetrators` counts it in
 the breakdown as evidence, adding no points).
 
-Values combine as a noisy-or over paths and seeds (`1 - prod(1 - strength * value)`). The spread
-runs `hops` rounds: wallets reaching `next_seed_min` in one round seed the next with their value,
+Values combine as a noisy-or over paths and seeds (`1 - prod(1 - strength * value)`). A seed
+with weak evidence of its own (below `next_seed_min`) can still be reached by a stronger path. The
+spread runs `hops` rounds: wallets reaching `next_seed_min` in one round seed the next with their value,
 so a deposit address fed by a ring's collector is reached through the collector. Hubs and
 services (wallets paying more than `service_min_payees` distinct wallets) are never reached and
 never spread, even with a pattern of their own.
@@ -71,6 +79,12 @@ class SpreadConfig:
     # One payer paying two wallets is ordinary (a victim's friend); two different payers who each
     # paid both the seed and the wallet are a pattern.
     shared_payers_min: int = 2
+    # How often each path reaches a perpetrator (its precision over the 10 phishing-network draws
+    # of benchmarks/phishing_network.py and the 20 kept quality worlds, pooled; docs/risk.md):
+    # path values are scaled by it. Wallets paid by the same victims are mostly the victims'
+    # friends; collectors forwarding to perpetrators are phishers half the time.
+    shared_payers_strength: float = 0.1
+    feeds_strength: float = 0.45
     # Seeds at least this strong count as perpetrators a payer paid (the victim side).
     victim_of_min: float = 0.5
     # A victim sends perpetrators less than this share of its transfers (the middle of the scale:
@@ -124,14 +138,31 @@ def _one_round(
     hubs: set[str],
     cfg: SpreadConfig,
     schema: str,
+    collectors: set[str] | None = None,
+    victim_fed: set[str] | None = None,
 ) -> pd.DataFrame:
     """address, via, source, value: every path from a seed to a wallet in one round."""
     rows: list[pd.DataFrame] = []
     strength = seeds.to_dict()
+    # feeds: a collector of people's one-off payments that passes most of what it sends to seeds.
+    if collectors and len(flows):
+        sent = flows.groupby("src")["n"].sum()
+        fed = flows[flows["src"].isin(collectors) & flows["dst"].isin(strength)]
+        fed = fed.assign(value=fed["n"] * fed["dst"].map(strength) / fed["src"].map(sent))
+        fed = fed.sort_values("value", ascending=False).groupby("src", as_index=False)
+        fed = fed.agg(source=("dst", "first"), value=("value", "sum"))
+        fed = fed[fed["value"] >= cfg.victim_max_out_share]
+        rows.append(pd.DataFrame({"address": fed["src"], "via": "feeds", "source": fed["source"],
+                                  "value": cfg.feeds_strength * fed["value"].clip(upper=1.0)}))  # fmt: skip
     # proceeds: share of the wallet's inbound transfers that come from seeds (strength-weighted).
     if len(flows):
         inbound = flows.groupby("dst")["n"].sum()
         fed = flows[flows["src"].isin(strength)]
+        # A wallet that paid the seed at least as often as the seed paid it is its victim: what
+        # comes back is a refund or a giveaway scam's bait, not proceeds.
+        paid_back = flows.set_index(["src", "dst"])["n"]
+        back = pd.MultiIndex.from_arrays([fed["dst"], fed["src"]])
+        fed = fed[paid_back.reindex(back).fillna(0).to_numpy() < fed["n"].to_numpy()]
         fed = fed.assign(value=fed["n"] * fed["src"].map(strength) / fed["dst"].map(inbound))
         # One share per receiver (summed over its perpetrator senders), named after the largest.
         fed = fed.sort_values("value", ascending=False).groupby("dst", as_index=False)
@@ -161,18 +192,23 @@ def _one_round(
             on=["dst", "seed"],
         )
         pairs = pairs[pairs["n_shared"] >= cfg.shared_payers_min]
+        if victim_fed is not None:
+            pairs = pairs[pairs["dst"].isin(victim_fed)]
         if len(pairs):
             pairs["w"] = pairs["seed"].map(strength) / (pairs["src"].map(small) - 1)
             agg = pairs.groupby(["dst", "seed"]).agg(w=("w", "sum"), shared=("src", "nunique")).reset_index()
             payers = flows.groupby("dst")["src"].nunique()
             share = agg["shared"] / agg["dst"].map(payers)
+            value = cfg.shared_payers_strength * (1 - np.exp(-agg["w"])) * share
             rows.append(pd.DataFrame({"address": agg["dst"], "via": "shared_payers", "source": agg["seed"],
-                                      "value": (1 - np.exp(-agg["w"])) * share}))  # fmt: skip
+                                      "value": value}))  # fmt: skip
     if not rows:
         return pd.DataFrame(columns=["address", "via", "source", "value"])
     out = pd.concat(rows, ignore_index=True)
     out = out[~out["address"].isin(hubs) & (out["value"] >= cfg.min_value)]
-    return out[~out["address"].isin(strength)]
+    # A seed is reached only by a path stronger than its own evidence (a weak pattern of its own
+    # must not shield it from stronger evidence).
+    return out[out["value"].to_numpy() > out["address"].map(strength).fillna(0.0).to_numpy()]
 
 
 def perpetrator_spread(
@@ -182,10 +218,17 @@ def perpetrator_spread(
     cfg: SpreadConfig | None = None,
     schema: str = "raw",
     hubs: set[str] | None = None,
+    collectors: set[str] | None = None,
+    victim_fed: set[str] | None = None,
 ) -> pd.DataFrame:
     """One row per wallet reached: `address, spread` (0-1) and `paths` (list of dicts, strongest first).
 
-    `seeds` maps address -> strength in [0, 1]. Seeds themselves are not in the result.
+    `seeds` maps address -> strength in [0, 1]. A seed is in the result only when a path stronger
+    than its own strength reaches it (a weak pattern of its own does not shield it).
+    `collectors` (wallets fed like a phishing account, whatever their number of payers:
+    `risk.phishing_inflow` with no payer bound) can be reached by the `feeds` path; when
+    `victim_fed` is given, only its wallets (payers mostly low-degree and paying once, none paid
+    back) can be reached by `shared_payers`.
     """
     cfg = cfg or SpreadConfig()
     flows = _flows(edges)
@@ -195,12 +238,12 @@ def perpetrator_spread(
     services = set(payees[payees > cfg.service_min_payees].index)
     hubs = set(hubs or set()) | services
     current = seeds[(seeds > 0) & ~seeds.index.isin(services)].astype(float)
-    known = set(current.index)
+    known = set(current[current >= cfg.next_seed_min].index)
     found: list[pd.DataFrame] = []
     for _ in range(max(cfg.hops, 0)):
         if current.empty:
             break
-        paths = _one_round(con, flows, current, hubs, cfg, schema)
+        paths = _one_round(con, flows, current, hubs, cfg, schema, collectors, victim_fed)
         paths = paths[~paths["address"].isin(known)]
         if paths.empty:
             break
@@ -237,7 +280,8 @@ def paid_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig |
 def victim_side(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> set[str]:
     """Wallets on the victim side of perpetrators (seeds at least `victim_of_min` strong).
 
-    A victim paid a perpetrator, was paid by none, is no seed itself, and sent perpetrators less
+    A victim paid a perpetrator, was paid by perpetrators fewer times than it paid them (a
+    giveaway scam's bait comes back once), is no seed itself, and sent perpetrators less
     than `victim_max_out_share` of its transfers: the scam was one episode in its own activity. A
     farm member sweeping everything to its collector, or a mule forwarding to the next hop, sends
     most of what it sends to perpetrators and is not a victim.
@@ -252,4 +296,8 @@ def victim_side(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None 
     out = flows.assign(bad=flows["n"].where(to_bad, 0.0)).groupby("src")[["n", "bad"]].sum()
     share = out["bad"] / out["n"]
     paid = set(share[(out["bad"] > 0) & (share < cfg.victim_max_out_share)].index)
-    return paid - set(flows.loc[flows["src"].isin(strong), "dst"]) - weak
+    # Paid back by perpetrators as often as it paid them: a mule or a partner, not a victim (a
+    # giveaway scam's bait, one small transfer back for the victim's payments, is not).
+    got = flows[flows["src"].isin(strong)].groupby("dst")["n"].sum()
+    sent = out["bad"].reindex(got.index).fillna(0.0)
+    return paid - set(got[got >= sent].index) - weak
