@@ -84,7 +84,7 @@ class SpreadConfig:
     # path values are scaled by it. Wallets paid by the same victims are mostly the victims'
     # friends; collectors forwarding to perpetrators are phishers half the time.
     shared_payers_strength: float = 0.1
-    feeds_strength: float = 0.45
+    feeds_strength: float = 0.44
     # Seeds at least this strong count as perpetrators a payer paid (the victim side).
     victim_of_min: float = 0.5
     # A victim sends perpetrators less than this share of its transfers (the middle of the scale:
