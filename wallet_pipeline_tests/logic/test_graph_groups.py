@@ -211,7 +211,8 @@ def test_weak_links_into_a_peel_chain_do_not_join_its_payer_but_a_sole_funder_st
     # Without the chain the same two links (a hand-off 0.3 and a label 0.5) join the payer to its payee.
     plain = db(victims + [tx(source, A(950), value=100 * ETH)], labels=labels)
     assert together(cluster_edges(edges_of(plain), CFG).clusters, source, A(950))
-    # A funder that is the chain's only payer and paid by nobody keeps its strong funding link.
-    sole = edges_of(db(_chain(900, 6)))
+    # A funder that is the chain's only payer and paid by nobody keeps its strong funding link (a
+    # tree of 12 wallets: trees of up to 10 are evidence only, as people paying people are).
+    sole = edges_of(db(_chain(900, 10)))
     link = sole[(sole["edge_type"] == "funding_tree") & (sole["src"] == A(899))]
     assert (link["weight"] == CFG.tree_weight).all() and len(link) == 1

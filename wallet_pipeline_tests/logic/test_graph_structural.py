@@ -73,10 +73,10 @@ def test_stars_relay_trees_and_chains_come_out_as_one_cluster_each_from_pairs_al
     rng = np.random.default_rng(7)
     people = background(rng, 10_000, 200)
     popular = A(10_000)  # a person many pay: the chains' members pay them too
-    s_pairs, s = star(1_000, 8)
+    s_pairs, s = star(1_000, 12)
     t_pairs, t = relay_tree(2_000, 3, 5)
-    c_pairs, c = chain(3_000, 9, popular)
-    c2_pairs, c2 = chain(4_000, 5, popular)
+    c_pairs, c = chain(3_000, 11, popular)
+    c2_pairs, c2 = chain(4_000, 14, popular)
     # A person who paid one newcomer, and one who paid three newcomers among many payees.
     casual = [(A(10_001), A(5_000))]
     generous = [(A(10_002), A(5_100 + i)) for i in range(3)] + [(A(10_002), A(10_010 + i)) for i in range(10)]
@@ -110,12 +110,81 @@ def test_a_tree_of_three_is_too_small_and_a_collector_paid_by_others_too_links_n
 def test_wallets_paying_only_one_collector_sweep_to_it() -> None:
     rng = np.random.default_rng(9)
     people = background(rng, 30_000, 60)
-    members = [A(8_000 + i) for i in range(6)]
-    # Each member is funded by a different person (no funding tree) and pays only the collector.
+    members = [A(8_000 + i) for i in range(12)]
+    # Each member is funded by a different person (no funding tree) and pays only the collector,
+    # which hands it all to one wallet (its owner's exchange account).
     sweep = [(A(30_000 + i), m) for i, m in enumerate(members)] + [(m, A(8_100)) for m in members]
+    sweep.append((A(8_100), A(8_200)))
     con = pairs_db(people + sweep)
     e = build_edges(con, CFG).edges
     col = e[e["edge_type"] == "collector"]
     assert set(col["src"]) == set(members) and set(col["dst"]) == {A(8_100)}
     clusters = cluster_edges(e, CFG).clusters
     assert cluster_of(clusters, {*members, A(8_100)}) == {*members, A(8_100)}
+
+
+def exchange(hot: int, customers: int) -> list[tuple[str, str]]:
+    """An exchange hot wallet: customers deposit to it and it pays withdrawals to others (a service)."""
+    out = [(A(hot + 1 + i), A(hot)) for i in range(customers)]
+    return out + [(A(hot), A(hot + 1_000 + i)) for i in range(customers)]
+
+
+def test_members_that_also_withdraw_from_an_exchange_stay_in_their_tree() -> None:
+    rng = np.random.default_rng(10)
+    people = background(rng, 40_000, 80)
+    ex = exchange(50_000, 12)
+    s_pairs, s = star(9_000, 14)
+    c_pairs, c = chain(9_100, 12, A(40_000))
+    members = sorted(s - {A(9_000)})[:6] + sorted(c - {A(9_100)})[:4]
+    withdrawals = [(A(50_000), m) for m in members]  # a second payer, but a service
+    con = pairs_db(people + ex + s_pairs + c_pairs + withdrawals)
+    clusters = cluster_edges(build_edges(con, CFG).edges, CFG).clusters
+    assert cluster_of(clusters, s) == s
+    assert cluster_of(clusters, c) == c
+    # The exchange is no one's funder: its customers and withdrawers stay alone.
+    assert not set(clusters["address"]) & {A(50_000), *(A(50_001 + i) for i in range(12))}
+
+
+def test_an_exchange_wallet_paying_customers_of_its_own_exchange_is_no_funder() -> None:
+    rng = np.random.default_rng(11)
+    people = background(rng, 60_000, 80)
+    ex = exchange(70_000, 12)
+    # A withdrawal wallet refilled by the hot wallet pays 15 customers who also withdraw from the
+    # hot wallet: one service's two wallets, not an operator and its farm.
+    hot, payout = A(70_000), A(71_000)
+    customers = [A(72_000 + i) for i in range(15)]
+    pairs = [(hot, payout)] + [(payout, w) for w in customers] + [(hot, w) for w in customers]
+    con = pairs_db(people + ex + pairs)
+    e = build_edges(con, CFG).edges
+    assert e[(e["edge_type"] == "funding_tree") & (e["weight"] >= CFG.min_cluster_weight)].empty
+    assert not set(cluster_edges(e, CFG).clusters["address"]) & {payout, *customers}
+
+
+def test_small_trees_and_collectors_are_evidence_only() -> None:
+    rng = np.random.default_rng(12)
+    people = background(rng, 80_000, 80)
+    small_star, star_wallets = star(11_000, 5)  # six wallets: what people paying people look like
+    five = [A(12_000 + i) for i in range(5)]
+    small_collector = [(A(80_000 + i), w) for i, w in enumerate(five)] + [(w, A(12_100)) for w in five]
+    small_collector.append((A(12_100), A(12_200)))
+    con = pairs_db(people + small_star + small_collector)
+    e = build_edges(con, CFG).edges
+    tree = e[e["edge_type"] == "funding_tree"]
+    col = e[e["edge_type"] == "collector"]
+    assert set(tree["dst"]) == star_wallets - {A(11_000)} and (tree["weight"] == CFG.tree_small_weight).all()
+    assert set(col["src"]) == set(five) and (col["weight"] == CFG.collector_small_weight).all()
+    clustered = set(cluster_edges(e, CFG).clusters["address"])
+    assert not clustered & (star_wallets | set(five) | {A(12_100)})
+
+
+def test_a_collector_that_pays_no_wallet_or_pays_many_people_links_nobody() -> None:
+    rng = np.random.default_rng(13)
+    people = background(rng, 90_000, 80)
+    # A token sale: fifteen buyers pay only it, and it never pays a wallet.
+    sale = [(A(13_000 + i), A(13_100)) for i in range(15)]
+    # A popular person: fifteen people pay only them, and they pay five friends.
+    popular = [(A(14_000 + i), A(14_100)) for i in range(15)] + [(A(14_100), A(90_000 + i)) for i in range(5)]
+    con = pairs_db(people + sale + popular)
+    e = build_edges(con, CFG).edges
+    assert e[e["edge_type"] == "collector"].empty
+    assert not set(cluster_edges(e, CFG).clusters["address"]) & {A(13_100), A(14_100)}

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from wallet_pipeline.logic.graph.config import GraphConfig
+from wallet_pipeline.logic.graph.config import CONTRACT_LABEL_TYPES, GraphConfig
 
 COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
 
@@ -154,9 +154,37 @@ def wash_cycle_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
 
 # Structural rules: they need only sender and receiver, so they work on a bare transfer list (no
 # time, no value), where the burst and amount rules cannot run. A wallet's payers and payees are
-# counted over EOAs (contracts such as DEX routers and airdrop distributors pay and are paid by
-# everyone); an exchange hot wallet counts as a payer, so a wallet funded from an exchange is never
-# "only funded by" a person.
+# counted over people: contracts (DEX routers, airdrop distributors) and services are left out. A
+# service is a hub, or an address that both pays and is paid by at least `service_min_counterparties`
+# distinct non-contract addresses (an exchange hot wallet under the hub degree: its deposits and
+# withdrawals). A sybil wallet that also withdraws from an exchange is still "only funded by" its
+# operator, and an exchange is never anyone's funder or collector.
+
+
+def _services_sql(cfg: GraphConfig) -> str:
+    """SQL of `(address)`: hubs and two-sided services (see above)."""
+    k = int(cfg.service_min_counterparties)
+    return f"""
+        select address from g_hubs
+        union
+        select a from (
+            select src a, count(distinct dst) k from g_xfer
+            where dst not in (select address from g_hubs where reason = 'contract') group by src
+        ) o join (
+            select dst a, count(distinct src) k from g_xfer
+            where src not in (select address from g_hubs where reason = 'contract') group by dst
+        ) i using (a)
+        where o.k >= {k} and i.k >= {k}
+    """
+
+
+def _contract_reasons() -> str:
+    """SQL list of the hub reasons that are contracts: found as one, or labelled as a kind of contract."""
+    return ", ".join(["'contract'", *(f"'label:{t}'" for t in CONTRACT_LABEL_TYPES)])
+
+
+def _ensure_services(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> None:
+    con.execute(f"create or replace temp table g_services as {_services_sql(cfg)}")
 
 
 def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: GraphConfig) -> pd.DataFrame:
@@ -179,36 +207,66 @@ def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: Gra
 
 
 def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
-    """Payer -> wallet, for wallets whose only EOA payer it is, in trees of `tree_min_size` or more.
+    """Payer -> wallet, for wallets whose only payer (people only) it is, in trees of `tree_min_size` or more.
 
     "A is B's only payer" is a parent link; following them gives trees: a funder paying many fresh
     wallets (a star), a funder paying relays that each pay wallets (a relay tree), each wallet
     funding the next (a chain). One person paying a newcomer makes a tree of two; a tree of four or
     more wallets, each of which got money from nobody else, is one operator spreading funds. A
     parent's links count only when its only-funded children are at least `tree_min_share` of the
-    wallets it pays (a funder pays its wallets and little else; a person who once paid three new
-    wallets also pays many others). Hubs are never in a tree.
+    people it pays (a funder pays its wallets and little else; a person who once paid three new
+    wallets also pays many others). Payers and payees are counted without contracts and services
+    (see above), which are never in a tree.
+
+    Trees of fewer than `structure_strong_min_size` wallets weigh `tree_small_weight`: over the 20
+    kept simulator worlds nearly every tree of four or five wallets was people paying people
+    (docs/graph.md).
     """
+    _ensure_services(con, cfg)
+    ignore_services = (
+        "left join g_services s on s.address = p.src where s.address is null"
+        if cfg.tree_ignore_service_payers
+        else ""
+    )
     sole = con.sql(
         f"""
         with contracts as (select address from g_hubs where reason = 'contract'),
+        paid as (
+            select distinct src, dst from g_xfer where src not in (select address from contracts)
+        ),
         payers as (
-            select dst w, count(distinct src) k, min(src) p
-            from g_xfer where src not in (select address from contracts) group by dst
+            select p.dst w, count(*) k, min(p.src) p
+            from paid p {ignore_services} group by p.dst
         ),
         payees as (
             select src p, count(distinct dst) k from g_xfer
-            where dst not in (select address from g_hubs) group by src
+            where dst not in (select address from g_services) group by src
+        ),
+        -- A wallet and its funder both paid by one service, when the funder gets money from
+        -- services alone: an exchange's own payout wallet paying its customers (or a customer
+        -- passing on a withdrawal), not an operator funding its wallets.
+        fed_by_services as (
+            select dst p from paid group by dst
+            having bool_and(src in (select address from g_services))
+        ),
+        shared as (
+            select a.dst w, b.dst p from paid a join paid b on a.src = b.src
+            where a.src in (select address from g_services) and b.dst in (select p from fed_by_services)
         ),
         links as (
-            select p src, w dst from payers
-            where k = 1 and p not in (select address from g_hubs) and w not in (select address from g_hubs)
+            select y.p src, y.w dst from payers y
+            where y.k = 1 and y.p not in (select address from g_services)
+              and y.w not in (select address from g_services)
+              and not exists (select 1 from shared s where s.w = y.w and s.p = y.p)
         ),
         parents as (
             select l.src, count(*) children, any_value(y.k) k from links l join payees y on y.p = l.src
             group by l.src
         ),
-        own_payers as (select w src, k payers from payers)
+        own_payers as (
+            select dst src, count(distinct src) payers from g_xfer
+            where src not in (select address from contracts) group by dst
+        )
         select l.*, coalesce(o.payers, 0) payers
         from links l join parents using (src) left join own_payers o using (src)
         where children >= {cfg.tree_min_share} * k
@@ -223,12 +281,15 @@ def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.D
     g = sp.coo_matrix((np.ones(len(r)), (r, c)), shape=(len(nodes), len(nodes)))
     _, comp = connected_components(g, directed=False)
     size = np.bincount(comp)
-    keep = size[comp[r]] >= int(cfg.tree_min_size)
+    tree_size = size[comp[r]]
+    keep = tree_size >= int(cfg.tree_min_size)
     # A parent paid by many is an aggregation point (a scam's collector) handing funds on, not the
     # source that made the tree: its link is weak, so a tree hanging from it keeps apart from it.
     weight = np.where(
         sole["payers"].to_numpy() >= cfg.tree_handoff_min_payers, cfg.tree_handoff_weight, cfg.tree_weight
     )
+    small = tree_size < cfg.structure_strong_min_size
+    weight = np.where(small, np.minimum(weight, cfg.tree_small_weight), weight)
     pairs = sole.assign(edge_type="funding_tree", weight=weight)[keep]
     return _pair_evidence(con, pairs, cfg)
 
@@ -236,35 +297,54 @@ def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.D
 def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
     """Wallet -> collector, when at least `collector_min_senders` wallets pay only that collector.
 
-    The mirror of a funding star: wallets whose every payment to an EOA goes to one non-hub wallet
-    sweep to their operator. Customers of an exchange pay its hot wallet, a hub, which links nobody.
-    Such only-paying wallets must be at least `collector_min_share` of the collector's payers: a
-    sybil collector is paid by its wallets alone, a popular person by many who also pay others.
+    The mirror of a funding star: wallets whose every payment to a person goes to one wallet sweep
+    to their operator (payments to contracts and services do not count, see above). Such only-paying
+    wallets must be at least `collector_min_share` of the collector's payers: a sybil collector is
+    paid by its wallets alone, a popular person by many who also pay others. The collector hands
+    what it gathered on to a wallet (an exchange hot wallet or a person; at most
+    `collector_max_payees` people): an address paid by many that never pays a wallet is, on a bare
+    transfer list, most often a contract (a token sale), or someone who only trades on DEX routers,
+    and one that pays many is a service (an exchange hot wallet paid by its deposit addresses).
+    Collectors paid by fewer than `structure_strong_min_size` - 1 wallets weigh
+    `collector_small_weight` (people, see `funding_tree_edges`).
     """
+    _ensure_services(con, cfg)
     pairs = con.sql(
         f"""
-        with contracts as (select address from g_hubs where reason = 'contract'),
-        payees as (
+        with payees as (
             select src w, count(distinct dst) k, min(dst) c
-            from g_xfer where dst not in (select address from contracts) group by src
+            from g_xfer where dst not in (select address from g_services) group by src
         ),
         sole as (
             select w src, c dst from payees
-            where k = 1 and c not in (select address from g_hubs) and w not in (select address from g_hubs)
+            where k = 1 and c not in (select address from g_services)
+              and w not in (select address from g_services)
         ),
         payers as (
             select dst c, count(distinct src) k from g_xfer
-            where src not in (select address from g_hubs) group by dst
+            where src not in (select address from g_services) group by dst
+        ),
+        onward as (
+            select src c, count(distinct dst) filter (dst not in (select address from g_services)) k
+            from g_xfer where dst not in (select address from g_hubs where reason in ({_contract_reasons()}))
+            group by src
         ),
         ok as (
-            select s.dst from sole s join payers p on p.c = s.dst group by s.dst
+            select s.dst from sole s join payers p on p.c = s.dst join onward o on o.c = s.dst
+            where o.k <= {int(cfg.collector_max_payees)}
+            group by s.dst
             having count(*) >= {int(cfg.collector_min_senders)}
                and count(*) >= {cfg.collector_min_share} * any_value(p.k)
         )
         select src, dst from sole where dst in (select dst from ok)
         """
     ).df()
-    return _pair_evidence(con, pairs.assign(edge_type="collector", weight=float(cfg.collector_weight)), cfg)
+    # A collector and its senders make a star of senders + 1 wallets; small ones are people.
+    senders = pairs.groupby("dst")["src"].transform("size") if len(pairs) else pd.Series(dtype=int)
+    weight = np.where(
+        senders + 1 >= cfg.structure_strong_min_size, cfg.collector_weight, cfg.collector_small_weight
+    )
+    return _pair_evidence(con, pairs.assign(edge_type="collector", weight=weight.astype(float)), cfg)
 
 
 def _temp_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -318,6 +398,23 @@ def detach_chain_entries(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> in
         """
     )
     changed = 0
+    if {"g_rule_funding_tree", "g_services"} <= tables:
+        # Money leaving a chain: a wallet a hop pays is its payee (a cash-out, a victim), and it is
+        # "only funded" by the hop only because its service payers (an exchange withdrawal) were set
+        # aside; a launderer's last hop paying a wash trader joined the two groups.
+        changed += con.execute(
+            f"""
+            update g_rule_funding_tree r set weight = {cfg.chain_entry_weight}
+            from (
+                select distinct f.src, f.dst from g_rule_funding_tree f
+                join g_chain_hops a on a.m = f.src::varchar
+                left join g_chain_hops b on b.m = f.dst::varchar and b.root = a.root
+                where b.m is null
+                  and f.dst::varchar in (select x.dst from g_xfer x join g_services s on s.address = x.src)
+            ) x
+            where x.src = r.src and x.dst = r.dst and r.weight > {cfg.chain_entry_weight}
+            """
+        ).fetchone()[0]
     for name in ("funding_tree", "scam_label"):
         if f"g_rule_{name}" not in tables:
             continue
