@@ -53,8 +53,8 @@ cluster's scam rate and known scammers (each raised to its own evidence strength
 its own reputation: a cluster is believed to be one actor. A singleton uses its own factors: scam
 rate and known scammers = its evidence strength (scam rate at least its rugged-token share; known
 scammers 1 when labelled), density 0. A wallet on the victim side (it paid a perpetrator, was paid
-by none, shows no evidence of its own and sent perpetrators under half of its transfers) keeps its
-own factors even inside a cluster.
+back fewer times than it paid, shows no evidence of its own and sent perpetrators under half of
+its transfers) keeps its own factors even inside a cluster.
 docs/risk.md has the reasons and the calibration.
 """
 
