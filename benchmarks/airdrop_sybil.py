@@ -47,9 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -64,6 +62,7 @@ from scipy.sparse.csgraph import connected_components
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.dagster_runs import files_env, materialize  # noqa: E402
 from wallet_pipeline.logic.graph.evaluation import bcubed  # noqa: E402
 
 BACKGROUND = (
@@ -233,37 +232,11 @@ def run_pipeline(folder: Path) -> float:
     data = folder / "data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "WALLET_DATA_DIR": str(data),
-        "WALLET_SOURCE": "files",
-        "WALLET_FILES_DIR": str(folder / "export"),
-        "DAGSTER_HOME": str(data / "dagster_home"),
-    }
-    env.pop("WALLET_DUCKDB_PATH", None)
-    (data / "dagster_home").mkdir()
-    dagster = Path(sys.executable).with_name("dagster")
-    before = os.times()
-    with open(folder / "run.log", "w") as log:
-        code = subprocess.run(
-            [
-                str(dagster),
-                "asset",
-                "materialize",
-                "-m",
-                "wallet_pipeline.definitions",
-                "--select",
-                "group:ingestion or group:graph or group:entities",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ).returncode
-    after = os.times()
-    if code != 0:
+    select = "group:ingestion or group:graph or group:entities"
+    cost = materialize(select, files_env(folder / "export", data), folder / "run.log")
+    if cost.code != 0:
         raise RuntimeError(f"pipeline failed on {folder}: see {folder / 'run.log'}")
-    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return cost.cpu_s
 
 
 def our_clusters(folder: Path, direct: bool) -> pd.DataFrame:

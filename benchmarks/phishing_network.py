@@ -44,11 +44,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -58,6 +55,10 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.dagster_runs import files_env, materialize  # noqa: E402
+
 T0 = 1_700_000_000  # 2023-11-14: any fixed start; only differences of times matter
 BLOCK_SECONDS = 12
 FIRST_BLOCK = 18_570_000
@@ -484,37 +485,10 @@ def write_export(world: World, folder: Path) -> None:
     (folder.parent / "truth.json").write_text(json.dumps(truth))
 
 
-def _python() -> str:
-    venv = ROOT / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else sys.executable
-
-
 def run_pipeline(export: Path, data_dir: Path, log: Path, select: str = SELECT) -> tuple[int, float, float]:
     """The real Dagster assets on the export, in a child process: (exit code, wall s, CPU s of the child)."""
-    env = {
-        **os.environ,
-        "WALLET_DATA_DIR": str(data_dir),
-        "WALLET_SOURCE": "files",
-        "WALLET_FILES_DIR": str(export),
-        "DAGSTER_HOME": str(data_dir / "dagster_home"),
-        "WALLET_GATE_MAX_ROW_DROP": "1.0",
-    }
-    env.pop("WALLET_DUCKDB_PATH", None)
-    (data_dir / "dagster_home").mkdir(parents=True, exist_ok=True)
-    dagster = Path(_python()).with_name("dagster")
-    before = os.times()
-    started = time.monotonic()
-    with open(log, "w") as out:
-        code = subprocess.run(
-            [str(dagster), "asset", "materialize", "-m", "wallet_pipeline.definitions", "--select", select],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        ).returncode
-    after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return code, time.monotonic() - started, cpu
+    cost = materialize(select, files_env(export, data_dir, WALLET_GATE_MAX_ROW_DROP="1.0"), log)
+    return cost.code, cost.wall_s, cost.cpu_s
 
 
 def _duckdb_file(data_dir: Path) -> Path:

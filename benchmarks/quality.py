@@ -53,6 +53,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.dagster_runs import files_env, materialize, python  # noqa: E402
+
 # (key, label, higher is better). The order is the print order.
 HEADLINE = (
     ("persona_ari", "persona ARI", True),
@@ -87,11 +89,6 @@ class WorldResult:
     error: str = ""
 
 
-def _python() -> str:
-    venv = ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
-    return str(venv) if venv.exists() else sys.executable
-
-
 def run_files_pipeline(export: Path, data_dir: Path, log: Path) -> tuple[int, float]:
     """The user's command on one export folder, in a child process; (exit code, seconds)."""
     env = {**os.environ, "WALLET_DATA_DIR": str(data_dir), "WALLET_SOURCE": "files"}
@@ -100,7 +97,7 @@ def run_files_pipeline(export: Path, data_dir: Path, log: Path) -> tuple[int, fl
     started = time.monotonic()
     with open(log, "w") as out:
         code = subprocess.run(
-            [_python(), "-m", "wallet_pipeline.cli", "materialize", "--files-dir", str(export)],
+            [python(), "-m", "wallet_pipeline.cli", "materialize", "--files-dir", str(export)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -118,29 +115,13 @@ def replay_world(source: Path, workdir: Path, select: str) -> WorldResult:
     # Without the kept world's MLflow store a persona replay trains as a first run does: with the kept
     # champion in place the promotion check would judge the new model against the old one instead.
     shutil.copytree(source / "data", data_dir, ignore=shutil.ignore_patterns("mlflow"))
-    env = {
-        **os.environ,
-        "WALLET_DATA_DIR": str(data_dir),
-        "WALLET_SOURCE": "files",
-        "WALLET_FILES_DIR": str(source / "export"),
-        "DAGSTER_HOME": str(data_dir / "dagster_home"),
-        # The kept outputs are a different code's, not an earlier load of this one: a stage that now
-        # makes far fewer rows (clusters, say) must be scored, not stopped by the row-drop gate.
-        "WALLET_GATE_MAX_ROW_DROP": "1.0",
-    }
-    env.pop("WALLET_DUCKDB_PATH", None)
+    # The kept outputs are a different code's, not an earlier load of this one: a stage that now
+    # makes far fewer rows (clusters, say) must be scored, not stopped by the row-drop gate.
+    env = files_env(source / "export", data_dir, WALLET_GATE_MAX_ROW_DROP="1.0")
     log = workdir / "run.log"
-    dagster = Path(_python()).with_name("dagster")
-    started = time.monotonic()
-    with open(log, "w") as out:
-        code = subprocess.run(
-            [str(dagster), "asset", "materialize", "-m", "wallet_pipeline.definitions", "--select", select],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        ).returncode
-    seconds = time.monotonic() - started
+    cost = materialize(select, env, log)
+    code = cost.code
+    seconds = cost.wall_s
     description = f"replay of {source} ({select})"
     if code != 0:
         tail = [
