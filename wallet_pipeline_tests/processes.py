@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None:
@@ -20,3 +22,14 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 10.0) -> None
         except subprocess.TimeoutExpired:
             continue
     process.wait(timeout=timeout)
+
+
+def wait_for(what: str, found: Callable[[], object], timeout: float, poll: float = 0.5) -> object:
+    """The first truthy value `found()` returns; fails naming `what` when `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"waited {timeout:.0f} s for {what}")

@@ -19,6 +19,7 @@ import pytest
 
 from wallet_pipeline.lib.data_lock import hold_data_folder, holder_of
 from wallet_pipeline.lib.dead_runs import fail_dead_runs
+from wallet_pipeline_tests.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="kill -9 is POSIX")]
 
@@ -39,13 +40,7 @@ def _materialize(env: dict[str, str], cwd: Path) -> subprocess.Popen:
 
 
 def _wait_for(what: str, found) -> object:  # noqa: ANN001 - a callable returning a value or None
-    deadline = time.monotonic() + _WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting for {what}")
+    return wait_for(what, found, _WAIT_SECONDS)
 
 
 def test_a_second_materialize_is_refused_and_a_killed_run_is_marked_failed(

@@ -22,7 +22,7 @@ import dagster as dg
 import pytest
 
 from wallet_pipeline.defs.publish import RUN_MONITORING_YAML, RUN_QUEUE_YAML
-from wallet_pipeline_tests.processes import stop_process_group
+from wallet_pipeline_tests.processes import stop_process_group, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="kill -9 is POSIX")]
 
@@ -50,13 +50,7 @@ WAIT_SECONDS = 420
 
 
 def _wait_for(what: str, check, timeout: float = WAIT_SECONDS):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(1)
-    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+    return wait_for(what, check, timeout, poll=1.0)
 
 
 def _status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus:

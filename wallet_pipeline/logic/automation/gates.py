@@ -133,8 +133,8 @@ def last_good_row_count(con: duckdb.DuckDBPyConnection, table: str, feed: str | 
         return None
     _ensure_row_counts(con)
     row = con.execute(
-        f"select rows from {ROW_COUNTS} where table_name = ? and passed and feed is not distinct from ? "
-        "and feed is not null order by checked_at desc limit 1",
+        f"select rows from {ROW_COUNTS} where table_name = ? and passed and feed = ? "
+        "order by checked_at desc limit 1",
         [table, feed],
     ).fetchone()
     return None if row is None else int(row[0])
