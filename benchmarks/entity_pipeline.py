@@ -8,6 +8,15 @@ features table is not built (it is optional for these steps), so contract flags 
 tables only.
 
     .venv/bin/python benchmarks/entity_pipeline.py --wallets 20000 200000
+
+With `--profile <duckdb file>` (a data folder's `wallet_pipeline.duckdb` after a whole run, e.g.
+one that `benchmarks/scale.py --work-dir` kept), it runs the two entity steps instead on a copy of
+that file, as the assets run them, and prints for each of their pieces its wall and CPU seconds,
+the RSS before and after it and its own peak RSS (Linux VmHWM, reset at the piece's start), and
+the peak between pieces (the tables read in the step's own body). That shows which piece sets the
+step's peak, with the real features, personas and edges of the run.
+
+    .venv/bin/python benchmarks/entity_pipeline.py --profile /tmp/scale/run200k/w200000/wallet_pipeline.duckdb
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,6 +90,85 @@ def one_size(wallets: int, memory_limit: str) -> dict:
     return out
 
 
+# The pieces of the two entity steps, by module: none calls another, so resetting the peak at each
+# piece's start never hides a piece's peak from the one around it.
+_PIECES = {
+    "wallet_pipeline.logic.graph.entities": (
+        "cluster_edges",
+        "_previous",
+        "wallet_activity",
+        "assign_stable_ids",
+        "sub_clusters",
+        "bridge_wallets",
+        "cluster_links",
+        "evidence_chains",
+        "service_roles",
+        "_wallets_without_edges",
+        "replace_tables",
+        "dominant_personas",
+    ),
+    "wallet_pipeline.logic.graph.risk": (
+        "rugged_tokens",
+        "pattern_wallets",
+        "evidence_for",
+        "score_clusters",
+        "score_wallets",
+    ),
+    "wallet_pipeline.logic.graph.reputation": ("wallet_reputation",),
+}
+
+
+def profile(db: Path, memory_limit: str) -> list[dict]:
+    """Time and peak RSS of every piece of `build_entities`, `write_entities` and `score_entities`."""
+    import importlib
+
+    import duckdb
+
+    from benchmarks.scale import own_memory
+    from wallet_pipeline.logic.graph import entities
+
+    log: list[dict] = []
+
+    def measured(name: str, fn):  # noqa: ANN001, ANN202
+        def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            rss, gap_peak = own_memory(reset=True)
+            log.append({"piece": f"(before {name})", "peak_gb": round(gap_peak / 1e9, 2)})
+            cpu, wall = time.process_time(), time.perf_counter()
+            out = fn(*args, **kwargs)
+            after, peak = own_memory(reset=True)
+            log.append(
+                {
+                    "piece": name,
+                    "wall_s": round(time.perf_counter() - wall, 1),
+                    "cpu_s": round(time.process_time() - cpu, 1),
+                    "rss_before_gb": round(rss / 1e9, 2),
+                    "rss_after_gb": round(after / 1e9, 2),
+                    "peak_gb": round(peak / 1e9, 2),
+                }
+            )
+            return out
+
+        return run
+
+    for module_name, names in _PIECES.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            setattr(module, name, measured(name, getattr(module, name)))
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "profile.duckdb"
+        shutil.copyfile(db, copy)
+        con = duckdb.connect(str(copy), config={"memory_limit": memory_limit})
+        own_memory(reset=True)
+        built = entities.build_entities(con, run_id="profile", as_of=datetime(2025, 1, 1))
+        entities.write_entities(con, built)
+        del built
+        scored = entities.score_entities(con, run_id="profile")
+        entities.replace_tables(con, "entities", scored.tables)
+        log.append({"piece": "(end)", "peak_gb": round(own_memory()[1] / 1e9, 2)})
+        con.close()
+    return log
+
+
 def main() -> None:
     """Run each size in its own process, so that its peak memory is its own."""
     parser = argparse.ArgumentParser(
@@ -88,7 +177,12 @@ def main() -> None:
     parser.add_argument("--wallets", type=int, nargs="+", default=[20_000, 200_000])
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", type=Path, help="profile the entity steps on a copy of this DuckDB file")
     args = parser.parse_args()
+    if args.profile:
+        for row in profile(args.profile, args.memory_limit):
+            print(json.dumps(row))
+        return
     if args.child:
         print(json.dumps(one_size(args.child, args.memory_limit)))
         return
