@@ -2,12 +2,22 @@
 
 Fills a DuckDB file with the simulator until it holds about N transactions, then times
 `dbt run` (staging, intermediate, marts; tests excluded, they are not part of the build) in a
-child process and reports its peak resident memory.
+child process and reports its peak resident memory. The per-row figure is the models' own
+seconds (dbt's run_results.json); dbt's start-up (parsing, connecting) is printed apart. Beside
+it, the anchor: 15 plain per-wallet aggregates over the same raw transactions and token
+transfers in DuckDB SQL, timed on the same file in the same run with the same threads and memory
+cap, so a loaded machine slows both alike.
 
     .venv/bin/python benchmarks/feature_build.py --transactions 1000000 10000000
     .venv/bin/python benchmarks/feature_build.py --transactions 1000000 --without-trade-tables
 
-Targets (issue 2): at least 1M raw rows/s on 2 cores, peak memory under 8 GB at 10M transactions.
+Same outputs after a change to the models: build once with the old project and keep the file
+(`--keep old.duckdb --project-dir <copy of the old dbt_project>`), then build with the new one and
+compare every column of the mart and the decoded tables (`--reference old.duckdb`); exit code 1
+on any difference.
+
+Targets (issues 2 and 22): at least 1M raw rows/s on 2 cores at 10M transactions, and at least the
+anchor's rows/s; peak memory under 8 GB.
 The build includes decoding trades from transfers (dbt_project/models/decoded, issue 14); with
 `--without-trade-tables` the simulator's own trade tables are emptied first, as an ethereum-etl
 export has none, so every trade is decoded. The decoding models' own seconds are printed apart.
@@ -62,6 +72,146 @@ def _fill(db: Path, transactions: int, seed: int, trade_tables: bool = True) -> 
     counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
     con.close()
     return counts
+
+
+# The anchor: plain per-wallet aggregates, one grouping per side of each raw table, joined into one
+# row per address. What a hand-written feature query costs on these tables, against which the
+# models' rows/s is judged (issue 22). Six of the sender's, three of the receiver's, three per side
+# of the token transfers: 15.
+ANCHOR_SQL = """
+with
+sent as (
+    select from_address as address, count(*) as tx_sent, sum(cast(value as double)) as wei_sent,
+        sum(cast(receipt_gas_used as double) * gas_price) as gas_wei, min(block_timestamp) as first_sent,
+        max(block_timestamp) as last_sent, count(distinct to_address) as receivers
+    from raw.transactions group by from_address
+),
+received as (
+    select to_address as address, count(*) as tx_received, sum(cast(value as double)) as wei_received,
+        max(block_timestamp) as last_received
+    from raw.transactions where to_address is not null group by to_address
+),
+tokens_out as (
+    select from_address as address, count(*) as transfers_out, count(distinct token_address) as tokens_sent,
+        max(block_timestamp) as last_token_out
+    from raw.token_transfers group by from_address
+),
+tokens_in as (
+    select to_address as address, count(*) as transfers_in, sum(try_cast(value as double)) as amount_in,
+        count(distinct from_address) as token_senders
+    from raw.token_transfers group by to_address
+)
+select *
+from sent
+full join received using (address)
+full join tokens_out using (address)
+full join tokens_in using (address)
+"""
+
+# What must not change when the models are made faster: the mart and every decoded table.
+COMPARED_TABLES = (
+    "marts.wallet_features",
+    "decoded.dex_trades",
+    "decoded.nft_trades",
+    "decoded.liquidity_events",
+    "decoded.token_creations",
+    "intermediate.int_dex_swaps_decoded",
+    "intermediate.int_nft_sales_decoded",
+    "intermediate.int_eth_usd_daily",
+    "intermediate.int_canonical_tokens",
+)
+# Float sums in fixed point are exact; a few features divide or take logs, whose last bit may move
+# with a different plan.
+FLOAT_TOLERANCE = 1e-9
+
+
+def _anchor(db: Path) -> tuple[float, int, int]:
+    """Seconds, input rows and output rows of ANCHOR_SQL on the raw tables of `db`."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute(f"set memory_limit='{settings.duckdb_memory_limit()}'")
+        con.execute(f"set threads={settings.duckdb_threads()}")
+        con.execute("set preserve_insertion_order=false")
+        con.execute("set enable_progress_bar=false")
+        rows = con.execute(
+            "select (select count(*) from raw.transactions) + (select count(*) from raw.token_transfers)"
+        ).fetchone()[0]
+        started = time.monotonic()
+        # Materialized, as the models are: a count(*) over the query would let DuckDB skip the aggregates.
+        con.execute(f"create temp table anchor as {ANCHOR_SQL}")
+        seconds = time.monotonic() - started
+        wallets = con.execute("select count(*) from anchor").fetchone()[0]
+    finally:
+        con.close()
+    return seconds, rows, wallets
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
+    schema, name = table.split(".")
+    return con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where database_name = ? and schema_name = ? and table_name = ? order by column_index",
+        [database, schema, name],
+    ).fetchall()
+
+
+def compare_outputs(
+    con: duckdb.DuckDBPyConnection, reference: Path, tables: tuple[str, ...] = COMPARED_TABLES
+) -> list[str]:
+    """Differences between the tables of `con`'s database and the same tables in `reference`.
+
+    Columns other than floats must be equal as multisets of rows (EXCEPT ALL both ways); float
+    columns, on rows paired by the other columns, within FLOAT_TOLERANCE relative. Returns one line
+    per table that differs (empty: same outputs).
+    """
+    current = con.execute("select current_database()").fetchone()[0]
+    con.execute(f"attach '{reference}' as reference (read_only)")
+    problems = []
+    try:
+        for table in tables:
+            ours, theirs = _columns(con, current, table), _columns(con, "reference", table)
+            if not theirs:
+                problems.append(f"{table}: not in the reference file {reference}")
+                continue
+            if ours != theirs:
+                problems.append(f"{table}: columns differ: {ours} against the reference's {theirs}")
+                continue
+            floats = [f'"{c}"' for c, t in ours if t in ("DOUBLE", "FLOAT")]
+            exact = [f'"{c}"' for c, t in ours if t not in ("DOUBLE", "FLOAT")]
+            new, old = f'"{current}".{table}', f"reference.{table}"
+            listed = ", ".join(exact)
+            only = "select {listed} from {a} except all select {listed} from {b}"
+            only_new, only_old = (
+                con.execute(f"select count(*) from ({only.format(listed=listed, a=a, b=b)})").fetchone()[0]
+                for a, b in ((new, old), (old, new))
+            )
+            if only_new or only_old:
+                sample = con.execute(only.format(listed=listed, a=new, b=old) + " limit 1")
+                problems.append(
+                    f"{table}: {only_new} rows only in the new build, {only_old} only in the reference "
+                    f"(floats left aside); e.g. {sample.fetchone()}"
+                )
+                continue
+            if not floats:
+                continue
+            numbered = "select row_number() over (order by {order}) as n, {cols} from {t}".format(
+                order=", ".join(exact + floats), cols=", ".join(floats), t="{t}"
+            )
+            # NULL on one side only is a difference, which abs() of it would hide.
+            off = " or ".join(
+                f"(a.{c} is distinct from b.{c} and coalesce("
+                f"abs(a.{c} - b.{c}) > {FLOAT_TOLERANCE} * greatest(abs(a.{c}), abs(b.{c})), true))"
+                for c in floats
+            )
+            differing = con.execute(
+                f"select count(*) from ({numbered.format(t=new)}) as a "
+                f"join ({numbered.format(t=old)}) as b using (n) where {off}"
+            ).fetchone()[0]
+            if differing:
+                problems.append(f"{table}: {differing} rows with a float off by more than {FLOAT_TOLERANCE}")
+    finally:
+        con.execute("detach reference")
+    return problems
 
 
 DECODING_MODELS = (".decoded.", ".decoding.")
@@ -145,7 +295,16 @@ def main() -> None:
         type=Path,
         help="reuse this filled DuckDB file (copied, never written); filled and kept here if absent",
     )
+    parser.add_argument(
+        "--keep", type=Path, help="keep the built DuckDB file here (the reference of a later --reference)"
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="compare the mart and decoded tables with this built file; exit 1 if any differs",
+    )
     args = parser.parse_args()
+    differ = False
     print(
         f"DuckDB memory_limit={settings.duckdb_memory_limit()} threads={settings.duckdb_threads()} "
         f"cores={os.cpu_count()}"
@@ -184,18 +343,35 @@ def main() -> None:
                 .execute("select count(*) from marts.wallet_features")
                 .fetchone()[0]
             )
+            anchor_seconds, anchor_rows, anchor_wallets = _anchor(db)
             detail = ", ".join(f"{t} {n:,}" for t, n in counts.items())
             print(f"  raw rows {raw_rows:,} ({detail})")
             print(
-                f"  feature build {seconds:.1f} s wall (dbt process, start-up included) -> "
-                f"{raw_rows / seconds / 1e6:.2f}M raw rows/s; models alone {model_seconds:.1f} s -> "
-                f"{raw_rows / model_seconds / 1e6:.2f}M raw rows/s"
+                f"  models {model_seconds:.1f} s -> {raw_rows / model_seconds / 1e6:.2f}M raw rows/s "
+                f"(dbt start-up and bookkeeping apart: {seconds - model_seconds:.1f} s more, "
+                f"{seconds:.1f} s wall for the dbt process)"
+            )
+            print(
+                f"  anchor (15 plain per-wallet aggregates, DuckDB SQL) {anchor_seconds:.1f} s over "
+                f"{anchor_rows:,} transactions + token transfers -> "
+                f"{anchor_rows / anchor_seconds / 1e6:.2f}M rows/s, {anchor_wallets:,} wallets; "
+                "models / anchor seconds "
+                f"{model_seconds / anchor_seconds:.1f}x"
             )
             print(f"  of which decoding models (decoded.*, intermediate decoding) {decoding_seconds:.1f} s")
             print(f"  dbt CPU {cpu_seconds:.1f} s (user + system; load average {os.getloadavg()[0]:.2f})")
             print(f"  peak RSS {peak_gb:.2f} GB; {wallets:,} wallets in marts.wallet_features")
             print(f"  slowest {args.top} models:")
             print("\n".join(_top_models(work, args.top)), flush=True)
+            if args.keep:
+                shutil.copyfile(db, args.keep)
+            if args.reference:
+                with duckdb.connect(str(db), read_only=True) as con:
+                    problems = compare_outputs(con, args.reference)
+                print(f"  outputs against {args.reference}: " + ("; ".join(problems) or "identical"))
+                differ = differ or bool(problems)
+    if differ:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
