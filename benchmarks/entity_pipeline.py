@@ -13,10 +13,15 @@ With `--profile <duckdb file>` (a data folder's `wallet_pipeline.duckdb` after a
 one that `benchmarks/scale.py --work-dir` kept), it runs the two entity steps instead on a copy of
 that file, as the assets run them, and prints for each of their pieces its wall and CPU seconds,
 the RSS before and after it and its own peak RSS (Linux VmHWM, reset at the piece's start), and
-the peak between pieces (the tables read in the step's own body). That shows which piece sets the
-step's peak, with the real features, personas and edges of the run.
+the peak between pieces (the tables read in the step's own body), and what DuckDB's buffer
+manager holds after each piece (`duckdb_memory()`: RSS that is DuckDB's, not Python's). That
+shows which piece sets the step's peak, with the real features, personas and edges of the run.
 
     .venv/bin/python benchmarks/entity_pipeline.py --profile /tmp/scale/run200k/w200000/wallet_pipeline.duckdb
+
+`--outputs DIR` also saves the entity tables it wrote as Parquet, to compare two versions of the
+code on one input: extract the older one with `git archive <rev> wallet_pipeline benchmarks | tar -x
+-C <dir>` and run `<dir>/benchmarks/entity_pipeline.py` (it imports the package beside it).
 """
 
 from __future__ import annotations
@@ -118,8 +123,24 @@ _PIECES = {
 }
 
 
-def profile(db: Path, memory_limit: str) -> list[dict]:
-    """Time and peak RSS of every piece of `build_entities`, `write_entities` and `score_entities`."""
+ENTITY_TABLES = (
+    "wallet_clusters",
+    "cluster_edges",
+    "cluster_evidence",
+    "cluster_links",
+    "bridge_wallets",
+    "clusters",
+    "wallet_risk",
+    "wallet_reputation",
+)
+
+
+def profile(db: Path, memory_limit: str, outputs: Path | None = None) -> list[dict]:
+    """Time and peak RSS of every piece of `build_entities`, `write_entities` and `score_entities`.
+
+    With `outputs`, the entity tables written are also saved there as Parquet files, so that two
+    versions of the code can be compared on the same input (see `main`'s --outputs).
+    """
     import importlib
 
     import duckdb
@@ -128,6 +149,14 @@ def profile(db: Path, memory_limit: str) -> list[dict]:
     from wallet_pipeline.logic.graph import entities
 
     log: list[dict] = []
+    held: list[duckdb.DuckDBPyConnection] = []
+
+    def duckdb_gb() -> float | None:
+        """What DuckDB's buffer manager holds (data, hash tables, sorts), apart from Python's objects."""
+        if not held:
+            return None
+        used = held[0].execute("select sum(memory_usage_bytes) from duckdb_memory()").fetchone()[0]
+        return round(int(used or 0) / 1e9, 2)
 
     def measured(name: str, fn):  # noqa: ANN001, ANN202
         def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -144,6 +173,7 @@ def profile(db: Path, memory_limit: str) -> list[dict]:
                     "rss_before_gb": round(rss / 1e9, 2),
                     "rss_after_gb": round(after / 1e9, 2),
                     "peak_gb": round(peak / 1e9, 2),
+                    "duckdb_after_gb": duckdb_gb(),
                 }
             )
             return out
@@ -158,6 +188,7 @@ def profile(db: Path, memory_limit: str) -> list[dict]:
         copy = Path(tmp) / "profile.duckdb"
         shutil.copyfile(db, copy)
         con = duckdb.connect(str(copy), config={"memory_limit": memory_limit})
+        held.append(con)
         own_memory(reset=True)
         built = entities.build_entities(con, run_id="profile", as_of=datetime(2025, 1, 1))
         entities.write_entities(con, built)
@@ -165,6 +196,10 @@ def profile(db: Path, memory_limit: str) -> list[dict]:
         scored = entities.score_entities(con, run_id="profile")
         entities.replace_tables(con, "entities", scored.tables)
         log.append({"piece": "(end)", "peak_gb": round(own_memory()[1] / 1e9, 2)})
+        if outputs is not None:
+            outputs.mkdir(parents=True, exist_ok=True)
+            for table in ENTITY_TABLES:
+                con.execute(f"copy entities.{table} to '{outputs / table}.parquet' (format parquet)")
         con.close()
     return log
 
@@ -178,9 +213,10 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=Path, help="profile the entity steps on a copy of this DuckDB file")
+    parser.add_argument("--outputs", type=Path, help="with --profile: save the entity tables here as Parquet")
     args = parser.parse_args()
     if args.profile:
-        for row in profile(args.profile, args.memory_limit):
+        for row in profile(args.profile, args.memory_limit, args.outputs):
             print(json.dumps(row))
         return
     if args.child:
