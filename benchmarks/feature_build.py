@@ -164,6 +164,7 @@ def compare_outputs(
     columns, on rows paired by the other columns, within FLOAT_TOLERANCE relative. Returns one line
     per table that differs (empty: same outputs).
     """
+    con.execute("set enable_progress_bar=false")
     current = con.execute("select current_database()").fetchone()[0]
     con.execute(f"attach '{reference}' as reference (read_only)")
     problems = []
