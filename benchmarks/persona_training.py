@@ -37,31 +37,102 @@ def _features(db: str) -> pd.DataFrame:
         return con.sql("select * from marts.wallet_features order by address").df()
 
 
-def _resample(features: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
+def _truth(db: str) -> pd.DataFrame | None:
+    """The simulator's persona of each address, None when the file has no ground truth."""
+    with duckdb.connect(db, read_only=True) as con:
+        try:
+            return con.sql("select address, persona from ground_truth.wallets").df()
+        except duckdb.CatalogException:
+            return None
+
+
+def _resample(
+    features: pd.DataFrame, rows: int, seed: int = 0, truth: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """`rows` rows drawn with replacement, float columns times lognormal noise, new addresses.
+
+    With `truth`, each new address keeps the persona of the row it was drawn from.
+    """
     rng = np.random.default_rng(seed)
     out = features.iloc[rng.integers(0, len(features), rows)].reset_index(drop=True)
     for c in out.columns:
         if pd.api.types.is_float_dtype(out[c]):
             out[c] = out[c] * rng.lognormal(0, 0.05, rows)
+    drawn_from = out["address"]
     out["address"] = [f"0x{i:040x}" for i in range(rows)]
-    return out
+    if truth is not None:
+        persona = drawn_from.map(truth.set_index("address")["persona"])
+        truth = pd.DataFrame({"address": out["address"], "persona": persona.to_numpy()})
+    return out, truth
 
 
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def one_size(db: str, rows: int) -> dict:
-    """Train at `rows` rows (0: the file's own rows) and time fit and predict."""
-    features = _features(db)
-    if rows:
-        features = _resample(features, rows)
+def _timed(fn, *args, **kwargs) -> tuple[object, float, float]:  # noqa: ANN001
+    """`fn(*args, **kwargs)`, its wall seconds and its CPU seconds (every thread of this process)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    model, report = train_personas(features, PersonaConfig())
-    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t1 = time.perf_counter()
-    model.predict(features)
-    predict_s = time.perf_counter() - t1
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def asset_steps(model, report, features: pd.DataFrame) -> dict[str, dict[str, float]]:  # noqa: ANN001
+    """Wall and CPU seconds of what `persona_model` does after training, as the asset does it.
+
+    The pictures, the drift reference and the MLflow run (params, metrics, tables, pictures, the
+    pickled model, its registration) are logged into a file store in a temporary folder.
+    """
+    import tempfile
+
+    from wallet_pipeline.lib.mlflow_session import MlflowSession
+    from wallet_pipeline.lib.persona_registry import log_drift_reference, log_persona_model
+    from wallet_pipeline.logic.automation.drift import drift_columns, feature_reference, persona_reference
+    from wallet_pipeline.logic.personas.plots import projection_png, radar_png
+    from wallet_pipeline.settings import default_tracking_uri
+
+    steps: dict[str, dict[str, float]] = {}
+
+    def step(name: str, fn, *args, **kwargs):  # noqa: ANN001, ANN202
+        out, wall, cpu = _timed(fn, *args, **kwargs)
+        steps[name] = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
+        return out
+
+    plots = {
+        "projection.png": step("projection", projection_png, model, features, seed=0),
+        "persona_radar.png": step("radar", radar_png, model),
+    }
+
+    def drift() -> dict:
+        reference = feature_reference(features, drift_columns(model, features.columns), seed=0)
+        reference["personas"] = persona_reference(model, features, seed=0)
+        return reference
+
+    reference = step("drift_reference", drift)
+    with tempfile.TemporaryDirectory() as tmp:
+        session = MlflowSession(tracking_uri=default_tracking_uri(Path(tmp)))
+
+        def log() -> None:
+            with session.run("personas/persona_model", "benchmark"):
+                log_persona_model(model, report, plots, example=features.head(20), training_data=features)
+                log_drift_reference(reference)
+
+        step("mlflow", log)
+    return steps
+
+
+def one_size(db: str, rows: int) -> dict:
+    """Train at `rows` rows (0: the file's own rows), time each phase, the asset's steps and predict."""
+    from wallet_pipeline.logic.personas.evaluation import evaluate_personas
+
+    features, truth = _features(db), _truth(db)
+    if rows:
+        features, truth = _resample(features, rows, truth=truth)
+    (model, report), train_s, train_cpu = _timed(train_personas, features, PersonaConfig())
+    steps = asset_steps(model, report, features)
+    predicted, predict_s, _ = _timed(model.predict, features)
+    # Against the simulator's truth (resampled rows keep their original's): evaluation only.
+    ari = evaluate_personas(predicted, truth).ari if truth is not None else None
     from wallet_pipeline.logic.personas.promotion import scorecard
 
     card = scorecard(report)
@@ -74,10 +145,14 @@ def one_size(db: str, rows: int) -> dict:
         "predict_seconds": round(predict_s, 1),
         "peak_rss_gb": round(_peak_gb(), 2),
         "winner": report.winner,
+        "ari": None if ari is None else round(ari, 4),
         "silhouette": round(card["silhouette"], 3),
         "clusters": report.final.get("k"),
         "fits": report.final.get("ensemble_members"),
         "timings": report.timings,
+        "cpu_timings": report.cpu_timings,
+        "asset_steps": steps,
+        "asset_cpu_seconds": round(train_cpu + sum(v["cpu"] for v in steps.values()), 1),
     }
 
 

@@ -75,6 +75,7 @@ def log_persona_model(
     mlflow.log_params(_flat_params(model))
     card = scorecard(report)
     mlflow.log_metrics({**card, **{f"timing_{k}": v for k, v in report.timings.items()}})
+    mlflow.log_metrics({f"timing_cpu_{k}": v for k, v in getattr(report, "cpu_timings", {}).items()})
     mlflow.log_metrics({k: v for k, v in report.calibration.items() if isinstance(v, int | float)})
     # The served model against plain K-Means k=4 on the same wallets (selection.baseline_comparison).
     vs = report.final.get("baseline", {})

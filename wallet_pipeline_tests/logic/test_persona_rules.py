@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from wallet_pipeline.logic.personas import PersonaConfig
+from wallet_pipeline.logic.personas.model import _kept_by_rhythm
 from wallet_pipeline.logic.personas.population import (
     AIRDROP_FARMER,
     DORMANT,
@@ -224,6 +225,9 @@ def test_a_slow_regular_wallet_is_not_dormant_for_a_silence_short_against_its_ow
     # Without the rhythm test 40 quiet days are dormancy for every wallet.
     days_only = PersonaConfig(dormant_days=30.0, dormant_gap_multiple=None).rules(table)
     assert days_only.tolist() == [DORMANT, DORMANT, DORMANT]
+    # The training report's count of wallets the rhythm kept from dormancy, without a second pass.
+    assert _kept_by_rhythm(table, rule, PersonaConfig(dormant_days=30.0)) == 1
+    assert _kept_by_rhythm(table, rule, PersonaConfig(dormant_days=None)) == 0
     # A table without the age column has no rhythm to read: the days decide.
     no_age = PersonaConfig(dormant_days=30.0).rules(table.drop(columns="wallet_age_days"))
     assert no_age.tolist() == [DORMANT, DORMANT, DORMANT]

@@ -232,6 +232,7 @@ def persona_model(
                 .to_markdown(index=False)
             ),
             "seconds": dg.MetadataValue.json(report.timings),
+            "cpu_seconds": dg.MetadataValue.json(report.cpu_timings),
             "projection": _image(
                 context, plots["projection.png"], "projection.png", "t-SNE projection of modelled wallets"
             ),

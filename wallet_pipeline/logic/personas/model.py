@@ -124,6 +124,12 @@ class PersonaConfig:
     # `stability_refits` bootstrap refits, each named on its own, vote with it on every persona.
     refine: bool = True
     refine_sample: int = 200_000
+    # The other fits (ensemble members, calibration refits) are refined on bootstraps of at most
+    # this many refinement wallets and named on as many: they are there to vary the boundary, which
+    # a smaller bootstrap does more, not less. Ten of them refined on 200,000 wallets were 62 of the
+    # 109 s of a 1,000,000-row training (docs/personas.md, "Training cost"). Every table of the
+    # random worlds and the default simulator has fewer modelled wallets, so nothing changes there.
+    member_sample: int = 50_000
     ensemble: bool = True
     # Calibration and naming.
     holdout_share: float = 0.2
@@ -351,8 +357,10 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
         raise PersonaInputError(f"dormant_gap_multiple must be a number of gaps > 0 or None, not {gaps!r}")
     if config.tie_break not in ("finer", "stable"):
         raise PersonaInputError(f"unknown tie_break {config.tie_break!r}: finer or stable")
-    if not isinstance(config.refine_sample, int) or config.refine_sample < 1:
-        raise PersonaInputError(f"refine_sample must be a whole number >= 1, not {config.refine_sample!r}")
+    for knob in ("refine_sample", "member_sample"):
+        value = getattr(config, knob)
+        if not isinstance(value, int) or value < 1:
+            raise PersonaInputError(f"{knob} must be a whole number >= 1, not {value!r}")
     if features[config.id_column].duplicated().any():
         raise PersonaInputError(f"{config.id_column!r} has duplicates: one row per wallet is expected")
     return _feature_columns(features, config)
@@ -373,6 +381,18 @@ def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tupl
     recency = pd.to_numeric(features.loc[sent, config.recency_column], errors="coerce").to_numpy(dtype=float)
     days, how = fit_dormant_days(recency, config.seed)
     return replace(config, dormant_days=days), how
+
+
+def _kept_by_rhythm(features: pd.DataFrame, rule: pd.Series, config: PersonaConfig) -> int:
+    """Wallets quiet for `dormant_days` that the rhythm test left to the model.
+
+    Every rule but dormancy overrides or precedes it, so a wallet the days alone would call dormant
+    and the rules left unnamed is one the rhythm kept: counted without running the rules again.
+    """
+    if config.dormant_days is None or not config.recency_column or config.recency_column not in features:
+        return 0
+    since = pd.to_numeric(features[config.recency_column], errors="coerce").to_numpy(dtype=float)
+    return int((rule.isna().to_numpy() & (since >= config.dormant_days)).sum())
 
 
 def _previous_personas(
@@ -438,6 +458,33 @@ def majority_names(labels: np.ndarray, reference: np.ndarray, k: int) -> list[st
     return out
 
 
+class PhaseClock:
+    """Wall and CPU seconds of each phase of a training, and their totals.
+
+    CPU seconds (every thread of this process) are reported beside wall seconds because the
+    machines we measure on are shared: the wall time also counts the other jobs' turns, while on one
+    thread (below SINGLE_THREAD_BELOW) the CPU time is what the wall time would be on an idle core.
+    """
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._start = self._last = (time.perf_counter(), time.process_time())
+
+    def lap(self, phase: str) -> None:
+        """Close `phase`: the time since the previous lap (or the start) is its time."""
+        now = (time.perf_counter(), time.process_time())
+        self.wall[phase] = now[0] - self._last[0]
+        self.cpu[phase] = now[1] - self._last[1]
+        self.wall["total"], self.cpu["total"] = now[0] - self._start[0], now[1] - self._start[1]
+        self._last = now
+
+    @staticmethod
+    def rounded(seconds: dict[str, float]) -> dict[str, float]:
+        """`seconds` to the millisecond, the total last."""
+        return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: kv[0] == "total")}
+
+
 # Below this many wallets training runs scikit-learn's OpenMP loops (K-Means, GMM) on one thread.
 # On small arrays the threads spend more time waiting for each other than computing, and far more
 # when other processes share the cores: with another pipeline and two test workers on the 2-core
@@ -469,12 +516,10 @@ def _train_personas(
             config = replace(config, id_column=detect_id_column(features, config.id_column))
         except ValueError as exc:
             raise PersonaInputError(str(exc)) from exc
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    clock = PhaseClock()
     cols = _validate(features, config)
     config, dormant_how = _resolve_dormant_days(features, config)
     rule = config.rules(features)
-    days_only = replace(config, dormant_gap_multiple=None).rules(features)
     active = rule.isna().to_numpy()
     x = features.loc[active, list(cols)]
     min_rows = max(20, 2 * max(config.k_range))
@@ -501,7 +546,7 @@ def _train_personas(
     fit_rows = rng.choice(len(x), min(len(x), config.preprocess_sample), replace=False)
     pre.fit(x.iloc[np.sort(fit_rows)])
     z = np.ascontiguousarray(pre.transform(x), dtype=float)
-    timings["preprocess"] = time.perf_counter() - t0
+    clock.lap("preprocess")
 
     # Held-out wallets for calibration; candidates are fitted on a sample of the rest.
     perm = rng.permutation(len(z))
@@ -511,7 +556,6 @@ def _train_personas(
     z_eval = z_fit[: config.eval_sample]
     numeric = [c for c in features.columns if c != config.id_column and _numeric(features[c])]
     raw = features.loc[active, numeric].astype(float).reset_index(drop=True)
-    t1 = time.perf_counter()
     # A name a rule gives is never a cluster's: the rule has taken those wallets out of the model.
     skip = (DORMANT,) if config.dormant_days is not None else ()
     if config.operator_rules:
@@ -520,14 +564,13 @@ def _train_personas(
     # which threads wait for each other (SINGLE_THREAD_BELOW), so one thread at every size.
     with threadpool_limits(limits=1):
         table, fitted = select(config, z_fit, z_eval, raw.iloc[pool[: config.selection_sample]], skip)
-    timings["selection"] = time.perf_counter() - t1
+    clock.lap("selection")
 
     # The served model (docs/personas.md, section 5): the winner fitted again on every modelled
     # wallet outside the held-out set, and its bootstrap refits, each fitted again on its own
     # bootstrap of those wallets. Calibration refits of the same procedure, with other seeds, are
     # not in the ensemble: they measure how often a persona survives a refit, and whether the
     # refined winner still passes the stability test it was chosen under.
-    t2 = time.perf_counter()
     ref_rows = pool[: config.refine_sample]
     z_ref = z[ref_rows]
 
@@ -535,7 +578,7 @@ def _train_personas(
         """A refit refined on its own bootstrap of the refinement wallets."""
         if not config.refine:
             return m
-        boot = np.random.default_rng(seed).integers(0, len(z_ref), len(z_ref))
+        boot = np.random.default_rng(seed).integers(0, len(z_ref), min(len(z_ref), config.member_sample))
         return refine(m, z_ref[boot], seed, min_share=config.min_cluster_share)[0]
 
     refused: dict[str, float] = {}
@@ -576,22 +619,25 @@ def _train_personas(
     final["held"] = bool(held)
     final["refused"] = refused
     fits = [refined(r, s) for r, s in zip(refits, seeds, strict=True)]
-    timings["refinement"] = time.perf_counter() - t2
+    clock.lap("refinement")
 
     # Names: the winner's from its profile over every modelled wallet (kept as the model's
     # profiles); every other fit's from its profile over the refinement wallets. With `previous`,
     # a cluster whose wallets mostly had one persona from it keeps that name (naming.py).
-    t3 = time.perf_counter()
     prev, prev_how = _previous_personas(previous, features.loc[active])
     labels = model.predict(z)
     names, prof, matches = _name(model, labels, raw, skip, prev, config.min_name_overlap)
     name_info: dict = {"vocabulary": matches.pop("vocabulary"), "previous": prev_how}
     if prev is not None:
         name_info["matches"] = matches
-    raw_ref, prev_ref = raw.iloc[ref_rows], (None if prev is None else prev[ref_rows])
+    # The other fits are named on a sample of the refinement wallets (`member_sample`; the rows of
+    # `pool` are in random order, so its first rows are one).
+    name_rows = ref_rows[: config.member_sample]
+    z_name, raw_name = z[name_rows], raw.iloc[name_rows]
+    prev_name = None if prev is None else prev[name_rows]
 
     def named(m: ClusterModel) -> Member:
-        return Member(m, _name(m, m.predict(z_ref), raw_ref, skip, prev_ref, config.min_name_overlap)[0])
+        return Member(m, _name(m, m.predict(z_name), raw_name, skip, prev_name, config.min_name_overlap)[0])
 
     if foreign_table(features):
         # A table of someone else's columns: the vocabulary's names where they are distinct, else
@@ -599,27 +645,27 @@ def _train_personas(
         # other fit takes, per cluster, the name most of its wallets get from the winner.
         names = foreign_names(names, raw, labels, model.n_clusters)
         name_info["final"] = list(names)
-        winner_names = np.asarray(names, dtype=object)[model.predict(z_ref)]
+        winner_names = np.asarray(names, dtype=object)[model.predict(z_name)]
 
         def named(m: ClusterModel) -> Member:  # noqa: F811 (the foreign table's naming)
-            return Member(m, majority_names(m.predict(z_ref), winner_names, m.n_clusters))
+            return Member(m, majority_names(m.predict(z_name), winner_names, m.n_clusters))
 
     else:
         # Our mart: vocabulary names; a cluster none fits is named from its profile (naming.py),
         # and each other fit's unfit clusters vote for the winner's name of most of their wallets.
         names, name_info["unfit"] = describe_unfit(names, raw, labels, model.n_clusters, skip, config.seed)
-        winner_names = np.asarray(names, dtype=object)[model.predict(z_ref)]
+        winner_names = np.asarray(names, dtype=object)[model.predict(z_name)]
 
         def named(m: ClusterModel) -> Member:  # noqa: F811 (unfit clusters named after the winner)
-            labels_ref = m.predict(z_ref)
-            own = _name(m, labels_ref, raw_ref, skip, prev_ref, config.min_name_overlap)[0]
-            return Member(m, fill_unfit(own, labels_ref, winner_names))
+            labels_name = m.predict(z_name)
+            own = _name(m, labels_name, raw_name, skip, prev_name, config.min_name_overlap)[0]
+            return Member(m, fill_unfit(own, labels_name, winner_names))
 
     members = tuple(named(m) for m in fits if m.n_clusters >= 1) if config.ensemble else ()
     check_members = [named(m) for m in checks]
     name_info["final"] = list(names)
     name_info["members"] = [list(m.cluster_names) for m in members]
-    timings["naming"] = time.perf_counter() - t3
+    clock.lap("naming")
 
     # Calibration (docs/personas.md, section 6). A mixture's (the refined winner's) cluster
     # probabilities are its posterior: T = 1. A centroid model's scores are distances, and T is
@@ -629,7 +675,6 @@ def _train_personas(
     # then checked, on the other half, against how often a calibration refit, named on its own,
     # gives the wallet the same persona. T is not fitted on personas: a T that flattens the
     # clusters before they are summed lets a persona made of many clusters outvote the nearest one.
-    t4 = time.perf_counter()
     z_hold = z[hold]
     scores = model.scores(z_hold)
     check_labels = [m.clusterer.predict(z_hold) for m in check_members]
@@ -682,8 +727,7 @@ def _train_personas(
         final["persona_agreement"] = float(np.mean(kept)) if kept else float("nan")
     final["ensemble_members"] = 1 + len(members)
     final["baseline"] = baseline_comparison(table, final, config)
-    timings["calibration"] = time.perf_counter() - t4
-    timings["total"] = time.perf_counter() - t0
+    clock.lap("calibration")
 
     rule_text = WINNER_RULE.format(**config.__dict__)
     if config.refine:
@@ -695,13 +739,14 @@ def _train_personas(
         winner=winner,
         rule=rule_text,
         calibration=calibration,
-        timings={k: round(v, 3) for k, v in timings.items()},
+        timings=clock.rounded(clock.wall),
+        cpu_timings=clock.rounded(clock.cpu),
         population={
             "dormant_days": config.dormant_days,
             "dormant_days_chosen": dormant_how,
             "dormant_gap_multiple": config.dormant_gap_multiple,
             # Wallets quiet for the days but not for their own rhythm: the model scored them.
-            "dormant_kept_by_rhythm": int((days_only == DORMANT).to_numpy().sum() - (rule == DORMANT).sum()),
+            "dormant_kept_by_rhythm": _kept_by_rhythm(features, rule, config),
             "features": list(cols),
             "dropped_features": dropped,
             "wallets": len(features),

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 from wallet_pipeline.logic.personas.model import PersonaModel
 
@@ -33,7 +34,11 @@ PROJECTION_METHODS = ("tsne", "pca")
 TSNE_PERPLEXITY = 30.0
 TSNE_MAX_ITER = 500
 TSNE_ANGLE = 0.8
-TSNE_JOBS = 2
+# One thread, for the neighbour search and, through threadpool_limits, the OpenMP loop of the
+# Barnes-Hut gradient: with two threads on the shared 2-core machine the 3,000-wallet projection of
+# the default world took 16.4 CPU s (48 s wall) against 3.5 CPU s on one, the threads spinning while
+# they wait for each other (benchmarks/persona_training.py, "asset_steps").
+TSNE_JOBS = 1
 DPI = 110
 # About 800 pixels wide with the legend below: the Dagster UI shows the picture inline in its
 # metadata column (about 820 pixels in a 1,500-pixel window) and cuts what is wider.
@@ -78,7 +83,8 @@ def _embed(z: np.ndarray, method: str, seed: int) -> np.ndarray:
             random_state=seed,
             n_jobs=TSNE_JOBS,
         )
-        return tsne.fit_transform(z)
+        with threadpool_limits(limits=TSNE_JOBS):
+            return tsne.fit_transform(z)
     # PCA, also the fallback for samples too small for t-SNE; a one-column space gets y = 0.
     k = min(2, n, d)
     xy = PCA(n_components=k, random_state=seed).fit_transform(z)

@@ -125,7 +125,8 @@ class SelectionReport:
     winner: str
     rule: str
     calibration: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # wall seconds per phase of training, and "total"
+    cpu_timings: dict = field(default_factory=dict)  # CPU seconds of the same phases (model.PhaseClock)
     population: dict = field(default_factory=dict)
     names: dict = field(default_factory=dict)
     # The served model when the winner was refitted (refinement.py): its scores, measured like a
