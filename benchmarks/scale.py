@@ -22,7 +22,11 @@ with the step beside it.
 
 CPU seconds are printed beside wall seconds because the machine is shared: load stretches wall
 time far more than CPU time. Between consecutive sizes each step gets growth exponents
-log(x2/x1) / log(n2/n1) for wall, CPU and peak RSS (1.0 is linear in wallets).
+log(x2/x1) / log(n2/n1) for wall, CPU and peak RSS (1.0 is linear in wallets). `--load` reads
+sizes run earlier (their --json output) and reports them with the new ones, so that sizes can run
+at different times.
+
+The kernel's ru_maxrss of the child is no cross-check here: resetting VmHWM resets it too.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -213,8 +216,6 @@ def one_size(wallets: int, work: Path, sample_s: float) -> dict:
         "wall_s": round(cost.wall_s, 1),
         "cpu_s": round(cost.cpu_s, 1),
         "peak_rss_gb": round(max((s.peak_bytes for s in sampler.samples), default=0) / 1e9, 2),
-        # The largest single descendant so far (kernel figure, no sampling): a cross-check of the above.
-        "max_child_rss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9, 2),
         "steps": steps,
     }
 
@@ -267,40 +268,42 @@ def print_report(results: list[dict], rows: list[dict]) -> None:  # noqa: D103
     for r in results:
         print(
             f"\n{r['wallets']:,} wallets, {r['raw_rows']:,} raw rows: {r['wall_s']} s wall, "
-            f"{r['cpu_s']} s CPU, peak RSS {r['peak_rss_gb']} GB (largest process {r['max_child_rss_gb']} GB)"
+            f"{r['cpu_s']} s CPU, peak RSS {r['peak_rss_gb']} GB"
         )
-        print(f"  {'step':<44} {'wall s':>7} {'CPU s':>7} {'start GB':>9} {'peak GB':>8}")
+        print(f"  {'step':<50} {'wall s':>7} {'CPU s':>7} {'start GB':>9} {'peak GB':>8}")
         for s in sorted(r["steps"], key=lambda s: -s["peak_rss_gb"]):
             print(
-                f"  {s['step']:<44} {s['wall_s']:>7} {s['cpu_s']:>7} {s['start_rss_gb']:>9} "
+                f"  {s['step']:<50} {s['wall_s']:>7} {s['cpu_s']:>7} {s['start_rss_gb']:>9} "
                 f"{s['peak_rss_gb']:>8}{'' if s['ok'] else '  FAILED'}"
             )
     if rows:
         print("\ngrowth exponents log(x2/x1)/log(n2/n1)")
-        print(f"  {'step':<44} {'sizes':>16} {'wall':>6} {'CPU':>6} {'RSS':>6}")
+        print(f"  {'step':<50} {'sizes':>16} {'wall':>6} {'CPU':>6} {'RSS':>6}")
         for g in rows:
             sizes = f"{g['from']:,}->{g['to']:,}"
             print(
-                f"  {g['step']:<44} {sizes:>16} {_fmt(g['wall_s_exp']):>6} "
+                f"  {g['step']:<50} {sizes:>16} {_fmt(g['wall_s_exp']):>6} "
                 f"{_fmt(g['cpu_s_exp']):>6} {_fmt(g['peak_rss_gb_exp']):>6}"
             )
 
 
 def main() -> None:  # noqa: D103
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wallets", type=int, nargs="+", default=[20_000, 200_000])
+    parser.add_argument("--wallets", type=int, nargs="*", default=[20_000, 200_000])
     parser.add_argument("--sample-s", type=float, default=0.5, help="seconds between memory readings")
     parser.add_argument("--work-dir", type=Path, help="keep the data folders here (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--load", type=Path, nargs="*", default=[], help="--json outputs of earlier runs")
     args = parser.parse_args()
     if not Path("/proc/self/clear_refs").exists():
         raise SystemExit("scale.py reads per-interval peak RSS from Linux /proc; this system has none")
-    results = []
+    results = [size for path in args.load for size in json.loads(path.read_text())["sizes"]]
     with tempfile.TemporaryDirectory(prefix="scale_") as tmp:
         work = args.work_dir or Path(tmp)
         for n in sorted(args.wallets):
             results.append(one_size(n, work, args.sample_s))
             print(f"{n:,} wallets done in {results[-1]['wall_s']} s", file=sys.stderr, flush=True)
+    results.sort(key=lambda r: r["wallets"])
     rows = growth(results)
     if args.json:
         print(json.dumps({"sizes": results, "growth": rows}, indent=2))
