@@ -6,6 +6,7 @@ command-line predictor reads `MLFLOW_TRACKING_URI` or the data folder's default.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import tempfile
@@ -66,12 +67,7 @@ def log_persona_model(
     from mlflow.models import infer_signature
 
     if training_data is not None:
-        with warnings.catch_warnings():
-            # MLflow 3.17 registers its local-file source twice and warns that a plain source
-            # "can be interpreted in multiple ways" (both are the same class): nothing to act on.
-            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-            dataset = mlflow.data.from_pandas(training_data, source=source, name=source)
-        mlflow.log_input(dataset, context="training")
+        mlflow.log_input(training_dataset(training_data, source), context="training")
     mlflow.log_params(_flat_params(model))
     card = scorecard(report)
     mlflow.log_metrics({**card, **{f"timing_{k}": v for k, v in report.timings.items()}})
@@ -117,6 +113,38 @@ def log_persona_model(
         MODEL_NAME, version, description=version_description(model, report, wallets, source)
     )
     return version
+
+
+# Rows the dataset's schema is inferred from, besides one row per column where that column is missing.
+SCHEMA_ROWS = 1_000
+
+
+def training_dataset(training_data: pd.DataFrame, source: str):  # noqa: ANN201 - mlflow PandasDataset
+    """The run's dataset (name, digest, schema, row count) in time that grows with the table's bytes.
+
+    MLflow 3.17's `from_pandas` calls `type()` on every cell for its digest and tests every cell for
+    None in Python for the schema: 50 CPU s of the logging of a 1,000,000-row training
+    (benchmarks/persona_training.py). The digest here is a hash of every row by pandas' vectorised
+    hash; the schema is inferred from the first SCHEMA_ROWS rows and, for each column with a
+    missing value, one row where it is missing, so the types and which columns may be missing are
+    those of the whole table.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    rows = pd.util.hash_pandas_object(training_data, index=False).to_numpy()
+    digest = hashlib.md5(rows.tobytes(), usedforsecurity=False).hexdigest()[:8]
+    missing = training_data.isna().to_numpy()
+    with_missing = [int(missing[:, j].argmax()) for j in range(missing.shape[1]) if missing[:, j].any()]
+    picked = sorted(set(range(min(SCHEMA_ROWS, len(training_data)))) | set(with_missing))
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file source twice and warns that a plain source
+        # "can be interpreted in multiple ways" (both are the same class): nothing to act on.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        dataset = mlflow.data.from_pandas(training_data, source=source, name=source, digest=digest)
+    # `schema` is a cached property: set in the instance first, the per-cell pass never runs.
+    dataset.__dict__["schema"] = infer_signature(training_data.iloc[picked]).inputs
+    return dataset
 
 
 def version_description(

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 
 from wallet_pipeline.lib.mlflow_session import MlflowSession, default_tracking_uri
 from wallet_pipeline.lib.persona_registry import (
     MODEL_NAME,
+    SCHEMA_ROWS,
     PersonaModelUnavailable,
     load_model_file,
     load_persona_model,
     log_persona_model,
+    training_dataset,
     version_scorecard,
 )
 from wallet_pipeline.logic.personas import PersonaInputError, train_personas
@@ -76,3 +80,24 @@ def test_a_model_file_that_is_missing_not_a_model_or_trained_on_other_features_i
         PersonaInputError, match="lack columns the model was trained on: \\['nft_transfers'\\]"
     ):
         load_model_file(good).predict(table.drop(columns=["nft_transfers"]))
+
+
+def test_the_training_dataset_has_mlflows_schema_and_row_count_and_a_digest_of_every_row() -> None:
+    table = _table()
+    # Missing values only far past the rows the schema is read from: still not "required".
+    table["late_gap"] = 1.0
+    table.loc[len(table) - 1, "late_gap"] = None
+    table = pd.concat([table] * (SCHEMA_ROWS // len(table) + 2), ignore_index=True)
+    table["address"] = [f"0x{i:040x}" for i in range(len(table))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = mlflow.data.from_pandas(table, source="marts.wallet_features", name="marts.wallet_features")
+    ours = training_dataset(table, "marts.wallet_features")
+    assert ours.to_dict()["schema"] == theirs.to_dict()["schema"]
+    assert ours.profile == theirs.profile == {"num_rows": len(table), "num_elements": table.size}
+    assert '"required": false' in ours.to_dict()["schema"].split('"late_gap"')[1].split("}")[0]
+    # A change in the last row, past the 10,000 rows MLflow's own digest reads, changes the digest.
+    changed = table.copy()
+    changed.loc[len(changed) - 1, "tx_count"] += 1
+    assert training_dataset(changed, "x").digest != ours.digest
+    assert training_dataset(table.copy(), "x").digest == ours.digest
