@@ -7,8 +7,14 @@ import json
 import duckdb
 import pandas as pd
 
-from wallet_pipeline.logic.graph.entities import CLUSTER_EDGES_SQL
+from wallet_pipeline.logic.graph.entities import (
+    CLUSTER_EDGES_SQL,
+    EDGES_WITHOUT_EVIDENCE_SQL,
+    evidence_reader,
+)
+from wallet_pipeline.logic.graph.evidence import evidence_chains
 from wallet_pipeline.logic.graph.store import replace_tables
+from wallet_pipeline.logic.graph.structure import StructureConfig, cluster_links
 from wallet_pipeline_tests.logic.test_graph import A
 from wallet_pipeline_tests.logic.test_graph_structure import clusters, edge, edges
 
@@ -67,3 +73,28 @@ def test_cluster_edges_never_pairs_the_members_of_a_cluster_with_each_other() ->
         conditions = [conditions] if isinstance(conditions, str) else conditions
         # Some condition must name a wallet (address, src or dst), not only the cluster.
         assert any("cluster_id" not in c for c in conditions), join
+
+
+def test_evidence_read_back_for_hops_and_links_equals_the_edge_tables_own_column() -> None:
+    # Many edges, each with its own hash, stored in an order unlike the hops': a reader that
+    # returned hashes out of order or for other rows would give other chains and links.
+    rows = [edge(a, b, minutes=a * 10 + b) for a in range(1, 8) for b in range(a + 1, 9) if (a + b) % 3]
+    rows += [edge(8, 21), edge(21, 22, edge_type="common_funder"), edge(22, 23), edge(23, 21)]
+    full = edges(*reversed(rows))
+    wc = clusters({"c_a": list(range(1, 9)), "c_b": [21, 22, 23]})
+    con = duckdb.connect()
+    con.execute("create schema graph")
+    con.register("_e", full)
+    con.execute("create table graph.wallet_edges as select * from _e")
+    con.unregister("_e")
+    stored = con.sql("select * from graph.wallet_edges").df()
+    lean = con.sql(EDGES_WITHOUT_EVIDENCE_SQL).df()
+    assert "evidence" not in lean.columns
+    read = evidence_reader(con)
+    cfg = StructureConfig()
+    chains = evidence_chains(lean, wc, cfg, read_evidence=read)
+    assert chains["evidence"].dropna().map(len).min() >= 1
+    pd.testing.assert_frame_equal(chains, evidence_chains(stored, wc, cfg))
+    links = cluster_links(con, lean, wc, cfg, read_evidence=read)
+    assert (links["link_type"] == "transfer").sum() == 1
+    pd.testing.assert_frame_equal(links, cluster_links(con, stored, wc, cfg))

@@ -26,9 +26,11 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from wallet_pipeline.logic.graph.edges import EDGE_COLUMNS
 from wallet_pipeline.logic.graph.structure import (
     EdgeNodes,
+    EvidenceReader,
     StructureConfig,
     capped_evidence,
     cluster_index,
+    edge_evidence,
     edge_nodes,
     joined_types,
     strong_pairs,
@@ -92,8 +94,16 @@ def _walk(pred: np.ndarray) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _hop_facts(edges: pd.DataFrame, en: EdgeNodes, n: int, u: np.ndarray, v: np.ndarray, cap: int) -> dict:
+def _hop_facts(
+    edges: pd.DataFrame,
+    en: EdgeNodes,
+    n: int,
+    hops: tuple[np.ndarray, np.ndarray],
+    cap: int,
+    read_evidence: EvidenceReader | None,
+) -> dict:
     """Rules, summed weight, times and hashes of the pair of each hop (u, v): one array per field."""
+    u, v = hops
     hop_key = np.minimum(u, v) * np.int64(n) + np.maximum(u, v)
     keys, hop_g = np.unique(hop_key, return_inverse=True)
     edge_key = np.minimum(en.i, en.j) * np.int64(n) + np.maximum(en.i, en.j)
@@ -108,7 +118,7 @@ def _hop_facts(edges: pd.DataFrame, en: EdgeNodes, n: int, u: np.ndarray, v: np.
         "first_time": pd.Series(first).groupby(g).min().reindex(range(k)).to_numpy(),
         "last_time": pd.Series(rows["last_time"].to_numpy()).groupby(g).max().reindex(range(k)).to_numpy(),
         "evidence": np.array(
-            capped_evidence(g, first, rows["evidence"].to_numpy(), k, cap) + [None], dtype=object
+            capped_evidence(g, first, edge_evidence(rows, read_evidence), k, cap) + [None], dtype=object
         )[:-1],  # the extra None keeps numpy from making a 2-d array of equal-length lists
     }
     hop_g = hop_g.ravel()
@@ -116,9 +126,14 @@ def _hop_facts(edges: pd.DataFrame, en: EdgeNodes, n: int, u: np.ndarray, v: np.
 
 
 def evidence_chains(
-    edges: pd.DataFrame, clusters: pd.DataFrame, cfg: StructureConfig | None = None
+    edges: pd.DataFrame,
+    clusters: pd.DataFrame,
+    cfg: StructureConfig | None = None,
+    read_evidence: EvidenceReader | None = None,
 ) -> pd.DataFrame:
     """The chain of edges joining every clustered wallet to its cluster's anchor, one row per hop.
+
+    `read_evidence`: see `structure.edge_evidence` (None: `edges` has its evidence column).
 
     Returns:
         Columns address, cluster_id, anchor, hop, src, dst, edge_type, weight, first_time, last_time,
@@ -160,7 +175,7 @@ def evidence_chains(
             "hop": (depth[node] - hops["step"].to_numpy()).astype(np.int64),
             "src": idx.nodes[u],
             "dst": idx.nodes[v],
-            **_hop_facts(edges, en, n, u, v, cfg.evidence_cap),
+            **_hop_facts(edges, en, n, (u, v), cfg.evidence_cap, read_evidence),
         }
     )
     out = pd.concat([root_rows, rows], ignore_index=True)

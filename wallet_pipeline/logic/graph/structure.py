@@ -21,6 +21,7 @@ union of all in-cluster graphs.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -150,6 +151,23 @@ def strong_pairs(en: EdgeNodes, idx: ClusterIndex, min_weight: float) -> pd.Data
     keep = w >= min_weight
     n = np.int64(max(idx.n, 1))
     return pd.DataFrame({"a": key[keep] // n, "b": key[keep] % n, "w": w[keep]})
+
+
+# Reads the evidence lists of some edge rows (a frame of the edge table's rows) when the edge table
+# was read without its evidence column: see `edge_evidence`.
+EvidenceReader = Callable[[pd.DataFrame], np.ndarray]
+
+
+def edge_evidence(rows: pd.DataFrame, read: EvidenceReader | None = None) -> np.ndarray:
+    """The evidence lists of `rows` (some rows of an edge table), one per row, in their order.
+
+    From the rows' own `evidence` column, or from `read` for an edge table read without it: a list
+    column becomes one Python object per list and per hash, about 0.6 GB for the 690,000 edges of
+    200,000 wallets, while only the edges of hops and cross-cluster links need their hashes.
+    """
+    if read is None:
+        return rows["evidence"].to_numpy()
+    return read(rows)
 
 
 def group_lists(groups: np.ndarray, values: np.ndarray, n_groups: int) -> list[list]:
@@ -346,12 +364,16 @@ def _empty_links() -> pd.DataFrame:
 
 
 def transfer_links(
-    edges: pd.DataFrame, clusters: pd.DataFrame, cfg: StructureConfig | None = None
+    edges: pd.DataFrame,
+    clusters: pd.DataFrame,
+    cfg: StructureConfig | None = None,
+    read_evidence: EvidenceReader | None = None,
 ) -> pd.DataFrame:
     """Links of type "transfer": the edges of any rule between wallets of two clusters, summed per pair.
 
     `n` sums the edges' event counts, `weight` their weights; `evidence` holds transaction hashes
     (earliest edges first, at most `evidence_cap`); `edge_types` the rules seen, comma separated.
+    `read_evidence`: see `edge_evidence` (None: `edges` has its evidence column).
     """
     cfg = cfg or StructureConfig()
     idx = cluster_index(clusters)
@@ -374,7 +396,9 @@ def transfer_links(
             "weight": np.bincount(g, weights=x.w, minlength=n_links),
             "first_time": pd.Series(first).groupby(g).min().to_numpy(),
             "last_time": pd.Series(rows["last_time"].to_numpy()).groupby(g).max().to_numpy(),
-            "evidence": capped_evidence(g, first, rows["evidence"].to_numpy(), n_links, cfg.evidence_cap),
+            "evidence": capped_evidence(
+                g, first, edge_evidence(rows, read_evidence), n_links, cfg.evidence_cap
+            ),
             "edge_types": joined_types(g, rows["edge_type"].to_numpy(dtype=object), n_links),
         }
     )
@@ -448,6 +472,7 @@ def cluster_links(
     clusters: pd.DataFrame,
     cfg: StructureConfig | None = None,
     schema: str = "raw",
+    read_evidence: EvidenceReader | None = None,
 ) -> pd.DataFrame:
     """Cross-cluster links: "transfer" (edges between the clusters) and "shared_token" (rare tokens).
 
@@ -457,7 +482,10 @@ def cluster_links(
         shared_token), edge_types (the rules of a transfer link, comma separated; NULL for shared_token).
     """
     cfg = cfg or StructureConfig()
-    parts = [transfer_links(edges, clusters, cfg), shared_token_links(con, clusters, cfg, schema)]
+    parts = [
+        transfer_links(edges, clusters, cfg, read_evidence),
+        shared_token_links(con, clusters, cfg, schema),
+    ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty_links()
