@@ -19,6 +19,9 @@ shows which piece sets the step's peak, with the real features, personas and edg
 
     .venv/bin/python benchmarks/entity_pipeline.py --profile /tmp/scale/run200k/w200000/wallet_pipeline.duckdb
 
+`--step graph` profiles the wallet_graph step instead: each edge rule, the hub detection and the
+write of the graph tables (the file's own graph tables are replaced on the copy).
+
 `--outputs DIR` also saves the entity tables it wrote as Parquet, to compare two versions of the
 code on one input: extract the older one with `git archive <rev> wallet_pipeline benchmarks | tar -x
 -C <dir>` and run `<dir>/benchmarks/entity_pipeline.py` (it imports the package beside it).
@@ -135,8 +138,46 @@ ENTITY_TABLES = (
 )
 
 
-def profile(db: Path, memory_limit: str, outputs: Path | None = None) -> list[dict]:
-    """Time and peak RSS of every piece of `build_entities`, `write_entities` and `score_entities`.
+def _graph_step(con) -> None:  # noqa: ANN001
+    """The wallet_graph asset's body: every rule and the hub guard, then the two graph tables."""
+    from wallet_pipeline.defs.graph.assets import GraphBuildConfig, graph_config
+    from wallet_pipeline.logic.graph import edges
+    from wallet_pipeline.logic.graph.store import GRAPH_SCHEMA, replace_tables
+
+    edges.build_edges(con, graph_config(GraphBuildConfig()))
+    tables = {
+        "wallet_edges": "select * from g_edges order by edge_type, src, dst",
+        "hubs": "select * from g_hubs",
+    }
+    replace_tables(con, GRAPH_SCHEMA, tables)
+
+
+def _entity_steps(con) -> None:  # noqa: ANN001
+    """The entity_clusters and entity_risk assets' bodies."""
+    from wallet_pipeline.logic.graph import entities
+
+    built = entities.build_entities(con, run_id="profile", as_of=datetime(2025, 1, 1))
+    entities.write_entities(con, built)
+    del built
+    scored = entities.score_entities(con, run_id="profile")
+    entities.replace_tables(con, "entities", scored.tables)
+
+
+def _wrap_graph_rules(measured) -> None:  # noqa: ANN001
+    """Measure every rule of `edges.RULES` and the hub guard's pieces.
+
+    A SQL rule only builds its query inside its function; DuckDB runs it in the gap after it.
+    """
+    from wallet_pipeline.logic.graph import edges
+
+    for name, (fn, needs) in list(edges.RULES.items()):
+        edges.RULES[name] = (measured(name, fn), needs)
+    for name in ("prepare", "detect_hubs", "detach_chain_entries"):
+        setattr(edges, name, measured(name, getattr(edges, name)))
+
+
+def profile(db: Path, memory_limit: str, outputs: Path | None = None, step: str = "entities") -> list[dict]:
+    """Time and peak RSS of every piece of the entity steps (or of the graph step, `step="graph"`).
 
     With `outputs`, the entity tables written are also saved there as Parquet files, so that two
     versions of the code can be compared on the same input (see `main`'s --outputs).
@@ -146,10 +187,10 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None) -> list[di
     import duckdb
 
     from benchmarks.scale import own_memory
-    from wallet_pipeline.logic.graph import entities
 
     log: list[dict] = []
     held: list[duckdb.DuckDBPyConnection] = []
+    last = ["start"]
 
     def duckdb_gb() -> float | None:
         """What DuckDB's buffer manager holds (data, hash tables, sorts), apart from Python's objects."""
@@ -161,10 +202,11 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None) -> list[di
     def measured(name: str, fn):  # noqa: ANN001, ANN202
         def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             rss, gap_peak = own_memory(reset=True)
-            log.append({"piece": f"(before {name})", "peak_gb": round(gap_peak / 1e9, 2)})
+            log.append({"piece": f"(after {last[0]}, before {name})", "peak_gb": round(gap_peak / 1e9, 2)})
             cpu, wall = time.process_time(), time.perf_counter()
             out = fn(*args, **kwargs)
             after, peak = own_memory(reset=True)
+            last[0] = name
             log.append(
                 {
                     "piece": name,
@@ -180,26 +222,29 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None) -> list[di
 
         return run
 
-    for module_name, names in _PIECES.items():
-        module = importlib.import_module(module_name)
-        for name in names:
-            setattr(module, name, measured(name, getattr(module, name)))
+    if step == "graph":
+        _wrap_graph_rules(measured)
+        from wallet_pipeline.logic.graph import store
+
+        store.replace_tables = measured("replace_tables", store.replace_tables)
+    else:
+        for module_name, names in _PIECES.items():
+            module = importlib.import_module(module_name)
+            for name in names:
+                setattr(module, name, measured(name, getattr(module, name)))
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "profile.duckdb"
         shutil.copyfile(db, copy)
         con = duckdb.connect(str(copy), config={"memory_limit": memory_limit})
         held.append(con)
         own_memory(reset=True)
-        built = entities.build_entities(con, run_id="profile", as_of=datetime(2025, 1, 1))
-        entities.write_entities(con, built)
-        del built
-        scored = entities.score_entities(con, run_id="profile")
-        entities.replace_tables(con, "entities", scored.tables)
-        log.append({"piece": "(end)", "peak_gb": round(own_memory()[1] / 1e9, 2)})
+        (_graph_step if step == "graph" else _entity_steps)(con)
+        log.append({"piece": f"(after {last[0]}, end)", "peak_gb": round(own_memory()[1] / 1e9, 2)})
         if outputs is not None:
             outputs.mkdir(parents=True, exist_ok=True)
-            for table in ENTITY_TABLES:
-                con.execute(f"copy entities.{table} to '{outputs / table}.parquet' (format parquet)")
+            for table in ENTITY_TABLES if step != "graph" else ("wallet_edges", "hubs"):
+                schema = "graph" if step == "graph" else "entities"
+                con.execute(f"copy {schema}.{table} to '{outputs / table}.parquet' (format parquet)")
         con.close()
     return log
 
@@ -214,9 +259,12 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=Path, help="profile the entity steps on a copy of this DuckDB file")
     parser.add_argument("--outputs", type=Path, help="with --profile: save the entity tables here as Parquet")
+    parser.add_argument(
+        "--step", choices=("entities", "graph"), default="entities", help="with --profile: which step"
+    )
     args = parser.parse_args()
     if args.profile:
-        for row in profile(args.profile, args.memory_limit, args.outputs):
+        for row in profile(args.profile, args.memory_limit, args.outputs, args.step):
             print(json.dumps(row))
         return
     if args.child:
