@@ -10,15 +10,19 @@ import pandas as pd
 from wallet_pipeline.logic.personas import PersonaConfig, train_personas
 from wallet_pipeline.logic.personas.naming import (
     MIXED,
+    NFT_MIN_TRADE_SHARE,
+    RETAIL_TRADER,
     describe_unfit,
     display_names,
     fill_unfit,
     name_clusters,
+    nft_by_wallet,
     profiles,
     wallet_names,
 )
 
 NFT = "NFT Trader"
+RETAIL = RETAIL_TRADER
 
 
 def _three_clusters(n: int = 100, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -122,3 +126,76 @@ def test_a_trained_model_shows_one_distinct_name_per_cluster_old_models_too() ->
     # A model pickled before display names: the shared names get a size suffix instead.
     old = dataclasses.replace(model, display_names=())
     assert len(set(old.cluster_labels)) == len(model.cluster_names)
+
+
+def test_between_retail_and_nft_trader_the_wallets_own_nft_share_picks_and_keeps_the_confidence() -> None:
+    personas = ["Whale", RETAIL, NFT]
+    p = np.array(
+        [
+            [0.0, 0.7, 0.3],  # a retail cluster's wallet whose trades are mostly NFTs
+            [0.0, 0.2, 0.8],  # an NFT cluster's wallet with one NFT trade in ten transactions
+            [0.0, 0.1, 0.9],  # an NFT cluster's NFT trader
+            [0.6, 0.3, 0.1],  # a whale that trades NFTs: not between the two
+            [0.0, 0.4, 0.6],  # no NFT data (NULL): no NFT trade seen
+            [0.0, 0.9, 0.1],  # the share without a transfer is no NFT trade
+        ]
+    )
+    rows = pd.DataFrame(
+        {
+            "nft_trade_share": [0.6, 0.1, 0.5, 0.9, None, 0.3],
+            "nft_transfers": [4, 1, 6, 9, None, 0],
+        }
+    )
+    out = nft_by_wallet(p, rows, personas)
+    assert out.tolist() == [
+        [0.0, 0.3, 0.7],
+        [0.0, 0.8, 0.2],
+        [0.0, 0.1, 0.9],
+        [0.6, 0.3, 0.1],
+        [0.0, 0.6, 0.4],
+        [0.0, 0.9, 0.1],
+    ]
+    assert p[0].tolist() == [0.0, 0.7, 0.3]  # the input is left as it was
+    # Off without the columns or without one of the two personas.
+    assert nft_by_wallet(p, rows.drop(columns="nft_trade_share"), personas) is p
+    assert nft_by_wallet(p, rows, ["Whale", RETAIL, "Deposit Forwarder"]) is p
+
+
+def test_a_trained_model_serves_the_wallet_test_and_a_model_pickled_before_it_does_not() -> None:
+    rng = np.random.default_rng(2)
+    retail, traders = 500, 150
+    # Retail wallets trade on DEXes, one in five also made an NFT trade or two (shares up to 0.4);
+    # NFT traders' shares spread across the line from 0.15.
+    share = np.r_[np.where(rng.uniform(size=retail) < 0.2, rng.uniform(0.1, 0.4, retail), 0.0),
+                  rng.uniform(0.15, 0.9, traders)]  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "address": [f"0x{i:040x}" for i in range(retail + traders)],
+            "tx_count": rng.integers(5, 30, retail + traders),
+            "dex_trades": np.r_[rng.poisson(6, retail), rng.poisson(1, traders)],
+            "eth_sent": rng.lognormal(0, 0.4, retail + traders),
+            "nft_trade_share": share,
+            "nft_transfers": np.where(share > 0, rng.integers(1, 20, retail + traders), 0),
+        }
+    )
+    config = PersonaConfig(
+        feature_columns=("dex_trades", "nft_trade_share"),
+        k_range=(2, 3),
+        gmm_covariance_types=("diag",),
+        selection_sample=600,
+        eval_sample=400,
+        small_sample=300,
+        stability_refits=2,
+        operator_rules=False,
+        min_clusters=2,
+    )
+    model, _ = train_personas(table, config)
+    served = model.predict(table).set_index("address")["persona"]
+    pair = served.isin([RETAIL, NFT]).to_numpy()
+    assert pair.sum() > retail and (served == NFT).any()  # the model serves both personas
+    own = (table["nft_trade_share"] >= NFT_MIN_TRADE_SHARE) & (table["nft_transfers"] > 0)
+    assert ((served == NFT).to_numpy() == own.to_numpy())[pair].all()
+    old = dataclasses.replace(model, config=dataclasses.replace(model.config, nft_by_wallet=False))
+    by_cluster = old.predict(table).set_index("address")["persona"]
+    # The clusters alone put some wallets on the wrong side of the line; the wallet test moves them.
+    assert ((by_cluster == NFT).to_numpy() != own.to_numpy())[pair].any()

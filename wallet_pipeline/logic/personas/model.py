@@ -28,6 +28,7 @@ from wallet_pipeline.logic.personas.naming import (
     fill_unfit,
     inherit_names,
     name_clusters,
+    nft_by_wallet,
     profiles,
 )
 from wallet_pipeline.logic.personas.population import (
@@ -131,6 +132,9 @@ class PersonaConfig:
     # random worlds and the default simulator has fewer modelled wallets, so nothing changes there.
     member_sample: int = 50_000
     ensemble: bool = True
+    # Between Active Retail Trader and NFT Trader, the wallet's own NFT trade share decides
+    # (naming.nft_by_wallet; docs/personas.md, "The NFT / retail line").
+    nft_by_wallet: bool = True
     # Calibration and naming.
     holdout_share: float = 0.2
     max_holdout: int = 20_000
@@ -169,6 +173,7 @@ _ADDED_OFF = {
     "ensemble": False,
     "evidence_strength": 0.0,
     "dormant_gap_multiple": None,
+    "nft_by_wallet": False,
 }
 
 
@@ -284,6 +289,17 @@ class PersonaModel:
                 p[:, personas.index(name)] += probs[:, c]
         return p / len(fits)
 
+    def served_probabilities(self, z: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+        """The served persona probabilities of the modelled `rows` (`z`: their preprocessed features).
+
+        `persona_probabilities`, then, when configured, the wallet's own NFT test between Active
+        Retail Trader and NFT Trader (naming.nft_by_wallet).
+        """
+        p = self.persona_probabilities(z)
+        if getattr(self.config, "nft_by_wallet", False):
+            p = nft_by_wallet(p, rows, self.personas)
+        return p
+
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """address, persona, confidence (probability of that persona) and p_<persona> per persona."""
         rule, active, z = self._space(features)
@@ -292,7 +308,7 @@ class PersonaModel:
         for i, name in enumerate(RULE_PERSONAS):
             p[(rule == name).to_numpy(), i] = 1.0
         if z is not None:
-            p[active] = self.persona_probabilities(z)
+            p[active] = self.served_probabilities(z, features.loc[active])
         top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
         evidence = self.config.activity_column
         strength = getattr(self.config, "evidence_strength", 0.0)
@@ -695,7 +711,7 @@ def _train_personas(
         display_names=tuple(display_names(names, raw, labels, model.n_clusters)),
     )
     personas = np.asarray(persona_model.personas, dtype=object)
-    served_all = personas[persona_model.persona_probabilities(z).argmax(1)]
+    served_all = personas[persona_model.served_probabilities(z, features.loc[active]).argmax(1)]
     persona_model.persona_prior = {p: float((served_all == p).mean()) for p in personas}
     p_hold = persona_model.persona_probabilities(z_hold)
     served_hold, p_conf = personas[p_hold.argmax(1)], p_hold.max(1)

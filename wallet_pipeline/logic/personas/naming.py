@@ -63,11 +63,16 @@ def _whale(p: Profile) -> bool:
     return max(p.pct("eth_sent"), received) >= 0.95
 
 
+# NFT trades per transaction sent from which activity is NFT trading (a quarter of it).
+NFT_MIN_TRADE_SHARE = 0.25
+NFT_TRADER, RETAIL_TRADER = "NFT Trader", "Active Retail Trader"
+
+
 def _nft(p: Profile) -> bool:
     if p.nz("nft_transfers") < 0.6 or p.lift("nft_transfers") < 2:
         return False
     # A retail wallet that bought one NFT holds NFT transfers too; a trader's activity is mostly NFTs.
-    return not p.has("nft_trade_share") or p.med("nft_trade_share") >= 0.25
+    return not p.has("nft_trade_share") or p.med("nft_trade_share") >= NFT_MIN_TRADE_SHARE
 
 
 # Share of a wallet's inflows sent on to an externally owned address within 6 h (docs/personas_features.md);
@@ -109,7 +114,7 @@ VOCABULARY: list[tuple[str, tuple[str, ...], Callable[[Profile], bool]]] = [
     ("Institutional / Exchange", ("received_tx_count", "unique_counterparties"), _exchange),
     ("High-Frequency Bot", ("tx_count", "max_tx_per_hour"), _bot),
     ("Whale", ("eth_sent",), _whale),
-    ("NFT Trader", ("nft_transfers",), _nft),
+    (NFT_TRADER, ("nft_transfers",), _nft),
     ("Deposit Forwarder", ("dex_trades", "nft_transfers"), _forwarder),
     (
         "Airdrop Farmer",
@@ -117,7 +122,7 @@ VOCABULARY: list[tuple[str, tuple[str, ...], Callable[[Profile], bool]]] = [
         _farmer,
     ),
     ("Dormant Holder", ("days_since_last_active",), _dormant),
-    ("Active Retail Trader", ("dex_trades", "tx_count"), _retail),
+    (RETAIL_TRADER, ("dex_trades", "tx_count"), _retail),
 ]
 
 
@@ -328,4 +333,38 @@ def display_names(names: list[str], raw: pd.DataFrame, labels: np.ndarray, k: in
         described = descriptive_names(raw.loc[rows].reset_index(drop=True), local, len(siblings))
         for c, d in zip(siblings, described, strict=True):
             out[c] = f"{name}: {d[0].lower()}{d[1:]}"
+    return out
+
+
+def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) -> np.ndarray:
+    """Between Active Retail Trader and NFT Trader, each wallet's own NFT trade share picks the order.
+
+    A cluster is named NFT Trader when its median wallet's NFT trades are at least
+    NFT_MIN_TRADE_SHARE of its transactions, and every wallet of it then carries that name, so a
+    cluster straddling the line names hundreds of wallets on the wrong side of it (docs/personas.md,
+    "The NFT / retail line"). For a wallet whose likeliest persona is one of the two, the vocabulary's
+    test is applied to the wallet itself (it made an NFT transfer and its NFT trade share reaches the
+    line): when it says the other one, the two probabilities are swapped, so the persona follows the
+    wallet and the confidence stays the model's. Off when the table lacks either column or the model
+    either persona.
+
+    Args:
+        p: persona probabilities, one row per wallet of `features`, columns in `personas` order.
+        features: the wallets' rows.
+        personas: the persona of each column of `p`.
+
+    Returns:
+        `p`, with the two columns swapped on the rows the wallet test moves.
+    """
+    columns = ("nft_trade_share", "nft_transfers")
+    if not {NFT_TRADER, RETAIL_TRADER} <= set(personas) or not set(columns) <= set(features.columns):
+        return p
+    nft, retail = personas.index(NFT_TRADER), personas.index(RETAIL_TRADER)
+    share, transfers = (pd.to_numeric(features[c], errors="coerce").to_numpy(dtype=float) for c in columns)
+    with np.errstate(invalid="ignore"):
+        own_nft = (share >= NFT_MIN_TRADE_SHARE) & (transfers > 0)  # NULL: no NFT trade seen
+    top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
+    move = ((top == retail) & own_nft) | ((top == nft) & ~own_nft)
+    out = p.copy()
+    out[move, nft], out[move, retail] = p[move, retail], p[move, nft]
     return out
