@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
 
+from wallet_pipeline.logic.graph.clustering import sorted_codes
 from wallet_pipeline.logic.graph.entities import (
     CLUSTER_EDGES_SQL,
     EDGES_WITHOUT_EVIDENCE_SQL,
@@ -98,3 +100,14 @@ def test_evidence_read_back_for_hops_and_links_equals_the_edge_tables_own_column
     links = cluster_links(con, lean, wc, cfg, read_evidence=read)
     assert (links["link_type"] == "transfer").sum() == 1
     pd.testing.assert_frame_equal(links, cluster_links(con, stored, wc, cfg))
+
+
+def test_sorted_codes_number_addresses_as_np_unique_does() -> None:
+    rng = np.random.default_rng(3)
+    # Repeats, shared prefixes and lengths that differ: the cases where a string order could slip.
+    pool = np.array([A(i) for i in rng.integers(0, 400, 50)] + ["0x1", "0x10", "0x0f", "0xff"], dtype=object)
+    addresses = pool[rng.integers(0, len(pool), 2_000)]
+    nodes, codes = sorted_codes(addresses)
+    want_nodes, want_codes = np.unique(addresses.astype(str), return_inverse=True)
+    assert nodes.tolist() == want_nodes.tolist()
+    assert codes.tolist() == want_codes.ravel().tolist()

@@ -151,6 +151,22 @@ def cluster_arrays(
     return labels.ravel(), iters
 
 
+def sorted_codes(addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct addresses sorted, each address's index among them): `np.unique(..., return_inverse)`.
+
+    Hashing the Python strings once (`pd.factorize`) and sorting only the distinct ones costs far
+    less than `np.unique` over a fixed-width copy of every address (168 bytes each as `<U42`), which
+    it replaced: the clustering of the 686,610 edges of 200,000 wallets peaked 0.79 GB above its
+    input before, 0.21 GB now (same clusters).
+    """
+    codes, uniques = pd.factorize(addresses)
+    uniques = np.asarray(uniques, dtype=object)
+    order = np.argsort(uniques.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return uniques[order], rank[codes]
+
+
 def cluster_edges(edges: pd.DataFrame, cfg: GraphConfig | None = None) -> ClusterResult:
     """Cluster the wallets of an edge table (columns src, dst, weight; see `edges.build_edges`).
 
@@ -169,11 +185,12 @@ def cluster_edges(edges: pd.DataFrame, cfg: GraphConfig | None = None) -> Cluste
     e = edges[(edges["src"] != edges["dst"]) & edges["src"].notna() & edges["dst"].notna()]
     if len(e) == 0:
         return ClusterResult(clusters=empty.assign(cluster_size=pd.Series(dtype="int64")))
-    a = np.minimum(e["src"].to_numpy(dtype=object), e["dst"].to_numpy(dtype=object))
-    b = np.maximum(e["src"].to_numpy(dtype=object), e["dst"].to_numpy(dtype=object))
-    nodes, inv = np.unique(np.concatenate([a, b]).astype(str), return_inverse=True)
+    nodes, ends = sorted_codes(
+        np.concatenate([e["src"].to_numpy(dtype=object), e["dst"].to_numpy(dtype=object)])
+    )
     n = len(nodes)
-    rows, cols = inv[: len(a)], inv[len(a) :]
+    # Codes follow address order, so the smaller code of a pair is its smaller address.
+    rows, cols = np.minimum(ends[: len(e)], ends[len(e) :]), np.maximum(ends[: len(e)], ends[len(e) :])
     pair = pd.DataFrame({"r": rows, "c": cols, "w": e["weight"].to_numpy(dtype=float)})
     pair = pair.groupby(["r", "c"], sort=True, as_index=False)["w"].sum()
     pair = pair[pair["w"] >= cfg.min_cluster_weight]
