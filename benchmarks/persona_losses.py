@@ -43,7 +43,8 @@ def load_world(database: Path) -> pd.DataFrame:
     with duckdb.connect(str(database), read_only=True) as con:
         df = con.sql(
             """
-            select f.address, f.tx_count, f.active_days, f.nft_transfers, f.days_since_last_active,
+            select f.address, f.tx_count, f.active_days, f.nft_transfers, f.nft_trade_share,
+                f.days_since_last_active,
                 t.persona as truth, p.persona as served
             from personas.wallet_personas as p
             join ground_truth.wallets as t using (address)
@@ -72,6 +73,25 @@ def ari_if_right(world: pd.DataFrame, right: pd.Series) -> float:
     """ARI of the world with the wallets of `right` given their truth's persona."""
     served = world["served"].where(~right, world["truth"].map(PERSONA_OF))
     return float(adjusted_rand_score(world["truth"], served))
+
+
+def nft_line_errors(pooled: pd.DataFrame, shares: tuple[float, ...]) -> dict[str, int]:
+    """Errors among wallets of truth retail or NFT trader served one of the two, by who draws the line.
+
+    "served": the personas as served; "share >= s": NFT Trader exactly when the wallet made an NFT
+    transfer and its NFT trade share is at least s (what naming.nft_by_wallet does at 0.25).
+    """
+    pair = pooled["truth"].isin(["retail_trader", "nft_trader"]) & pooled["served"].isin(
+        [PERSONA_OF["retail_trader"], PERSONA_OF["nft_trader"]]
+    )
+    df = pooled[pair]
+    is_nft = (df["truth"] == "nft_trader").to_numpy()
+    share = pd.to_numeric(df["nft_trade_share"], errors="coerce").fillna(0).to_numpy()
+    made = pd.to_numeric(df["nft_transfers"], errors="coerce").fillna(0).to_numpy() > 0
+    out = {"served": int(((df["served"] == PERSONA_OF["nft_trader"]).to_numpy() != is_nft).sum())}
+    for s in shares:
+        out[f"share >= {s:g}"] = int((((share >= s) & made) != is_nft).sum())
+    return out
 
 
 def spread(values: list[float]) -> str:
@@ -128,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         inside = unreadable(pooled) == kind
         wrong = inside & (pooled["served"] != pooled["truth"].map(PERSONA_OF))
         print(f"  {kind:<45} {int(wrong.sum()):6,} / {int(inside.sum()):,}")
+    lines = nft_line_errors(pooled, (0.2, 0.25, 0.3))
+    wallets = int((pooled["truth"].isin(["retail_trader", "nft_trader"]) & pooled["served"].isin(
+        [PERSONA_OF["retail_trader"], PERSONA_OF["nft_trader"]])).sum())  # fmt: skip
+    print(f"\nRetail / NFT errors among the {wallets:,} wallets of either truth served either persona:")
+    print("  " + ", ".join(f"{k} {v:,}" for k, v in lines.items()))
     ceiling = [ari_if_right(w, unreadable(w).isna()) for w in worlds.values()]
     print(f"\nCeiling (every other wallet right): {spread(ceiling)}")
     print("  " + ", ".join(f"{s} {a:.3f}" for s, a in zip(worlds, ceiling, strict=True)))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from benchmarks.persona_losses import UNREADABLE, ari_if_right, main, unreadable
+from benchmarks.persona_losses import UNREADABLE, ari_if_right, main, nft_line_errors, unreadable
 
 # address, truth, served, sent, active days, NFT transfers, days since last sent (window: 10 days)
 WALLETS = [
@@ -67,11 +67,28 @@ def test_the_script_reads_kept_worlds_and_prints_the_ceiling(tmp_path: Path, cap
         con.execute("create table ground_truth.wallets as select address, truth as persona from w")
         con.execute(
             "create table marts.wallet_features as select address, tx_count, active_days, nft_transfers,"
-            " days_since as days_since_last_active from w"
+            " nft_transfers / greatest(tx_count, 1) as nft_trade_share, days_since as days_since_last_active"
+            " from w"
         )
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     ceiling = ari_if_right(world, unreadable(world).isna())
     assert f"Ceiling (every other wallet right): median {ceiling:.3f}" in out
     assert "nft_trader as Active Retail Trader" in out
+    # nft_seen (share 4/6) is served retail: an error the wallet's own share fixes; nft_blind made
+    # no NFT transfer and stays wrong whatever the line.
+    assert "served 2, share >= 0.2 1, share >= 0.25 1, share >= 0.3 1" in out
     assert main([str(tmp_path / "nowhere")]) == 1
+
+
+def test_the_nft_line_errors_count_each_way_of_drawing_the_line() -> None:
+    pooled = pd.DataFrame(
+        {
+            "truth": ["nft_trader", "nft_trader", "retail_trader", "retail_trader", "whale"],
+            "served": ["Active Retail Trader", "NFT Trader", "NFT Trader", "Active Retail Trader", "Whale"],
+            "nft_transfers": [6, 2, 2, 0, 9],
+            "nft_trade_share": [0.5, 0.22, 0.3, None, 0.9],
+        }
+    )
+    # served: the first and the third are wrong; the whale is neither truth nor served either persona.
+    assert nft_line_errors(pooled, (0.2, 0.25)) == {"served": 2, "share >= 0.2": 1, "share >= 0.25": 2}
