@@ -330,8 +330,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="wp_bench_") as tmp:
             work = Path(tmp)
             db = work / "bench.duckdb"
-            print(f"\n~{target:,} transactions:", flush=True)
-            if args.db and args.db.exists():
+            reused = args.db is not None and args.db.exists()
+            where = f"the raw tables of {args.db}" if reused else f"~{target:,} transactions"
+            print(f"\n{where}:", flush=True)
+            if reused:
                 # Same raw rows for every run compared: only the models differ.
                 shutil.copyfile(args.db, db)
                 con = duckdb.connect(str(db), read_only=True)
