@@ -187,6 +187,7 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None, step: str 
     import duckdb
 
     from benchmarks.scale import own_memory
+    from wallet_pipeline.settings import duckdb_settings
 
     log: list[dict] = []
     held: list[duckdb.DuckDBPyConnection] = []
@@ -235,7 +236,14 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None, step: str 
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "profile.duckdb"
         shutil.copyfile(db, copy)
-        con = duckdb.connect(str(copy), config={"memory_limit": memory_limit})
+        # The pipeline's own connection settings (insertion order off, a spill folder), so the
+        # pieces run as they do in the assets.
+        config = {
+            **duckdb_settings(),
+            "memory_limit": memory_limit,
+            "temp_directory": str(Path(tmp) / "spill"),
+        }
+        con = duckdb.connect(str(copy), config=config)
         held.append(con)
         own_memory(reset=True)
         (_graph_step if step == "graph" else _entity_steps)(con)
