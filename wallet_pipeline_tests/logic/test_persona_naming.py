@@ -128,22 +128,25 @@ def test_a_trained_model_shows_one_distinct_name_per_cluster_old_models_too() ->
     assert len(set(old.cluster_labels)) == len(model.cluster_names)
 
 
-def test_between_retail_and_nft_trader_the_wallets_own_nft_share_picks_and_keeps_the_confidence() -> None:
+def test_between_retail_and_nft_trader_a_wallet_clearly_on_one_side_picks_and_keeps_the_confidence() -> None:
     personas = ["Whale", RETAIL, NFT]
     p = np.array(
         [
-            [0.0, 0.7, 0.3],  # a retail cluster's wallet whose trades are mostly NFTs
-            [0.0, 0.2, 0.8],  # an NFT cluster's wallet with one NFT trade in ten transactions
+            [0.0, 0.7, 0.3],  # a retail cluster's wallet, 6 NFT trades in 10 transactions
+            [0.0, 0.2, 0.8],  # an NFT cluster's wallet, 1 NFT trade in 10
             [0.0, 0.1, 0.9],  # an NFT cluster's NFT trader
             [0.6, 0.3, 0.1],  # a whale that trades NFTs: not between the two
             [0.0, 0.4, 0.6],  # no NFT data (NULL): no NFT trade seen
             [0.0, 0.9, 0.1],  # the share without a transfer is no NFT trade
+            [0.0, 0.8, 0.2],  # 2 NFT trades in 7: its interval holds the line, the clusters decide
+            [0.0, 0.3, 0.7],  # the same wallet in an NFT cluster stays NFT Trader
         ]
     )
     rows = pd.DataFrame(
         {
-            "nft_trade_share": [0.6, 0.1, 0.5, 0.9, None, 0.3],
-            "nft_transfers": [4, 1, 6, 9, None, 0],
+            "nft_trade_share": [0.6, 0.1, 0.5, 0.9, None, 0.3, 2 / 7, 2 / 7],
+            "nft_transfers": [4, 1, 6, 9, None, 0, 2, 2],
+            "tx_count": [10, 10, 12, 10, 5, 10, 7, 7],
         }
     )
     out = nft_by_wallet(p, rows, personas)
@@ -154,10 +157,17 @@ def test_between_retail_and_nft_trader_the_wallets_own_nft_share_picks_and_keeps
         [0.6, 0.3, 0.1],
         [0.0, 0.6, 0.4],
         [0.0, 0.9, 0.1],
+        [0.0, 0.8, 0.2],
+        [0.0, 0.3, 0.7],
     ]
     assert p[0].tolist() == [0.0, 0.7, 0.3]  # the input is left as it was
-    # Off without the columns or without one of the two personas.
-    assert nft_by_wallet(p, rows.drop(columns="nft_trade_share"), personas) is p
+    # Without the evidence the line is not clear: one NFT trade in two transactions is not enough.
+    thin = nft_by_wallet(
+        p[:1], pd.DataFrame({"nft_trade_share": [0.5], "nft_transfers": [1], "tx_count": [2]}), personas
+    )
+    assert thin.tolist() == [[0.0, 0.7, 0.3]]
+    # Off without a column it reads or without one of the two personas.
+    assert nft_by_wallet(p, rows.drop(columns="tx_count"), personas) is p
     assert nft_by_wallet(p, rows, ["Whale", RETAIL, "Deposit Forwarder"]) is p
 
 
@@ -190,12 +200,21 @@ def test_a_trained_model_serves_the_wallet_test_and_a_model_pickled_before_it_do
         min_clusters=2,
     )
     model, _ = train_personas(table, config)
-    served = model.predict(table).set_index("address")["persona"]
-    pair = served.isin([RETAIL, NFT]).to_numpy()
+    served = model.predict(table).set_index("address")["persona"].to_numpy()
+    pair = np.isin(served, [RETAIL, NFT])
     assert pair.sum() > retail and (served == NFT).any()  # the model serves both personas
-    own = (table["nft_trade_share"] >= NFT_MIN_TRADE_SHARE) & (table["nft_transfers"] > 0)
-    assert ((served == NFT).to_numpy() == own.to_numpy())[pair].all()
+    # Clearly on one side (at least five transactions): most NFT trades, or none at all.
+    mostly_nft = (table["nft_trade_share"] >= 0.7).to_numpy() & pair
+    no_nft = (table["nft_transfers"] == 0).to_numpy() & pair
+    assert mostly_nft.any() and no_nft.any()
+    assert (served[mostly_nft] == NFT).all() and (served[no_nft] == RETAIL).all()
     old = dataclasses.replace(model, config=dataclasses.replace(model.config, nft_by_wallet=False))
-    by_cluster = old.predict(table).set_index("address")["persona"]
-    # The clusters alone put some wallets on the wrong side of the line; the wallet test moves them.
-    assert ((by_cluster == NFT).to_numpy() != own.to_numpy())[pair].any()
+    by_cluster = old.predict(table).set_index("address")["persona"].to_numpy()
+    # The clusters alone put some wallets on the wrong side; the wallet test moves them, each to
+    # the side of the line its own share is on, and leaves a wallet on the line as served.
+    moved = served != by_cluster
+    assert moved.any() and pair[moved].all()
+    above = (table["nft_trade_share"] >= NFT_MIN_TRADE_SHARE).to_numpy()
+    assert ((served == NFT) == above)[moved].all()
+    near = (table["nft_trade_share"] - NFT_MIN_TRADE_SHARE).abs().to_numpy() < 0.01
+    assert near.any() and not moved[near].any()

@@ -336,35 +336,51 @@ def display_names(names: list[str], raw: pd.DataFrame, labels: np.ndarray, k: in
     return out
 
 
+# How sure a wallet's own NFT trade share must be of its side of the line before it overrides the
+# clusters' name: one standard error (docs/personas.md, "The NFT / retail line").
+NFT_WALLET_Z = 1.0
+
+
 def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) -> np.ndarray:
-    """Between Active Retail Trader and NFT Trader, each wallet's own NFT trade share picks the order.
+    """Between Active Retail Trader and NFT Trader, a wallet clearly on one side of the line says which.
 
     A cluster is named NFT Trader when its median wallet's NFT trades are at least
     NFT_MIN_TRADE_SHARE of its transactions, and every wallet of it then carries that name, so a
-    cluster straddling the line names hundreds of wallets on the wrong side of it (docs/personas.md,
-    "The NFT / retail line"). For a wallet whose likeliest persona is one of the two, the vocabulary's
-    test is applied to the wallet itself (it made an NFT transfer and its NFT trade share reaches the
-    line): when it says the other one, the two probabilities are swapped, so the persona follows the
-    wallet and the confidence stays the model's. Off when the table lacks either column or the model
-    either persona.
+    cluster straddling the line names wallets on the wrong side of it. For a wallet whose likeliest
+    persona is one of the two, the vocabulary's test is applied to the wallet itself when its
+    evidence allows: its share is k NFT trades over n sent transactions, and its Wilson interval at
+    NFT_WALLET_Z standard errors must lie wholly above the line (with an NFT transfer) to make it
+    NFT Trader, wholly below it (or no NFT transfer at all) to make it Active Retail Trader; a
+    wallet whose interval holds the line keeps the clusters' answer. When the answer is the other
+    persona the two probabilities are swapped, so the confidence stays the model's. Off when the
+    table lacks a column the test reads or the model either persona.
 
     Args:
         p: persona probabilities, one row per wallet of `features`, columns in `personas` order.
-        features: the wallets' rows.
+        features: the wallets' rows (`nft_trade_share`, `nft_transfers`, `tx_count`).
         personas: the persona of each column of `p`.
 
     Returns:
         `p`, with the two columns swapped on the rows the wallet test moves.
     """
-    columns = ("nft_trade_share", "nft_transfers")
+    columns = ("nft_trade_share", "nft_transfers", "tx_count")
     if not {NFT_TRADER, RETAIL_TRADER} <= set(personas) or not set(columns) <= set(features.columns):
         return p
     nft, retail = personas.index(NFT_TRADER), personas.index(RETAIL_TRADER)
-    share, transfers = (pd.to_numeric(features[c], errors="coerce").to_numpy(dtype=float) for c in columns)
-    with np.errstate(invalid="ignore"):
-        own_nft = (share >= NFT_MIN_TRADE_SHARE) & (transfers > 0)  # NULL: no NFT trade seen
+    share, transfers, sent = (
+        pd.to_numeric(features[c], errors="coerce").to_numpy(dtype=float) for c in columns
+    )
+    # NULL: no NFT trade seen. A share can pass 1 (trades counted on both sides); as a rate, 1.
+    share = np.clip(np.nan_to_num(share), 0.0, 1.0)
+    n = np.maximum(np.nan_to_num(sent), 1.0)
+    z2 = NFT_WALLET_Z**2
+    centre = (share + z2 / (2 * n)) / (1 + z2 / n)
+    half = NFT_WALLET_Z * np.sqrt(share * (1 - share) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    made = np.nan_to_num(transfers) > 0
+    own_nft = made & (centre - half >= NFT_MIN_TRADE_SHARE)
+    own_retail = ~made | (centre + half < NFT_MIN_TRADE_SHARE)
     top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
-    move = ((top == retail) & own_nft) | ((top == nft) & ~own_nft)
+    move = ((top == retail) & own_nft) | ((top == nft) & own_retail)
     out = p.copy()
     out[move, nft], out[move, retail] = p[move, retail], p[move, nft]
     return out
