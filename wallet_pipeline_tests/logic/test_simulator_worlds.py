@@ -59,12 +59,12 @@ RICH = SimulatorConfig(
         ("hf_bot", 0.03),
     ),
     exchange_user_share=0.4,
-    wallets_per_sybil_farm=800,
+    wallets_per_sybil_farm=600,
     wallets_per_scam_ring=1_200,
     p2p_pair_share=0.15,
     family_share=0.1,
     shared_deposit_share=0.3,
-    sybil_topologies=(("star", 1.0), ("relay_tree", 1.0), ("chain", 1.0)),
+    sybil_topologies=(("star", 1.0), ("relay_tree", 1.0), ("chain", 1.0), ("disperse", 1.0)),
     short_bot_share=0.5,
     secondary_hot_wallets=2,
     unlabelled_ring_share=1.0,
@@ -179,7 +179,8 @@ def test_random_worlds_are_consistent_chains_with_truth_for_every_address(seed: 
         con,
         "select count(*) from (select from_address as a from raw.transactions "
         "union select to_address from raw.transactions union select from_address from raw.token_transfers "
-        "union select to_address from raw.token_transfers) "
+        "union select to_address from raw.token_transfers union select from_address from raw.traces "
+        "union select to_address from raw.traces) "
         "where a is not null and a <> '0x' || repeat('0', 40) "
         "and a not in (select address from ground_truth.wallets)",
     )
@@ -335,6 +336,65 @@ def test_chain_farm_members_are_funded_one_after_another() -> None:
     assert _spent_before_funded(con) == 0
 
 
+def test_disperse_farm_members_get_their_eth_only_as_internal_calls_of_the_funders_one_call() -> None:
+    con = duckdb.connect()
+    load_simulation(
+        con, SimulatorConfig(seed=8, n_wallets=1_500, days=30, sybil_topologies=(("disperse", 1.0),))
+    )
+    farm_sql = "select description from ground_truth.entities where entity_type = 'sybil_farm'"
+    descriptions = [r[0] for r in rows(con, farm_sql)]
+    assert descriptions and all(d.startswith("Disperse:") for d in descriptions)
+    farms = rows(
+        con,
+        "select w.entity_id, any_value(w.address) filter (where w.role = 'funder'), "
+        "list(w.address) filter (where w.role = 'member') "
+        "from ground_truth.wallets w where w.entity_type = 'sybil_farm' group by all",
+    )
+    for _, funder, members in farms:
+        (tx_hash, contract, value) = rows(
+            con,
+            f"select hash, to_address, value from raw.transactions where from_address = '{funder}' "
+            "and input like '0xe63d38ed%'",
+        )[0]
+        internal = rows(
+            con,
+            f"select to_address, value, from_address from raw.traces where transaction_hash = '{tx_hash}' "
+            "and trace_address is not null order by trace_address::int",
+        )
+        # Every member is paid once, by the contract, and the calls add up to the funder's value.
+        assert sorted(r[0] for r in internal) == sorted(members)
+        assert {r[2] for r in internal} == {contract}
+        assert sum(r[1] for r in internal) == value
+        assert len({r[1] for r in internal}) == 1
+        top = rows(
+            con,
+            "select from_address, to_address, value from raw.traces "
+            f"where transaction_hash = '{tx_hash}' and trace_address is null",
+        )
+        assert top == [(funder, contract, value)]
+        # No member has a transaction from the funder: the link is only in the traces.
+        direct = one(
+            con,
+            f"select count(*) from raw.transactions where from_address = '{funder}' "
+            f"and to_address in (select unnest({list(members)!r}))",
+        )
+        assert direct == 0
+    assert one(con, "select count(*) from ground_truth.wallets where role = 'disperse'") == 1
+
+
+def test_a_disperse_world_written_as_files_loads_the_same_traces(tmp_path: Path) -> None:
+    config = SimulatorConfig(seed=8, n_wallets=600, days=14, sybil_topologies=(("disperse", 1.0),))
+    direct = duckdb.connect()
+    load_simulation(direct, config)
+    write_etl_files(config, tmp_path / "export", fmt="csv.gz")
+    files = duckdb.connect()
+    report = load_etl_files(files, tmp_path / "export")
+    assert report.tables["traces"].rows_rejected == 0
+    query = "select * from raw.traces order by all"
+    expected = rows(direct, query)
+    assert len(expected) > 20 and rows(files, query) == expected
+
+
 # ----- the rich world: every structure on -----------------------------------------------------
 
 
@@ -346,7 +406,7 @@ def test_the_rich_world_holds_every_topology_and_new_role(rich: duckdb.DuckDBPyC
         r[0]
         for r in rows(rich, "select description from ground_truth.entities where entity_type = 'sybil_farm'")
     ]
-    assert {d.split(":")[0] for d in descriptions} >= {"Relay tree", "Funding chain"}
+    assert {d.split(":")[0] for d in descriptions} >= {"Relay tree", "Funding chain", "Disperse"}
     # Entity sizes count the new addresses: relays, second-tier hot wallets, shared deposits.
     miscounted = one(
         rich,

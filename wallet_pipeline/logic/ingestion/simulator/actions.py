@@ -66,6 +66,43 @@ def send_eth(
     )
 
 
+def disperse_eth(
+    b: TxBatch,
+    sender: int,
+    contract: int,
+    to: np.ndarray,
+    ts: int,
+    eth: np.ndarray,
+    nonce_base: int,
+) -> int:
+    """One call to a Disperse-style contract that pays every `to` inside the transaction.
+
+    The sender's transaction carries the total; the recipients' ETH arrives only as internal
+    calls of the contract (ethereum-etl `traces`), with no transaction of their own. Returns the
+    transaction's position.
+    """
+    gwei = np.floor(np.asarray(eth, dtype=np.float64) * GWEI_PER_ETH).astype(np.int64)
+    pos = int(
+        b.add_txs(
+            sender=np.array([sender]),
+            ts=np.array([ts]),
+            to=contract,
+            method=M.DISPERSE_ETHER,
+            value_gwei=int(gwei.sum()),
+            nonce_base=nonce_base,
+        )[0]
+    )
+    n = len(gwei)
+    b.add_traces(
+        tx=pos,
+        seq=np.arange(n + 1),
+        frm=np.r_[sender, np.full(n, contract)],
+        to=np.r_[contract, to],
+        value_gwei=np.r_[gwei.sum(), gwei],
+    )
+    return pos
+
+
 def send_token(
     b: TxBatch,
     w: World,

@@ -52,6 +52,7 @@ class M(IntEnum):
     CREATE = 17
     MINT = 18
     ADD_LIQUIDITY = 19
+    DISPERSE_ETHER = 20
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ METHODS: dict[M, Method] = {
     M.CREATE: Method("", 600_000, 3_000_000),
     M.MINT: Method("0x40c10f19", 50_000, 75_000),  # mint(address,uint256)
     M.ADD_LIQUIDITY: Method("0xe8e33700", 150_000, 230_000),  # addLiquidity(token, token, ...)
+    # disperseEther(address[],uint256[]) of Disperse.app; a value call to a fresh account costs
+    # 34,000 gas, so 20-60 recipients need about 0.7-2.1M.
+    M.DISPERSE_ETHER: Method("0xe63d38ed", 700_000, 2_100_000),
 }
 
 _SELECTORS = pa.array([METHODS[m].selector for m in M])
@@ -148,6 +152,15 @@ _FIELDS: dict[str, dict[str, type]] = {
         "price_gwei": np.int64,
         "usd": np.float64,
     },
+    # Call traces of transactions that move ETH inside a contract call: seq 0 is the
+    # transaction's own top-level call, seq k > 0 its (k-1)-th internal call.
+    "trace": {
+        "tx": np.int64,
+        "seq": np.int64,
+        "frm": np.int64,
+        "to": np.int64,
+        "value_gwei": np.int64,
+    },
 }
 _DEFAULTS = {
     "to": -1,
@@ -206,6 +219,10 @@ class TxBatch:
         """Add NFT sale events."""
         self._add("nft", cols)
 
+    def add_traces(self, **cols: object) -> None:
+        """Add call traces (ethereum-etl `traces`): internal ETH transfers and their top-level call."""
+        self._add("trace", cols)
+
     def extend(self, other: TxBatch) -> None:
         """Append all of `other`, shifting its event positions."""
         for kind, fields in other._parts.items():
@@ -216,7 +233,7 @@ class TxBatch:
         self.n_tx += other.n_tx
 
     def columns(self) -> dict[str, dict[str, np.ndarray]]:
-        """Concatenated columns per kind ("tx", "transfer", "dex", "nft")."""
+        """Concatenated columns per kind ("tx", "transfer", "dex", "nft", "trace")."""
         out: dict[str, dict[str, np.ndarray]] = {}
         for kind, fields in _FIELDS.items():
             out[kind] = {
@@ -298,7 +315,7 @@ def finalize(
     tx = {k: v[keep] for k, v in tx.items()}
     ts = ts[keep]
     events = {}
-    for kind in ("transfer", "dex", "nft"):
+    for kind in ("transfer", "dex", "nft", "trace"):
         ev = cols[kind]
         ok = keep[ev["tx"]] if len(ev["tx"]) else np.zeros(0, dtype=bool)
         ev = {k: v[ok] for k, v in ev.items()}
@@ -392,7 +409,19 @@ def finalize(
                 }
             ),
         )
-        ctx = _SliceContext(seed, clock, lo, hi, tx_hash, block_number, bts[rows], sender[rows], to_ids)
+        ctx = _SliceContext(
+            seed,
+            clock,
+            lo,
+            hi,
+            tx_hash,
+            block_number,
+            bts[rows],
+            sender[rows],
+            to_ids,
+            tx_index[rows],
+            status[rows],
+        )
         yield from _event_tables(events, ctx, first)
         if is_create.any() or first:
             yield "contract_creations", _creations(ctx, created[rows], is_create, catalog)
@@ -410,6 +439,8 @@ class _SliceContext:
     block_ts: np.ndarray
     sender: np.ndarray
     to: np.ndarray
+    tx_index: np.ndarray
+    status: np.ndarray
 
 
 def _slice_events(ev: dict[str, np.ndarray], ctx: _SliceContext) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -467,6 +498,10 @@ def _event_tables(
                 }
             ),
         )
+    tc, rel = _slice_events(events["trace"], ctx)
+    # Only worlds whose generators made traces export the table: others have no traces file.
+    if len(rel):
+        yield "traces", _traces_table(tc, rel, ctx)
     nf, rel = _slice_events(events["nft"], ctx)
     if len(rel) or always:
         b_ts, b_date = _timestamps(ctx.block_ts[rel])
@@ -494,6 +529,31 @@ def _event_tables(
                 }
             ),
         )
+
+
+def _traces_table(tc: dict[str, np.ndarray], rel: np.ndarray, ctx: _SliceContext) -> pa.Table:
+    """ethereum-etl `traces` rows: the top-level call (trace_address NULL) and its internal calls."""
+    b_ts, _ = _timestamps(ctx.block_ts[rel])
+    k = len(rel)
+    top = tc["seq"] == 0
+    # A failed transaction's calls all revert with it, as a node's trace_transaction reports.
+    ok = ctx.status[rel] == 1
+    return pa.table(
+        {
+            "transaction_hash": ctx.tx_hash.take(pa.array(rel, type=pa.int64())),
+            "transaction_index": ctx.tx_index[rel],
+            "trace_address": pa.array((tc["seq"] - 1).astype(str), mask=top, type=pa.string()),
+            "block_number": ctx.block_number[rel],
+            "block_timestamp": b_ts,
+            "from_address": address_array(ctx.seed, tc["frm"]),
+            "to_address": address_array(ctx.seed, tc["to"]),
+            "value": wei_decimal(tc["value_gwei"]),
+            "trace_type": pa.array(["call"] * k, type=pa.string()),
+            "call_type": pa.array(["call"] * k, type=pa.string()),
+            "status": ok.astype(np.int64),
+            "error": pa.array(np.where(ok, None, "Reverted"), type=pa.string()),
+        }
+    )
 
 
 def _creations(

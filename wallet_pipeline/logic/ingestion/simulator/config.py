@@ -22,7 +22,7 @@ DEFAULT_PERSONA_SHARES: tuple[tuple[str, float], ...] = (
 )
 
 # How sybil farms get their funds to the members; docs/simulator.md describes each.
-SYBIL_TOPOLOGIES = ("star", "relay_tree", "chain")
+SYBIL_TOPOLOGIES = ("star", "relay_tree", "chain", "disperse")
 # A week still holds an airdrop claim window and a rug (compressed); a year bounds the block table.
 MIN_DAYS = 7
 MAX_DAYS = 366
@@ -78,8 +78,9 @@ class SimulatorConfig:
             to three unrelated users of the same exchange; the address then belongs to the
             exchange.
         sybil_topologies: (topology, weight) of how sybil farms are funded: "star" (the funder
-            pays every member), "relay_tree" (funder -> relays -> members) or "chain"
-            (funder -> member 1 -> member 2 -> ...).
+            pays every member), "relay_tree" (funder -> relays -> members), "chain"
+            (funder -> member 1 -> member 2 -> ...) or "disperse" (one call of a Disperse-style
+            contract pays every member; the members' ETH is only in the traces).
         short_bot_share: share of hf_bot wallets that run for one or two days only (50-150
             transactions).
         secondary_hot_wallets: hot wallets of a second tier per exchange, topped up by the main

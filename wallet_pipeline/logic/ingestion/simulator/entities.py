@@ -14,6 +14,7 @@ from wallet_pipeline.logic.ingestion.simulator.actions import (
     GWEI_PER_ETH,
     add_liquidity,
     claim_airdrop,
+    disperse_eth,
     nft_mint,
     nft_sale,
     send_eth,
@@ -341,6 +342,17 @@ def _sybil_farm(w: World, farm: SybilFarm, b: TxBatch, d: TxBatch, rng: np.rando
         )
     elif farm.topology == "relay_tree":
         _fund_through_relays(w, farm, b, rng)
+    elif farm.topology == "disperse":
+        # Scripts split one amount evenly: every member gets the same value, to the gwei.
+        disperse_eth(
+            b,
+            farm.funder,
+            w.disperse,
+            members,
+            farm.fund_ts,
+            np.full(n, round(farm.amount_eth, 6)),
+            nonce_of(w, farm.funder),
+        )
     else:
         _fund_as_chain(w, farm, b, rng)
     a = w.airdrop

@@ -37,6 +37,10 @@ SYBIL_DESCRIPTIONS = {
         "Funding chain: the funder pays the first fresh wallet, each keeps its share and forwards "
         "the rest to the next; all farm the AIR quest and airdrop, then sweep to a collector"
     ),
+    "disperse": (
+        "Disperse: one funder pays every fresh wallet in a single call of a Disperse contract "
+        "(internal transfers only); all farm the AIR quest and airdrop, then sweep to a collector"
+    ),
 }
 
 
@@ -238,6 +242,10 @@ def plan_sybil_farms(w: World) -> list[SybilFarm]:
         u = (topo_rng.random() + np.arange(n_farms)) / n_farms
         picks = np.searchsorted(np.cumsum(weights) / weights.sum(), u, side="right")
         topologies = [names[min(int(i), len(names) - 1)] for i in topo_rng.permutation(picks)]
+    if "disperse" in topologies:
+        # One public contract that every disperse farm (and anyone else) calls, as Disperse.app.
+        deployer = w.new_actor("dormant", "deployer")
+        w.disperse = w.new_contract("disperse", "Disperse", deployer, w.infra_ts()).id
     for f in range(n_farms):
         topology = topologies[f]
         e = w.new_entity(f"sybil_farm_{f + 1:03d}", "sybil_farm", True, SYBIL_DESCRIPTIONS[topology])

@@ -23,6 +23,7 @@ from wallet_pipeline.logic.ingestion.simulator.config import (
 )
 
 _STREAM_RANDOM_WORLD = 9_001
+_STREAM_DISPERSE = 1
 # Windows start between the start of 2023 and mid-2025: post-Merge blocks, EIP-1559 fees.
 _FIRST_START = dt.date(2023, 1, 1)
 _LAST_START = dt.date(2025, 6, 30)
@@ -65,7 +66,12 @@ def random_world_config(seed: int, *, n_wallets_range: tuple[int, int] = (2_000,
     factors = np.exp(PERSONA_SIGMA * rng.standard_normal(len(DEFAULT_PERSONA_SHARES)))
     shares = np.array([v for _, v in DEFAULT_PERSONA_SHARES]) * factors
     shares = shares / shares.sum()
-    topology = rng.dirichlet(np.ones(len(SYBIL_TOPOLOGIES)))
+    # The three topologies drawn before "disperse" existed keep their draw (and every knob after
+    # them); disperse funding takes its share from a stream of its own, in half of the worlds.
+    topology = rng.dirichlet(np.ones(len(SYBIL_TOPOLOGIES) - 1))
+    extra = np.random.default_rng([seed, _STREAM_RANDOM_WORLD, _STREAM_DISPERSE])
+    disperse = float(extra.uniform(0.1, 0.4)) if extra.random() < 0.5 else 0.0
+    topology = np.r_[topology * (1.0 - disperse), disperse]
     return SimulatorConfig(
         seed=seed,
         n_wallets=n_wallets,

@@ -28,7 +28,9 @@ _STREAM_PUBLIC = 14
 SECONDARY_LABEL_SHARE = 0.3
 # Contracts that a real export's window usually finds already deployed: mainnet's popular tokens,
 # routers and marketplaces are years old. Entity contracts (scam tokens, the airdrop) stay inside.
-OLD_KINDS = frozenset({"erc20", "router", "pool", "marketplace", "erc721", "multisig", "bridge", "mixer"})
+OLD_KINDS = frozenset(
+    {"erc20", "router", "pool", "marketplace", "erc721", "multisig", "bridge", "mixer", "disperse"}
+)
 # How long before the window an old contract was created: from a week to about four years.
 OLD_AGE_DAYS = (7.0, 1_500.0)
 # Public feeds tag plain contracts and tokens with a bare "contract" label (Etherscan's token and

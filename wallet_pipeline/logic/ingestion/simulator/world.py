@@ -61,6 +61,8 @@ SIGHASHES = {
     "quest": "0x1249c58b,0x18160ddd,0x70a08231",
     "bridge": "0x1532ec34,0x838b2520,0x9a2ac6d5,0xb1a1a882",
     "mixer": "0x21a0adb6,0x8bca6d16,0xb214faa5,0xe5285dcc",
+    # Disperse.app: disperseToken, disperseTokenSimple, disperseEther.
+    "disperse": "0x51ba162c,0xc73a2d60,0xe63d38ed",
 }
 EXCHANGE_NAMES = (
     "Harborex",
@@ -144,6 +146,8 @@ class World:
         self._n_contracts = 0
         self._n_actors = 0
         self.actor_nonce: dict[int, int] = {}
+        # The Disperse contract, deployed only in worlds with a disperse-funded farm.
+        self.disperse: int | None = None
         self._build_tokens()
         self._build_dex()
         self._build_nft()
