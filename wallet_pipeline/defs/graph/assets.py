@@ -104,6 +104,7 @@ def wallet_graph(config: GraphBuildConfig, duckdb: DuckDBFile) -> Iterator[dg.Ma
             "edges_by_rule": dg.MetadataValue.json(result.counts),
             "edges_by_rule_before_hub_guard": dg.MetadataValue.json(result.counts_before_guard),
             "dropped_by_hub_guard": result.dropped_by_hub_guard,
+            "internal_eth_transfers_read": result.internal_transfers,
             "bad_input_dropped": dg.MetadataValue.json(result.bad_input),
             "rules_skipped": dg.MetadataValue.json(result.skipped_rules or {"none": "every rule ran"}),
         },

@@ -27,6 +27,7 @@ from wallet_pipeline.logic.graph.group_rules import (
     wash_cycle_edges,
 )
 from wallet_pipeline.logic.graph.hubs import TRADE_TABLES, detect_hubs, table_columns, trade_schema
+from wallet_pipeline.logic.graph.internal import internal_eth_sql
 
 EDGE_COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
 _BURN = ", ".join(f"'{a}'" for a in BURN_ADDRESSES)
@@ -46,6 +47,8 @@ class EdgeResult:
     counts_before_guard: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     dropped_by_hub_guard: int = 0
+    # Internal ETH transfers read from traces (internal.py), before the cleaning that g_eth applies.
+    internal_transfers: int = 0
 
 
 def _col(have: set[str], name: str, default: str = "null") -> str:
@@ -55,7 +58,8 @@ def _col(have: set[str], name: str, default: str = "null") -> str:
 def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
     """Create the cleaned transfer tables and return counts of the bad input they drop.
 
-    - `g_eth(hash, src, dst, eth, t)`: successful ETH transfers with a value above zero.
+    - `g_eth(hash, src, dst, eth, t)`: successful ETH transfers with a value above zero, from
+      transactions and from internal calls in `traces` (`internal.internal_eth_sql`).
     - `g_tok(hash, token, src, dst, amount, is_zero, t, tx_from)`: token transfers; `amount` is in
       whole tokens when the decimals are known; `tx_from` is the transaction's signer (NULL unknown).
     - `g_xfer(hash, asset, src, dst, amount, t)`: transfers that can link two wallets: initiated by
@@ -98,6 +102,12 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
             eth_to_burn=row[3],
             eth_dust=row[4],
         )
+        internal = internal_eth_sql(con, s)
+        con.execute(
+            "create or replace temp table g_eth_internal as "
+            + (internal or "select * from g_eth_all where false")
+        )
+        con.execute("insert into g_eth_all select * from g_eth_internal")
         con.execute(
             f"""
             create or replace temp table g_eth as
@@ -111,6 +121,7 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
             "create or replace temp table g_eth "
             "(hash varchar, src varchar, dst varchar, eth double, t timestamp)"
         )
+        con.execute("create or replace temp table g_eth_internal as select * from g_eth where false")
     if {"from_address", "to_address", "token_address"} <= tt:
         dec = (
             f"left join (select address, any_value(decimals) decimals from {s}.tokens group by 1) k "
@@ -780,4 +791,5 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
         counts_before_guard={k: int(v) for k, v in before.items()},
         counts={k: int(v) for k, v in counts.items()},
         dropped_by_hub_guard=int(total_before - len(edges)),
+        internal_transfers=int(con.execute("select count(*) from g_eth_internal").fetchone()[0]),
     )
