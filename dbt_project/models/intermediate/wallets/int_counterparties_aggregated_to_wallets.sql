@@ -1,4 +1,5 @@
-{#- One row per address: how many distinct addresses it exchanged ETH or tokens with. -#}
+{#- One row per address: how many distinct addresses it exchanged ETH or tokens with (internal ETH
+    transfers count, with their payer: int_internal_eth_transfers). -#}
 with
 
 transfers as (
@@ -8,6 +9,8 @@ transfers as (
     union all
     select from_key, to_key from {{ ref('stg_ethereum__token_transfers') }}
     where from_address <> {{ zero_address() }} and to_address <> {{ zero_address() }}
+    union all
+    select from_key, to_key from {{ ref('int_internal_eth_transfers') }}
 
 ),
 

@@ -14,6 +14,14 @@ transactions as (
         and to_key is not null
         and to_address is distinct from {{ zero_address() }}
         and not coalesce(is_failed, false)
+        -- The ETH of a pure split passes through its contract to the recipients it funds.
+        and tx_hash not in (select tx_hash from {{ ref('int_internal_eth_transfers') }} where is_split)
+    union all
+    -- ETH paid inside a contract call funds a wallet too: a Disperse call's signer is the funder
+    -- of every wallet it pays (int_internal_eth_transfers).
+    select from_key, to_key, block_time, block_number, transaction_index, value_eth
+    from {{ ref('int_internal_eth_transfers') }}
+    where to_address is distinct from {{ zero_address() }}
 
 ),
 

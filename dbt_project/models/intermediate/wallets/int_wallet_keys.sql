@@ -20,6 +20,9 @@ participants as (
     select seller_key, seller from {{ ref('nft_trades') }}
     union all
     select contract_key, contract_address from {{ ref('stg_ethereum__contract_creations') }}
+    union all
+    -- A wallet paid only inside a contract call (a Disperse-funded one) takes part too.
+    select to_key, to_address from {{ ref('int_internal_eth_transfers') }}
 
 ),
 
