@@ -101,6 +101,28 @@ def test_a_day_pages_through_dune_and_lands_whole_with_its_cost(
     assert meta["dune_datapoints"] > 0 and meta["dune_credits"] > 0
 
 
+def test_a_day_with_a_disperse_call_lands_its_internal_transfers(tmp_path: Path) -> None:
+    # Every farm of this chain is funded by one Disperse call: some day has internal transfers.
+    topologies = ("--sybil-topologies", "disperse=1")
+    with start_emulator(
+        tmp_path, seed=11, wallets=1_500, days=5, api_key=KEY, extra_args=topologies
+    ) as emulator:
+        days = [str(dt.date(2024, 7, 1) + dt.timedelta(days=i)) for i in range(5)]
+        day = next(d for d in days if emulator.rows("traces", d) > 0)
+        expected = emulator.rows("traces", day)
+        result = _day(_env(emulator, tmp_path), day)
+    assert result.success, _failure(result)
+    assert _count(tmp_path, "traces", day) == expected >= 20
+    con = duckdb.connect(str(tmp_path / "wallet_pipeline.duckdb"), read_only=True)
+    try:
+        # Only internal value-carrying calls come from Dune: no top-level call, nothing without ETH.
+        assert con.execute(
+            "select count(*) from raw.traces where trace_address is null or value = 0 or trace_type <> 'call'"
+        ).fetchone() == (0,)
+    finally:
+        con.close()
+
+
 def test_rerunning_a_day_replaces_it_and_leaves_other_days(emulator: DuneEmulator, tmp_path: Path) -> None:
     env = _env(emulator, tmp_path)
     for day in (DAY, OTHER_DAY, DAY):

@@ -12,6 +12,8 @@ import signal
 import sys
 from types import FrameType
 
+from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig
+from wallet_pipeline.logic.ingestion.simulator.config import SYBIL_TOPOLOGIES
 from wallet_pipeline_tests.dune_emulator.data import ALL_QUERIES, EmulatorData, default_query_ids
 from wallet_pipeline_tests.dune_emulator.server import LOOPBACK, EmulatorState, make_server
 
@@ -29,6 +31,23 @@ def _query_id(text: str) -> tuple[str, int]:
     if query_id < 1:
         raise argparse.ArgumentTypeError(f"query id must be positive, not {query_id}")
     return name, query_id
+
+
+def _topologies(text: str) -> tuple[tuple[str, float], ...]:
+    out = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, weight = item.partition("=")
+        if not sep or name not in SYBIL_TOPOLOGIES:
+            raise argparse.ArgumentTypeError(
+                f"expected NAME=WEIGHT with NAME one of {SYBIL_TOPOLOGIES}, not {item!r}"
+            )
+        try:
+            out.append((name, float(weight)))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"weight must be a number, not {weight!r}") from err
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one NAME=WEIGHT")
+    return tuple(out)
 
 
 def _non_negative(text: str) -> int:
@@ -52,6 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=10, help="days served from --start-date")
     parser.add_argument("--start-date", type=dt.date.fromisoformat, default=dt.date(2024, 7, 1))
     parser.add_argument("--activity", type=float, default=1.0, help="simulator activity multiplier")
+    parser.add_argument(
+        "--sybil-topologies",
+        type=_topologies,
+        default=SimulatorConfig.sybil_topologies,
+        metavar="NAME=WEIGHT,...",
+        help="how sybil farms are funded, e.g. star=1,disperse=1 (disperse farms give traces)",
+    )
     parser.add_argument(
         "--query-id",
         type=_query_id,
@@ -93,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         days=args.days,
         start_date=args.start_date,
         activity=args.activity,
+        sybil_topologies=args.sybil_topologies,
     )
     state = EmulatorState(
         data,

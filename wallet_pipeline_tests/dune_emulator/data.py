@@ -56,10 +56,17 @@ _ORDER_BY = {
     "dex_trades": ("block_number", "evt_index"),
     "nft_trades": ("block_number", "evt_index"),
     "contract_creations": ("block_number", "address"),
+    "traces": ("block_number", "transaction_index", "trace_address"),
     "tokens": ("address",),
     "address_labels": ("address", "label_type", "source"),
 }
 
+
+# What a daily query's SQL keeps of its table besides the day: traces.sql reads only internal
+# value-carrying calls.
+_DAILY_FILTERS = {
+    "traces": "and trace_address is not null and trace_type = 'call' and call_type = 'call' and value > 0",
+}
 
 # Every query the emulator answers: the pipeline's daily and reference queries, then live analysis's.
 ALL_QUERIES: dict[str, DuneQuery] = {**DUNE_QUERIES, **LIVE_QUERIES}
@@ -172,6 +179,7 @@ class EmulatorData:
         days: days served, from `start_date`.
         start_date: first simulated day (UTC).
         activity: simulator activity multiplier (more transactions per wallet).
+        sybil_topologies: how the simulator funds its sybil farms (`disperse` gives traces).
     """
 
     def __init__(
@@ -181,6 +189,7 @@ class EmulatorData:
         days: int,
         start_date: dt.date = SimulatorConfig.start_date,
         activity: float = 1.0,
+        sybil_topologies: tuple[tuple[str, float], ...] = SimulatorConfig.sybil_topologies,
     ) -> None:
         if days < 1:
             raise ValueError("days must be at least 1")
@@ -197,6 +206,7 @@ class EmulatorData:
             start_date=start_date,
             days=max(days, MIN_SIMULATED_DAYS),
             activity=activity,
+            sybil_topologies=sybil_topologies,
         )
         load_simulation(self._con, config)
         if days < MIN_SIMULATED_DAYS:
@@ -210,7 +220,7 @@ class EmulatorData:
         if query.daily:
             if day is None:
                 raise ValueError(f"query {query.name!r} needs a day")
-            return "where block_date = ?", [day]
+            return f"where block_date = ? {_DAILY_FILTERS.get(query.name, '')}", [day]
         return "", []
 
     def run(

@@ -309,7 +309,6 @@ TRACES = RawTable(
         "`crypto_ethereum.traces`): internal ETH transfers live here."
     ),
     key=("block_number", "transaction_hash", "trace_address", "trace_type", "to_address"),
-    date_column=None,
     columns=(
         _c("transaction_hash", "varchar", "hash", "Transaction; NULL for block and uncle rewards."),
         _c("transaction_index", "bigint", "int", "Position of the transaction in the block."),
@@ -328,6 +327,13 @@ TRACES = RawTable(
         _c("call_type", "varchar", "text", "call, delegatecall, staticcall or callcode."),
         _c("status", "bigint", "int", "1 success, 0 failed (the trace or a parent reverted)."),
         _c("error", "varchar", "text", "Why the trace failed, if it did."),
+        # Last, so that a database stored before it gets the column appended in the same place.
+        _c(
+            "block_date",
+            "date",
+            "date",
+            "UTC date of block_timestamp (partition column of the Dune source); NULL when undated.",
+        ),
     ),
 )
 

@@ -301,7 +301,7 @@ ETL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("address", "bytecode", "function_sighashes", "is_erc20", "is_erc721", "block_number"),
     ),
     "tokens": ("tokens", tuple(RAW_TABLES["tokens"].column_names)),
-    "traces": ("traces", tuple(RAW_TABLES["traces"].column_names)),
+    "traces": ("traces", tuple(c for c in RAW_TABLES["traces"].column_names if c != "block_date")),
     "address_labels": (
         "labels",
         tuple(c for c in RAW_TABLES["address_labels"].column_names if c != "original_label_type"),
