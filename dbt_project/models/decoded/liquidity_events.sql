@@ -4,7 +4,8 @@
     transaction (a Uniswap V2 pair is its own LP token), or when it is the pool of a swap anywhere
     in the data (dex_trades): pools without LP tokens (Uniswap V3, or a source that leaves the LP
     transfers out) are known by their swaps. The provider is the transaction's sender. Only
-    transfers into or out of those addresses are read. -#}
+    transfers into or out of those addresses are read. Transactions are joined and grouped on
+    their 64-bit tx_key; the hash comes back with the transaction at the end. -#}
 with
 
 fungible as (
@@ -12,7 +13,7 @@ fungible as (
     -- Keys and amounts only; the addresses of the few rows that are liquidity moves are joined
     -- back at the end.
     select
-        tx_hash,
+        tx_key,
         log_index,
         token_key,
         from_key,
@@ -30,13 +31,13 @@ fungible as (
 lp_moves as (
 
     select
-        tx_hash,
+        tx_key,
         token_key as pool_key,
         bool_or(is_mint) as minted,
         bool_or(is_burn) as burnt,
     from fungible
     where is_mint or is_burn
-    group by tx_hash, token_key
+    group by tx_key, token_key
 
 ),
 
@@ -56,7 +57,8 @@ swapped as (
 
     -- A pool's transfers in a transaction where it swapped are no liquidity move: leaving them out
     -- first keeps the grouping below to the few transactions that can be one.
-    select tx_hash, {{ address_key('project_contract_address') }} as pool_key from {{ ref('dex_trades') }}
+    select {{ tx_key('tx_hash') }} as tx_key, {{ address_key('project_contract_address') }} as pool_key
+    from {{ ref('dex_trades') }}
 
 ),
 
@@ -67,16 +69,16 @@ legs as (
     -- (benchmarks/feature_build.py).
     select legs.*
     from (
-        select tx_hash, to_key as pool_key, token_key, value_raw, log_index, 'in' as leg,
+        select tx_key, to_key as pool_key, token_key, value_raw, log_index, 'in' as leg,
         from fungible
         where not is_mint
         union all
-        select tx_hash, from_key, token_key, value_raw, log_index, 'out'
+        select tx_key, from_key, token_key, value_raw, log_index, 'out'
         from fungible
         where not is_burn
     ) as legs
     semi join pools using (pool_key)
-    anti join swapped using (tx_hash, pool_key)
+    anti join swapped using (tx_key, pool_key)
 
 ),
 
@@ -85,7 +87,7 @@ per_token as (
     -- Exact sums as HUGEINT (38 digits; amounts over 35 digits leave the sum NULL). Text to
     -- HUGEINT, not DECIMAL(38, 0): that cast cost 67 s per million values, this one 0.14 s.
     select
-        tx_hash,
+        tx_key,
         pool_key,
         token_key,
         count(*) filter (where leg = 'in') as n_in,
@@ -98,7 +100,7 @@ per_token as (
         end as amount_out_raw,
         min(log_index) as first_log_index,
     from legs
-    group by tx_hash, pool_key, token_key
+    group by tx_key, pool_key, token_key
 
 ),
 
@@ -106,7 +108,7 @@ per_pool as (
 
     -- Tokens ordered by key, so "a" and "b" are the same on every run.
     select
-        tx_hash,
+        tx_key,
         pool_key,
         count(*) filter (where n_in > 0) as tokens_in,
         count(*) filter (where n_out > 0) as tokens_out,
@@ -121,7 +123,7 @@ per_pool as (
         arg_max(amount_out_raw, token_key) filter (where n_out > 0) as out_b_raw,
         min(first_log_index) as evt_index,
     from per_token
-    group by tx_hash, pool_key
+    group by tx_key, pool_key
 
 ),
 
@@ -137,7 +139,7 @@ events as (
         coalesce(lp_moves.burnt, false) as burnt,
         swap_pools.pool_key is not null as is_known_pool,
     from per_pool
-    left join lp_moves using (tx_hash, pool_key)
+    left join lp_moves using (tx_key, pool_key)
     left join (
         select distinct {{ address_key('project_contract_address') }} as pool_key from {{ ref('dex_trades') }}
     ) as swap_pools using (pool_key)
@@ -147,7 +149,7 @@ events as (
 final as (
 
     select
-        events.tx_hash,
+        transactions.tx_hash,
         events.evt_index,
         transactions.block_number,
         transactions.block_time,
@@ -163,7 +165,7 @@ final as (
         case when event_type = 'add' then minted else burnt end as lp_token_moved,
         transactions.to_address as tx_to,
     from events
-    inner join {{ ref('stg_ethereum__transactions') }} as transactions using (tx_hash)
+    inner join {{ ref('stg_ethereum__transactions') }} as transactions using (tx_key)
     inner join (select distinct pool_key, pool from pools) as pools using (pool_key)
     left join {{ ref('int_tokens_classified') }} as token_a
         on token_a.token_key = case when event_type = 'add' then in_a else out_a end

@@ -17,7 +17,7 @@ nft_transfers as (
         select token_key from {{ ref('int_tokens_classified') }} where token_standard = 'erc721'
     ) as erc721 using (token_key)
     -- Transactions the source's own sales table holds are taken from it (decoded.nft_trades).
-    anti join (select tx_hash from {{ ref('stg_ethereum__nft_trades') }}) as provided using (tx_hash)
+    anti join (select tx_key from {{ ref('stg_ethereum__nft_trades') }}) as provided using (tx_key)
     where transfers.from_address <> {{ zero_address() }}
 
 ),

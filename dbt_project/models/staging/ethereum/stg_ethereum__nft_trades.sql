@@ -10,6 +10,7 @@ final as (
 
     select
         tx_hash as tx_hash,
+        {{ tx_key('tx_hash') }} as tx_key,
         evt_index,
         block_number,
         cast(block_time as timestamp) as block_time,

@@ -10,6 +10,7 @@ final as (
 
     select
         transaction_hash as tx_hash,
+        {{ tx_key('transaction_hash') }} as tx_key,
         log_index,
         block_number,
         cast(block_timestamp as timestamp) as block_time,

@@ -10,6 +10,7 @@ final as (
 
     select
         hash as tx_hash,
+        {{ tx_key('hash') }} as tx_key,
         block_number,
         transaction_index,
         cast(block_timestamp as timestamp) as block_time,
