@@ -150,6 +150,11 @@ def test_reputation_with_only_transfers_reports_the_factors_it_could_not_compute
     assert set(rep["address"]) == {A(1), A(2), A(3)}
     assert rep["reputation"].between(0, 100).all() and rep["age"].isna().all()
     assert rugged_tokens(con, CFG).empty
+    # Its work tables are gone: the risk steps after it need the memory.
+    left = con.execute(
+        "select table_name from duckdb_tables() where temporary and table_name like 'r\\_%' escape '\\'"
+    )
+    assert left.fetchall() == []
 
 
 def test_a_wallet_showing_a_malicious_pattern_scores_higher_than_its_clean_twin() -> None:

@@ -226,6 +226,10 @@ def wallet_reputation(
         from base left join q using (address) left join r_labels l using (address)
         """
     ).df()
+    # The activity table is every transfer end once more (8.1M rows, 1.0 GB of DuckDB memory at
+    # 200,000 wallets, benchmarks/entity_pipeline.py --profile): the risk steps after it need the room.
+    for table in ("r_act", "r_cp", "r_labels"):
+        con.execute(f"drop table if exists {table}")
     df["age_days"] = (df["last_t"] - df["first_t"]).dt.total_seconds() / 86400.0
     df["age"] = np.clip(df["age_days"] / cfg.age_full_days, 0, 1)
     if "age" in missing:
