@@ -51,8 +51,9 @@ def _resample(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """`rows` rows drawn with replacement, numeric columns times lognormal noise, new addresses.
 
-    Float columns stay within the range they have in `features`. Counts get the same 5% noise, rounded up or down at random in proportion (so their mean is
-    kept), a zero stays zero and a count of at least one stays at least one. Copied exactly, the
+    Float columns stay within the range they have in `features`. Counts get the same 5% noise,
+    rounded up or down at random in proportion (so their mean is kept), a zero stays zero and a
+    count of at least one stays at least one. Copied exactly, the
     ~42 copies of each wallet at 1,000,000 rows shared every activity count and the lockstep-fleet
     rule (population.py) named 323,083 of them Airdrop Farmer; ten wallets with equal counts in
     every column are a fleet, forty copies of one wallet are not what a million wallets look like.
