@@ -39,6 +39,21 @@ def _three_clusters(n: int = 100, seed: int = 0) -> tuple[pd.DataFrame, np.ndarr
     return raw, np.repeat([0, 1, 2], n)
 
 
+def _small_config(features: tuple[str, ...], k_range: tuple[int, ...], **extra: object) -> PersonaConfig:
+    """A configuration that trains a few hundred synthetic wallets in seconds, no operator rules."""
+    return PersonaConfig(
+        feature_columns=features,
+        k_range=k_range,
+        gmm_covariance_types=("diag",),
+        selection_sample=600,
+        eval_sample=400,
+        small_sample=300,
+        stability_refits=2,
+        operator_rules=False,
+        **extra,
+    )
+
+
 def test_a_cluster_no_persona_fits_is_described_and_mixed_only_when_its_wallets_disagree() -> None:
     raw, labels = _three_clusters()
     vocabulary = name_clusters(profiles(raw, labels, 3), 3)
@@ -108,16 +123,7 @@ def test_a_trained_model_shows_one_distinct_name_per_cluster_old_models_too() ->
             "nft_transfers": 0,
         }
     )
-    config = PersonaConfig(
-        feature_columns=("dex_trades", "eth_sent"),
-        k_range=(2, 3, 4),
-        gmm_covariance_types=("diag",),
-        selection_sample=600,
-        eval_sample=400,
-        small_sample=300,
-        stability_refits=2,
-        operator_rules=False,
-    )
+    config = _small_config(("dex_trades", "eth_sent"), (2, 3, 4))
     model, report = train_personas(table, config)
     shown = model.cluster_labels
     assert len(shown) == len(model.cluster_names) == len(set(shown))
@@ -188,17 +194,7 @@ def test_a_trained_model_serves_the_wallet_test_and_a_model_pickled_before_it_do
             "nft_transfers": np.where(share > 0, rng.integers(1, 20, retail + traders), 0),
         }
     )
-    config = PersonaConfig(
-        feature_columns=("dex_trades", "nft_trade_share"),
-        k_range=(2, 3),
-        gmm_covariance_types=("diag",),
-        selection_sample=600,
-        eval_sample=400,
-        small_sample=300,
-        stability_refits=2,
-        operator_rules=False,
-        min_clusters=2,
-    )
+    config = _small_config(("dex_trades", "nft_trade_share"), (2, 3), min_clusters=2)
     model, _ = train_personas(table, config)
     served = model.predict(table).set_index("address")["persona"].to_numpy()
     pair = np.isin(served, [RETAIL, NFT])

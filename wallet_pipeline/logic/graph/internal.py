@@ -44,8 +44,11 @@ def internal_eth_sql(con: duckdb.DuckDBPyConnection, schema: str) -> str | None:
     call_type = "coalesce(call_type, 'call') = 'call'" if "call_type" in tr else "true"
     trace_t = "block_timestamp" if "block_timestamp" in tr else "null"
     tx_t = "block_timestamp" if "block_timestamp" in tx else "null"
+    # Only transactions with internal calls: reading every transfer's hash cost the dbt twin of this
+    # rule 0.5 CPU s at 1.14M transactions with no traces at all (benchmarks/feature_build.py).
     moved_tokens = (
-        f"select distinct transaction_hash from {schema}.token_transfers where transaction_hash is not null"
+        f"select distinct transaction_hash from {schema}.token_transfers "
+        "where transaction_hash in (select hash from calls)"
         if "transaction_hash" in tt
         else "select null::varchar transaction_hash where false"
     )

@@ -54,31 +54,36 @@ splits as (
 
 ),
 
-final as (
+marked as (
 
     select
-        calls.tx_hash,
-        calls.trace_address,
-        calls.block_number,
+        calls.*,
+        transactions.signer,
+        transactions.signer_key,
         transactions.transaction_index,
-        coalesce(calls.block_time, transactions.block_time) as block_time,
+        coalesce(calls.block_time, transactions.block_time) as paid_at,
         splits.tx_hash is not null and calls.from_address = transactions.callee as is_split,
-        case
-            when splits.tx_hash is not null and calls.from_address = transactions.callee
-                then transactions.signer
-            else calls.from_address
-        end as from_address,
-        case
-            when splits.tx_hash is not null and calls.from_address = transactions.callee
-                then transactions.signer_key
-            else calls.from_key
-        end as from_key,
-        calls.to_address,
-        calls.to_key,
-        calls.value_eth,
     from calls
     left join transactions on transactions.tx_hash = calls.tx_hash
     left join splits on splits.tx_hash = calls.tx_hash
+
+),
+
+final as (
+
+    select
+        tx_hash,
+        trace_address,
+        block_number,
+        transaction_index,
+        paid_at as block_time,
+        is_split,
+        case when is_split then signer else from_address end as from_address,
+        case when is_split then signer_key else from_key end as from_key,
+        to_address,
+        to_key,
+        value_eth,
+    from marked
 
 )
 
