@@ -105,6 +105,8 @@ def test_an_unlabelled_rug_pull_ring_reaches_high() -> None:
     assert list(rugged_tokens(con, RCFG)["rug_kind"]) == ["dump"]
     ws, _ = score(con)
     assert ws.at[deployer, "risk_level"] in HIGH and "rug_creator" in ws.at[deployer, "patterns"]
+    shown = json.loads(ws.at[deployer, "risk_breakdown"])["scam_rate"]["evidence"]["pattern_figures"]
+    assert shown["rug_creator"] == {"tokens": [token], "rug_kinds": ["dump"], "buyers": len(buyers)}
     assert ws.at[collector, "risk_level"] in HIGH, ws.at[collector, "risk_breakdown"]
     assert not ws.loc[buyers, "risk_level"].isin(HIGH).any()
 

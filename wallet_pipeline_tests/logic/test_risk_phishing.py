@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
-from wallet_pipeline.logic.graph.risk import RiskConfig, phishing_inflow
+import duckdb
+import pytest
+
+from wallet_pipeline.logic.graph.risk import PHISHING_COLUMNS, RiskConfig, phishing_inflow
 from wallet_pipeline.logic.graph.risk_spread import SpreadConfig
 from wallet_pipeline_tests.logic.test_graph import ETH, A, db, tx
 from wallet_pipeline_tests.logic.test_risk_patterns import EXCHANGE, HOT, ordinary_history, score
@@ -34,16 +37,25 @@ def _customers(first: int) -> tuple[list[str], list[dict]]:
     return people, rows
 
 
-def test_an_unlabelled_phisher_reaches_medium_by_behaviour_and_a_merchant_as_paid_stays_low() -> None:
+def _phisher_and_merchant() -> tuple[duckdb.DuckDBPyConnection, list[str], list[str]]:
+    """A phisher and a merchant paid by as many people: (db, victims, customers).
+
+    A(1) forwards its victims' payments to A(2) within two hours; the merchant A(3), paid once by
+    each customer, moves its takings to its exchange deposit A(4) once a month.
+    """
     phisher, consolidation, merchant, merchant_deposit = A(1), A(2), A(3), A(4)
     victims, rows = _customers(100)
     customers, more = _customers(300)
     rows += more + _phisher(phisher, victims, consolidation, start_day=70)
-    # The merchant is paid once by as many people, pays none of them back, and moves its takings
-    # to its exchange deposit once a month: many payers alone are no phishing.
     rows += [tx(c, merchant, ETH, minutes=(65 + i) * DAY) for i, c in enumerate(customers)]
     rows += [tx(merchant, merchant_deposit, 6 * ETH, minutes=95 * DAY)]
-    con = db(rows, labels=EXCHANGE)
+    return db(rows, labels=EXCHANGE), victims, customers
+
+
+def test_an_unlabelled_phisher_reaches_medium_by_behaviour_and_a_merchant_as_paid_stays_low() -> None:
+    phisher, consolidation, merchant = A(1), A(2), A(3)
+    # Many payers alone are no phishing: the merchant does not forward fast.
+    con, victims, customers = _phisher_and_merchant()
     figures = phishing_inflow(con, RiskConfig()).set_index("address")
     assert bool(figures.at[phisher, "phishing"]) and not bool(figures.at[merchant, "phishing"])
     # As many payers (the phisher's gas from the exchange is one more).
@@ -58,6 +70,22 @@ def test_an_unlabelled_phisher_reaches_medium_by_behaviour_and_a_merchant_as_pai
     # The consolidation wallet is fed only by the phisher: its proceeds.
     paths = json.loads(ws.at[consolidation, "risk_breakdown"])["scam_rate"]["evidence"]["spread_paths"]
     assert paths and paths[0]["via"] == "proceeds" and paths[0]["source"] == phisher
+
+
+def test_a_phishing_pattern_wallet_s_breakdown_carries_the_figures_its_pattern_measured() -> None:
+    con, _, _ = _phisher_and_merchant()
+    phisher = A(1)
+    measured = phishing_inflow(con, RiskConfig()).set_index("address").loc[phisher]
+    ws, _ = score(con)
+    evidence = json.loads(ws.at[phisher, "risk_breakdown"])["scam_rate"]["evidence"]
+    shown = evidence["pattern_figures"]["phishing_inflow"]
+    keys = [c for c in PHISHING_COLUMNS if c not in ("address", "phishing", "phishing_small")]
+    assert sorted(shown) == sorted(keys)
+    for key in keys:
+        assert shown[key] == pytest.approx(float(measured[key]), abs=1e-4), key
+    assert shown["payers"] >= shown["payers_bound"] and shown["fast_share"] >= 0.5
+    # A wallet with no pattern of its own shows no figures.
+    assert json.loads(ws.at[A(3), "risk_breakdown"])["scam_rate"]["evidence"]["pattern_figures"] == {}
 
 
 def test_a_receiver_paying_its_payers_back_or_sweeping_to_an_exchange_hot_wallet_is_no_phisher() -> None:

@@ -45,8 +45,9 @@ at least the 99th percentile of receivers' payer counts, its payers mostly low-d
 once, none of them paid back, most of its inflow forwarded within a day to at most three
 addresses: `phishing_inflow`) and `phishing_inflow_small` (the same shape with fewer payers);
 `label` (labelled scam, phishing or sanctioned). `PATTERN_SIDE` says which side each
-incriminates. A `scam_label` edge (a transfer with a labelled address) is no pattern: paying a
-scammer makes a victim, not a suspect.
+incriminates; what a pattern measured (the phishing figures, the rugged tokens) reaches the
+wallet's breakdown as `pattern_figures`. A `scam_label` edge (a transfer with a labelled
+address) is no pattern: paying a scammer makes a victim, not a suspect.
 
 Wallets (`score_wallets`): every address with a reputation. A wallet in a cluster takes the
 cluster's scam rate and known scammers (each raised to its own evidence strength), density, and
@@ -510,14 +511,24 @@ def pattern_wallets(
     schema: str = "raw",
     rugs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Wallets showing a malicious pattern or label: `address, patterns` (sorted, comma-separated)."""
+    """Wallets showing a malicious pattern or label: `address, patterns, figures`.
+
+    `patterns` is sorted and comma-separated; `figures` maps a pattern to what it measured on the
+    wallet (the `phishing_inflow` figures, the rugged token), so the breakdown can show why.
+    """
     cfg = cfg or RiskConfig()
     rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
     found: dict[str, set[str]] = {}
+    measured: dict[str, dict[str, dict]] = {}
 
     def add(addresses, name: str) -> None:
         for a in addresses:
             found.setdefault(a, set()).add(name)
+
+    def note(frame: pd.DataFrame, name: str, cols: list[str]) -> None:
+        add(frame["address"], name)
+        for a, rec in zip(frame["address"], frame[cols].to_dict("records"), strict=True):
+            measured.setdefault(a, {}).setdefault(name, rec)
 
     def of(kind: str) -> pd.DataFrame:
         return edges[edges["edge_type"] == kind] if len(edges) else edges
@@ -541,20 +552,29 @@ def pattern_wallets(
     add(token_ring_wallets(con, cfg, schema)["address"], "token_ring")
     # A `scam_label` edge is not a pattern: paying a labelled scammer makes a victim. Labels reach
     # other wallets only through `risk_spread` (paths where the wallet is on the perpetrator's side).
-    honey = rugs["rug_kind"] == "honeypot" if len(rugs) else pd.Series(dtype=bool)
-    add(set(rugs.loc[~honey, "creator"]) if len(rugs) else set(), "rug_creator")
-    add(set(rugs.loc[honey, "creator"]) if len(rugs) else set(), "honeypot_creator")
+    honey = rugs["rug_kind"] == "honeypot"
+    for kinds, name in ((rugs[~honey], "rug_creator"), (rugs[honey], "honeypot_creator")):
+        # One row per creator: a deployer who rugged several tokens lists them all.
+        per = kinds.groupby("creator", as_index=False).agg(
+            tokens=("token", list), rug_kinds=("rug_kind", lambda k: sorted(set(k))), buyers=("buyers", "max")
+        )
+        note(per.rename(columns={"creator": "address"}), name, ["tokens", "rug_kinds", "buyers"])
     creators = set(rugs["creator"]) if len(rugs) else set()
     co = of("co_creation")
     co = co[co["src"].isin(creators) | co["dst"].isin(creators)]
     add(set(co["src"]) | set(co["dst"]), "rug_co_creation")
     phish = phishing_inflow(con, cfg, schema, hubs=_hubs(con))
-    add(phish.loc[phish["phishing"], "address"], "phishing_inflow")
-    add(phish.loc[phish["phishing_small"], "address"], "phishing_inflow_small")
+    phish_cols = [c for c in PHISHING_COLUMNS if c not in ("address", "phishing", "phishing_small")]
+    note(phish[phish["phishing"]], "phishing_inflow", phish_cols)
+    note(phish[phish["phishing_small"]], "phishing_inflow_small", phish_cols)
     add(crush_labelled(con, schema), "label")
     return pd.DataFrame(
-        {"address": list(found), "patterns": [",".join(sorted(v)) for v in found.values()]},
-        columns=["address", "patterns"],
+        {
+            "address": list(found),
+            "patterns": [",".join(sorted(v)) for v in found.values()],
+            "figures": [measured.get(a, {}) for a in found],
+        },
+        columns=["address", "patterns", "figures"],
     )
 
 
@@ -679,14 +699,16 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def wallet_evidence(
     patterns: pd.DataFrame, spread: pd.DataFrame | None = None, cfg: RiskConfig | None = None
 ) -> pd.DataFrame:
-    """Per wallet with any evidence: `address, patterns, pattern_strength, spread, strength, paths`.
+    """Per wallet with any evidence: `address, patterns, figures, pattern_strength, spread, strength, paths`.
 
-    `pattern_strength` is the strongest of its own patterns (`RiskConfig.strengths`), `spread` its
+    `figures` is what its patterns measured (`pattern_wallets`; empty when `patterns` has none),
+    `pattern_strength` the strongest of its own patterns (`RiskConfig.strengths`), `spread` its
     value from `risk_spread.perpetrator_spread`, `strength` the larger of the two.
     """
     cfg = cfg or RiskConfig()
-    cols = ["address", "patterns", "pattern_strength", "spread", "strength", "paths"]
+    cols = ["address", "patterns", "figures", "pattern_strength", "spread", "strength", "paths"]
     p = patterns[["address", "patterns"]].copy()
+    p["figures"] = patterns["figures"] if "figures" in patterns else [{} for _ in range(len(p))]
     p["pattern_strength"] = [
         max((cfg.strengths.get(x, 1.0) for x in str(v).split(",") if x), default=0.0) for v in p["patterns"]
     ]
@@ -698,6 +720,7 @@ def wallet_evidence(
     out["spread"] = pd.to_numeric(out["spread"]).fillna(0.0)
     out["strength"] = np.maximum(out["pattern_strength"], out["spread"])
     out["paths"] = [v if isinstance(v, list) else [] for v in out["paths"]]
+    out["figures"] = [v if isinstance(v, dict) else {} for v in out["figures"]]
     return out[cols]
 
 
@@ -929,6 +952,7 @@ def score_wallets(
     strength = w["address"].map(ev["strength"]).fillna(0.0).to_numpy(dtype=float)
     spread = w["address"].map(ev["spread"]).fillna(0.0)
     paths = w["address"].map(ev["paths"])
+    figures = w["address"].map(ev["figures"]) if "figures" in ev else pd.Series(index=w.index, dtype=object)
     w = w.join(tok, on="address")
     w[["tokens_created", "scam_tokens"]] = w[["tokens_created", "scam_tokens"]].fillna(0).astype(int)
     cs = cluster_scores.set_index("cluster_id")
@@ -985,8 +1009,10 @@ def score_wallets(
             pd.DataFrame({"source": source, "self_labelled": self_labelled.to_numpy()})
         ),
     }  # fmt: skip
-    for rec, p in zip(evidence_cols["scam_rate"], paths, strict=True):
+    for rec, p, f in zip(evidence_cols["scam_rate"], paths, figures, strict=True):
         rec["spread_paths"] = p if isinstance(p, list) else []
+        # What each own pattern measured (the phishing figures against their bounds, the rugged tokens).
+        rec["pattern_figures"] = f if isinstance(f, dict) else {}
     w["risk_score"], w["risk_level"] = scored["risk_score"], scored["risk_level"]
     w["risk_breakdown"] = _breakdowns(values, scored, evidence_cols, cfg)
     return w[
