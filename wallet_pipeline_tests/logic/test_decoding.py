@@ -2,7 +2,8 @@
 
 A hand-made chain in the raw contract, with the shapes real contracts leave in `token_transfers`
 (a Uniswap V2 router's multi-hop swap and its WETH wrapping, an LP token minted and burnt, a
-marketplace sweep of two NFTs, a public mint, a fake "USDC"), plus the rows real exports carry
+marketplace sweep of two NFTs, a public mint, a fake "USDC") and in `logs` (a pool's own Swap, a
+Uniswap V3 position added and removed, Seaport and Blur sales), plus the rows real exports carry
 that used to stop the run (a contract created before the window, ETH sent to the zero address,
 transfers with only a sender and a receiver). The real dbt builds and tests it on a real DuckDB
 file; no trade table is provided, so every trade comes from decoding.
@@ -37,9 +38,14 @@ def tx_hash(n: int) -> str:
 USER, OTHER, BUYER, SELLER_1, SELLER_2, POISONER = (addr(n) for n in (0xA1, 0xA2, 0xB1, 0x51, 0x52, 0xBAD))
 BIDDER, SELLER_3, BOT = addr(0xB2), addr(0x53), addr(0xB07)
 ROUTER, MARKET = addr(0x7001), addr(0x7002)
+POSITIONS, SEAPORT, BLUR, RELAYER = addr(0x7003), addr(0x7004), addr(0x7005), addr(0x7006)
+BUYER_2, BUYER_3, BUYER_4 = addr(0xB3), addr(0xB4), addr(0xB5)
+SELLER_4, SELLER_5, SELLER_6 = addr(0x54), addr(0x55), addr(0x56)
 WETH, USDC, FAKE_USDC, TOK, NFT = addr(0xE1), addr(0xE2), addr(0xE3), addr(0xE4), addr(0xE5)
 # Uniswap V2 pairs are their own LP tokens.
 POOL_USDC_WETH, POOL_TOK_WETH, POOL_FAKE = addr(0xF1), addr(0xF2), addr(0xF3)
+# Uniswap V3 pools have no LP token; POOL_V3 is known only by its Mint / Burn / Collect events.
+POOL_V3, NOT_A_POOL = addr(0xF4), addr(0xF5)
 OLD_CONTRACT = addr(0xC0)
 SYNTH_FROM, SYNTH_TO = addr(0x5A), addr(0x5B)
 E18 = 10**18
@@ -59,10 +65,29 @@ TRANSACTIONS = [
     (11, 3, SELLER_3, MARKET, 0),  # the seller accepts a bid: the bidder pays 1 WETH, 0.1 of it as fee
     (12, 1, BOT, POOL_USDC_WETH, 0),  # a bot calls the pool itself; its Swap event says it is one
     (13, 1, BOT, POOL_USDC_WETH, 0),  # the same flows without a Swap event: not read as a swap
+    (14, 2, USER, POSITIONS, 0),  # adds a Uniswap V3 position: TOK and WETH into the pool
+    (15, 3, USER, POSITIONS, 0),  # removes it: Burn, then Collect pays both tokens out
+    (16, 3, USER, POSITIONS, 0),  # the same two tokens into an address with no pool event: no add
+    (17, 3, RELAYER, SEAPORT, 0),  # a Seaport order paid in USDC, filled by a relayer
+    (18, 3, RELAYER, BLUR, 2 * E18),  # an aggregator's relayer buys on Blur for BUYER_3 with ETH
+    (19, 3, BUYER_4, SELLER_6, 0),  # an NFT for USDC with no marketplace event: not read as a sale
 ]
 # Uniswap V2 Swap(address,uint256,uint256,uint256,uint256,address), keccak-256.
 V2_SWAP = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"
-LOGS = [(12, 2, POOL_USDC_WETH, f"{V2_SWAP},{'0x' + '0' * 24 + BOT[2:]},{'0x' + '0' * 24 + BOT[2:]}")]
+# Uniswap V3 Mint, Burn and Collect; Seaport OrderFulfilled; Blur OrdersMatched (docs/decoded_activity.md).
+V3_MINT = "0x7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde"
+V3_BURN = "0x0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c"
+V3_COLLECT = "0x70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0"
+SEAPORT_FULFILLED = "0x9d9af8e38d66c62e2c12f0225249fd9d721c54b83f48d9352c97c6cacdcb6f31"
+BLUR_MATCHED = "0x61cbb2a3dee0b6064c2e681aadd61677fb4ef319f0b547508d495626f5a62f64"
+LOGS = [
+    (12, 2, POOL_USDC_WETH, f"{V2_SWAP},{'0x' + '0' * 24 + BOT[2:]},{'0x' + '0' * 24 + BOT[2:]}"),
+    (14, 2, POOL_V3, V3_MINT),
+    (15, 0, POOL_V3, V3_BURN),
+    (15, 3, POOL_V3, V3_COLLECT),
+    (17, 2, SEAPORT, SEAPORT_FULFILLED),
+    (18, 1, BLUR, BLUR_MATCHED),
+]
 TRANSFERS = [
     # (hash, log_index, token, from, to, value)
     (1, 0, USDC, USER, POOL_USDC_WETH, 3000 * 10**6),
@@ -91,6 +116,17 @@ TRANSFERS = [
     (12, 1, WETH, POOL_USDC_WETH, BOT, E18 // 2),
     (13, 0, USDC, BOT, POOL_USDC_WETH, 1500 * 10**6),
     (13, 1, WETH, POOL_USDC_WETH, BOT, E18 // 2),
+    (14, 0, TOK, USER, POOL_V3, 100 * E18),
+    (14, 1, WETH, USER, POOL_V3, E18),
+    (15, 1, TOK, POOL_V3, USER, 99 * E18),
+    (15, 2, WETH, POOL_V3, POSITIONS, E18),
+    (16, 0, TOK, USER, NOT_A_POOL, 100 * E18),
+    (16, 1, WETH, USER, NOT_A_POOL, E18),
+    (17, 0, NFT, SELLER_4, BUYER_2, 5),
+    (17, 1, USDC, BUYER_2, SELLER_4, 500 * 10**6),
+    (18, 0, NFT, SELLER_5, BUYER_3, 6),
+    (19, 0, NFT, SELLER_6, BUYER_4, 7),
+    (19, 1, USDC, BUYER_4, SELLER_6, 500 * 10**6),
 ]
 TOKENS = [
     (WETH, "WETH", 18),
@@ -254,6 +290,9 @@ def test_liquidity_adds_and_removals_are_read_from_pool_flows_and_lp_tokens(
     assert [(r.tx_hash, r.event_type, r.provider, r.pool, r.lp_token_moved) for r in events.itertuples()] == [
         (tx_hash(3), "add", USER, POOL_TOK_WETH, True),
         (tx_hash(4), "remove", USER, POOL_TOK_WETH, True),
+        # A V3 pool moves no LP token and never swapped here: its own events make it a pool.
+        (tx_hash(14), "add", USER, POOL_V3, False),
+        (tx_hash(15), "remove", USER, POOL_V3, False),
     ]
     assert all({r.a, r.b} == {TOK, WETH} for r in events.itertuples())
 
@@ -264,7 +303,7 @@ def test_an_nft_sweep_splits_the_payment_an_accepted_bid_is_paid_in_weth_and_a_m
     sales = _rows(
         built,
         "select tx_hash, buyer, seller, token_id, amount_eth, amount_usd, currency_symbol, tx_to "
-        "from decoded.nft_trades order by token_id",
+        "from decoded.nft_trades where project is null order by token_id",
     )
     assert [(r.buyer, r.seller, r.token_id) for r in sales.itertuples()] == [
         (BUYER, SELLER_1, "1"),
@@ -275,6 +314,26 @@ def test_an_nft_sweep_splits_the_payment_an_accepted_bid_is_paid_in_weth_and_a_m
     assert sales["amount_usd"].tolist() == pytest.approx([3000.0] * 3)
     assert sales["currency_symbol"].tolist() == ["ETH", "ETH", "WETH"]
     assert set(sales["tx_to"]) == {MARKET}
+
+
+def test_a_marketplace_sale_event_admits_sales_paid_in_other_tokens_or_by_a_relayer(
+    built: duckdb.DuckDBPyConnection,
+) -> None:
+    sales = _rows(
+        built,
+        "select token_id, buyer, seller, project, currency_symbol, amount_eth, amount_usd, tx_from "
+        "from decoded.nft_trades where token_id in ('5', '6', '7') order by token_id",
+    )
+    columns = ["token_id", "buyer", "seller", "project", "currency_symbol", "tx_from"]
+    assert sales[columns].values.tolist() == [
+        ["5", BUYER_2, SELLER_4, "seaport", "USDC", RELAYER],
+        ["6", BUYER_3, SELLER_5, "blur", "ETH", RELAYER],
+    ]
+    # A USDC price is no ETH amount; the relayer's 2 ETH is.
+    assert pd.isna(sales["amount_eth"].iloc[0]) and pd.isna(sales["amount_usd"].iloc[0])
+    assert float(sales["amount_eth"].iloc[1]) == 2.0
+    raw = _rows(built, "select amount_raw from intermediate.int_nft_sales_decoded where token_id = '5'")
+    assert raw["amount_raw"].tolist() == [500 * 10**6]
 
 
 def test_decoded_trades_reach_the_features_and_count_as_provided(built: duckdb.DuckDBPyConnection) -> None:

@@ -3,7 +3,8 @@
     An address is a pool when its LP token is minted (add) or burnt (removal) in the same
     transaction (a Uniswap V2 pair is its own LP token), or when it is the pool of a swap anywhere
     in the data (dex_trades): pools without LP tokens (Uniswap V3, or a source that leaves the LP
-    transfers out) are known by their swaps. The provider is the transaction's sender. Only
+    transfers out) are known by their swaps, or, when the source has logs, by their own liquidity
+    events anywhere in the data (Uniswap V2 Mint / Burn, V3 Mint / Burn / Collect). The provider is the transaction's sender. Only
     transfers into or out of those addresses are read. Transactions are joined and grouped on
     their 64-bit tx_key; the hash comes back with the transaction at the end. -#}
 with
@@ -41,11 +42,28 @@ lp_moves as (
 
 ),
 
+event_pools as (
+
+    -- keccak-256 of the event signatures (docs/decoded_activity.md).
+    select distinct {{ address_key('address') }} as pool_key, address as pool,
+    from {{ source('ethereum', 'logs') }}
+    where split_part(topics, ',', 1) in (
+        '0x4c209b5fc8ad50758f13e2e1088ba56a560dff690a1c6fef26394f4c03821c4f',
+        '0xdccd412f0b1252819cb1fd330b93224ca42612892bb3f4f789976e6d81936496',
+        '0x7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde',
+        '0x0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c',
+        '0x70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0'
+    )
+
+),
+
 pools as (
 
     select distinct {{ address_key('project_contract_address') }} as pool_key, project_contract_address as pool,
     from {{ ref('dex_trades') }}
     where project_contract_address is not null
+    union
+    select pool_key, pool from event_pools
     union
     select distinct lp_moves.pool_key, tokens.token_address
     from lp_moves
@@ -137,12 +155,14 @@ events as (
         end as event_type,
         coalesce(lp_moves.minted, false) as minted,
         coalesce(lp_moves.burnt, false) as burnt,
-        swap_pools.pool_key is not null as is_known_pool,
+        known_pools.pool_key is not null as is_known_pool,
     from per_pool
     left join lp_moves using (tx_key, pool_key)
     left join (
         select distinct {{ address_key('project_contract_address') }} as pool_key from {{ ref('dex_trades') }}
-    ) as swap_pools using (pool_key)
+        union
+        select pool_key from event_pools
+    ) as known_pools using (pool_key)
 
 ),
 

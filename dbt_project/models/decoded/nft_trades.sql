@@ -1,7 +1,8 @@
 {#- One row per NFT sale, in the shape of spellbook's `nft.trades`: the source's own sales plus
     those decoded from transfers (int_nft_sales_decoded) in transactions the source's table does
     not hold. USD: the source's own amount, else the ETH price of the day (int_eth_usd_daily)
-    for sales in ETH or WETH; NULL otherwise. -#}
+    for sales in ETH or WETH; NULL otherwise (a sale paid in another token keeps its currency,
+    with no ETH amount). -#}
 with
 
 provided as (
@@ -18,10 +19,12 @@ decoded as (
 
     select
         decoded.tx_hash, decoded.evt_index, decoded.block_number, decoded.block_time, decoded.block_date,
-        cast(null as varchar) as project, decoded.nft_contract_address, decoded.token_id, decoded.token_standard,
+        decoded.project, decoded.nft_contract_address, decoded.token_id, decoded.token_standard,
         decoded.buyer, decoded.seller, decoded.buyer_key, decoded.seller_key, decoded.currency_symbol,
         -- WETH is ETH one for one (18 decimals).
-        {{ wei_to_eth('decoded.amount_raw') }} as amount_eth, cast(null as double) as amount_usd,
+        case when decoded.currency_symbol in ('ETH', 'WETH') then {{ wei_to_eth('decoded.amount_raw') }} end
+            as amount_eth,
+        cast(null as double) as amount_usd,
         decoded.tx_from, decoded.tx_to, 'decoded' as origin,
     from {{ ref('int_nft_sales_decoded') }} as decoded
     anti join provided using (tx_hash)
