@@ -21,6 +21,8 @@ forwarding as (select * from {{ ref('int_forwarding_aggregated_to_wallets') }}),
 
 funding as (select * from {{ ref('int_funding_aggregated_to_wallets') }}),
 
+destinations as (select * from {{ ref('int_destinations_aggregated_to_wallets') }}),
+
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
 -- A token contract acts whenever its Transfer events are emitted, even if no one calls it directly.
@@ -115,6 +117,9 @@ joined as (
         forwarding.forwarded_inflow_count_6h,
         funding.funding_burst_size,
         funding.funding_cohort_size,
+        destinations.payments_sent,
+        destinations.payments_to_collectors,
+        destinations.payments_to_top_destination,
         balances.eth_balance,
         coverage.*,
         horizon.as_of,
@@ -128,6 +133,7 @@ joined as (
     left join trades using (wallet_key)
     left join forwarding using (wallet_key)
     left join funding using (wallet_key)
+    left join destinations using (wallet_key)
     left join contracts using (wallet_key)
     left join emitted using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
@@ -193,6 +199,13 @@ final as (
         -- NULL unless the wallet's first ETH came before anything it sent (see int_funding_aggregated_to_wallets).
         funding_burst_size,
         funding_cohort_size,
+        -- Where the money goes (int_destinations_aggregated_to_wallets): a deposit address pays
+        -- its exchange's hot wallet and nothing else; a stopped wallet that forwarded its one
+        -- withdrawal pays a friend or another wallet of its own.
+        case when has_transactions and payments_sent > 0 then payments_to_collectors / payments_sent end
+            as collector_payment_share,
+        case when has_transactions and payments_sent > 0 then payments_to_top_destination / payments_sent end
+            as top_destination_share,
         as_of,
     from joined
 
