@@ -19,6 +19,7 @@ from wallet_pipeline.logic.graph.clustering import cluster_edges
 from wallet_pipeline.logic.graph.config import GraphConfig
 from wallet_pipeline.logic.graph.evidence import evidence_chains
 from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql, issued_ids
+from wallet_pipeline.logic.graph.services import ServiceConfig, Services, find_services
 from wallet_pipeline.logic.graph.store import (
     ENTITIES_SCHEMA,
     GRAPH_SCHEMA,
@@ -156,29 +157,88 @@ def write_entities(con: duckdb.DuckDBPyConnection, built: BuiltEntities) -> dict
     return replace_tables(con, ENTITIES_SCHEMA, built.tables, append={"cluster_history": built.history})
 
 
-def service_roles(con: duckdb.DuckDBPyConnection, edges: pd.DataFrame) -> pd.Series:
-    """The role of each address a service controls: `hub` or `deposit_address`.
+def service_roles(con: duckdb.DuckDBPyConnection, services: Services, clusters: pd.DataFrame) -> pd.DataFrame:
+    """address, service_role, service_cluster_id, service_name of every service address clustered.
 
-    `hub`: an EOA hub (an exchange's hot wallet); `deposit_address`: the receiving side of a
-    `deposit_address` edge.
-
-    Industry attribution gives a deposit address to the exchange that holds its keys: it is flagged
-    here as a service address, while the clusters still join it to the customer it serves (it is
-    the evidence that the wallets paying it belong to one customer).
+    `hot_wallet`, `secondary_hot_wallet`, `deposit_address`: an exchange's own addresses (its
+    service cluster) and the deposit addresses left with their customer, attributed to the cluster
+    of the exchange they sweep to (industry attribution gives a deposit address to the exchange
+    holding its keys; it stays with its customer as the evidence that the wallets paying it are one
+    customer's). `hub`: any other EOA hub.
     """
-    stored = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = 'hubs'", [GRAPH_SCHEMA]
-    ).fetchone()[0]
+    stored = table_exists(con, HUBS_TABLE)
     hubs = (
         con.sql(f"select address from {HUBS_TABLE} where reason <> 'contract'").df()["address"]
         if stored
-        else pd.Series(dtype=str)
+        else pd.Series(dtype=object)
     )
-    deposits = (
-        edges.loc[edges["edge_type"] == "deposit_address", "dst"] if len(edges) else pd.Series(dtype=str)
+    members = services.members
+    svc_cluster = (
+        members[["address", "service_id"]]
+        .merge(clusters[["address", "cluster_id"]], on="address")
+        .drop_duplicates("service_id")
+        .set_index("service_id")["cluster_id"]
     )
-    out = pd.Series("deposit_address", index=pd.unique(deposits), dtype=object)
-    return pd.concat([pd.Series("hub", index=pd.unique(hubs), dtype=object), out[~out.index.isin(hubs)]])
+    names = members.drop_duplicates("service_id").set_index("service_id")["service_name"]
+    attributed = services.deposits[~services.deposits["address"].isin(members["address"])]
+    out = pd.concat(
+        [
+            members[["address", "service_role", "service_id"]],
+            attributed.assign(service_role="deposit_address"),
+            pd.DataFrame({"address": pd.unique(hubs), "service_role": "hub", "service_id": None}),
+        ],
+        ignore_index=True,
+    ).drop_duplicates("address")
+    out["service_cluster_id"] = out["service_id"].map(svc_cluster)
+    out["service_name"] = out["service_id"].map(names)
+    return out.drop(columns="service_id")
+
+
+def _with_services(
+    edges: pd.DataFrame, services: Services, read: EvidenceReader
+) -> tuple[pd.DataFrame, pd.DataFrame, EvidenceReader]:
+    """(edges to cluster customers on, every edge with the services' own, their evidence reader).
+
+    Customers are clustered without the service members' edges, so no exchange address joins a
+    customer's cluster and a shared deposit address no longer links its customers as a node: its
+    `shared_deposit` pairs do. The services' edges get negative `edge_row`s; their evidence is
+    kept in memory.
+    """
+    extra = services.edges.reset_index(drop=True)
+    extra.insert(0, "edge_row", -1 - np.arange(len(extra), dtype=np.int64))
+    members = services.members["address"]
+    customers = edges[~edges["src"].isin(members) & ~edges["dst"].isin(members)]
+    pairs = extra[extra["edge_type"] == "shared_deposit"].drop(columns="evidence")
+    cluster_input = pd.concat([customers, pairs], ignore_index=True) if len(pairs) else customers
+    everything = pd.concat([edges, extra.drop(columns="evidence")], ignore_index=True)
+    own = extra.set_index("edge_row")["evidence"]
+
+    def read_all(rows: pd.DataFrame) -> np.ndarray:
+        row = rows["edge_row"].to_numpy()
+        out = np.empty(len(rows), dtype=object)
+        mine = row < 0
+        for i in np.flatnonzero(mine):  # one by one: equal-length lists would make a 2-d array
+            out[i] = own[row[i]]
+        if (~mine).any():
+            theirs = read(rows[~mine])
+            for k, i in enumerate(np.flatnonzero(~mine)):
+                out[i] = theirs[k]
+        return out
+
+    return cluster_input, everything, read_all
+
+
+def _service_clusters(services: Services) -> pd.DataFrame:
+    """One cluster per service: address, cluster_id (`c_` + smallest member), cluster_size."""
+    m = services.members
+    out = pd.DataFrame(
+        {
+            "address": m["address"],
+            "cluster_id": "c_" + m.groupby("service_id")["address"].transform("min"),
+            "cluster_size": m.groupby("service_id")["address"].transform("size").astype("int64"),
+        }
+    )
+    return out[out["cluster_size"] >= 2]
 
 
 def build_entities(
@@ -205,11 +265,16 @@ def build_entities(
         max_cluster_share=max_cluster_share,
     )
     edges = con.sql(EDGES_WITHOUT_EVIDENCE_SQL).df()
-    result = cluster_edges(edges, cfg)
+    services = find_services(con, edges, ServiceConfig(), schema=schema)
+    customer_edges, edges, read = _with_services(edges, services, evidence_reader(con))
+    result = cluster_edges(customer_edges, cfg)
+    service_clusters = _service_clusters(services)
+    found = result.clusters[~result.clusters["address"].isin(service_clusters["address"])]
+    found = pd.concat([found, service_clusters], ignore_index=True)
     previous, used_ids = _previous(con)
     activity = wallet_activity(con)
     stable = assign_stable_ids(
-        result.clusters[["address", "cluster_id"]],
+        found[["address", "cluster_id"]],
         previous,
         run_id=run_id,
         as_of=as_of,
@@ -224,7 +289,6 @@ def build_entities(
     )
     subs = sub_clusters(edges, clusters, scfg)
     bridges = bridge_wallets(edges, clusters, scfg)
-    read = evidence_reader(con)
     links = cluster_links(
         con, edges, clusters, replace(scfg, bridge_min_weight=0.0), schema=schema, read_evidence=read
     )
@@ -235,8 +299,8 @@ def build_entities(
     )
     wallet_clusters.insert(3, "is_bridge", wallet_clusters["bridge_reason"].notna())
     wallet_clusters["cluster_size"] = wallet_clusters.groupby("cluster_id")["address"].transform("size")
-    role = service_roles(con, edges)
-    wallet_clusters["service_role"] = wallet_clusters["address"].map(role)
+    roles = service_roles(con, services, clusters)
+    wallet_clusters = wallet_clusters.merge(roles, on="address", how="left")
     wallet_clusters["is_service"] = wallet_clusters["service_role"].notna()
     wallet_clusters = wallet_clusters.sort_values(["cluster_id", "address"]).reset_index(drop=True)
     sizes = wallet_clusters.groupby("cluster_id").size()
@@ -257,6 +321,7 @@ def build_entities(
             for s in result.super_clusters
         ],
         "cluster_links": int(len(links)),
+        "services": services.stats,
         "history_events": stable.history["event"].value_counts().to_dict() if len(stable.history) else {},
     }
     return BuiltEntities(
