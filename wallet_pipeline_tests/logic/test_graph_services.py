@@ -86,6 +86,7 @@ def test_two_exchanges_come_out_as_two_service_clusters_without_their_customers(
     assert set(wc.loc[ex["X"][0], "service_name"]) == {"Kraken"}
     assert wc.loc[ex["Y"][0], "service_name"].isna().all()
     assert ex["wrong"] not in wc.index or wc.loc[ex["wrong"], "cluster_id"] not in service_clusters
+    assert "2 exchanges form service clusters: 4 hot wallets, 2 second-tier" in " ".join(built.report_lines())
 
 
 def test_a_customers_own_deposit_address_stays_with_them_attributed_to_the_exchange(two_exchanges):

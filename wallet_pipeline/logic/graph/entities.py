@@ -74,6 +74,14 @@ class BuiltEntities:
             f"{meta.get('clusters', 0):,} clusters hold {meta.get('clustered_wallets', 0):,} "
             f"wallets; the largest has {self.metadata.get('largest_cluster', 0):,}."
         ]
+        svc = meta.get("services") or {}
+        if svc.get("services"):
+            lines.append(
+                f"{svc['services']} exchanges form service clusters: {svc['hot_wallets']} hot wallets, "
+                f"{svc['secondary_hot_wallets']} second-tier hot wallets, {svc['shared_deposit_addresses']} "
+                f"shared deposit addresses; {svc['attributed_deposit_addresses']} deposit addresses "
+                "attributed to their exchange."
+            )
         for s in self.super_clusters:
             if s["split_into"]:
                 lines.append(
