@@ -136,3 +136,18 @@ def test_service_members_have_an_evidence_chain_with_sweep_hashes(two_exchanges)
 )
 def test_exchange_name_drops_the_wallet_number(label, name):
     assert exchange_name(label) == name
+
+
+def test_a_graph_without_hubs_or_deposit_addresses_has_no_service():
+    # A bare transfer list: no hubs table stored, no deposit address, no label table rows.
+    con = db([tx(A(1), A(2)), tx(A(2), A(3), minutes=1)])
+    res = build_edges(con, CFG)
+    s = find_services(con, res.edges)
+    assert s.members.empty and s.deposits.empty and s.edges.empty
+    assert list(s.members.columns) == [
+        "address",
+        "service_id",
+        "service_role",
+        "service_kind",
+        "service_name",
+    ]
