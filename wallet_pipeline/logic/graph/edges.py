@@ -548,17 +548,20 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
         ),
         x as (select distinct wid, mid, b from k semi join g using (mid, b)),
         per_method as (
-            select a.wid src, b.wid dst, a.mid, count(*) co
+            select a.wid src, b.wid dst, a.mid, count(*) co, list(a.b) bs
             from x a join x b on a.mid = b.mid and a.b = b.b and a.wid < b.wid
             group by all
         ),
+        -- Meetings are counted once per window, whatever the number of methods called in it: an
+        -- approve and a swap sent together are one moment, and two people who each approve and
+        -- swap in the same half hour once would otherwise count as meeting twice.
         alike as (
-            select p.src, p.dst, sum(p.co) co, sum(wa.nb + wb.nb - p.co) either
+            select p.src, p.dst, len(list_distinct(flatten(list(p.bs)))) co, sum(wa.nb + wb.nb - p.co) either
             from per_method p
             join windows wa on wa.wid = p.src and wa.mid = p.mid
             join windows wb on wb.wid = p.dst and wb.mid = p.mid
             group by all
-            having sum(p.co) >= {cfg.fingerprint_min_cooccur}
+            having len(list_distinct(flatten(list(p.bs)))) >= {cfg.fingerprint_min_cooccur}
                and sum(p.co) >= {cfg.fingerprint_min_share} * sum(wa.nb + wb.nb - p.co)
         ),
         shared as (
