@@ -531,6 +531,102 @@ def test_a_model_trained_with_operator_rules_keeps_their_wallets_out_of_its_clus
     assert not off.predict(table).set_index("address").loc[table.address[bots], "persona"].eq(HF_BOT).any()
 
 
+def _deposits() -> pd.DataFrame:
+    """A deposit address that sweeps to a collector, then near misses that fail one test each."""
+    deposit = {
+        "tx_count": 1,
+        "days_since_last_active": 5.0,
+        "forwarded_to_eoa_6h_share": 1.0,
+        "collector_payment_share": 1.0,
+        "dex_trades": 0,
+        "nft_transfers": 0,
+        "is_contract": False,
+    }
+    rows = {
+        "deposit": deposit,
+        "deposit_mostly_to_collectors": deposit | {"collector_payment_share": 0.8},
+        "deposit_no_trade_tables": deposit | {"dex_trades": np.nan, "nft_transfers": np.nan},
+        "forwards_to_a_friend": deposit | {"collector_payment_share": 0.0},
+        "pays_collectors_now_and_then": deposit | {"collector_payment_share": 0.79},
+        "keeps_what_it_receives": deposit | {"forwarded_to_eoa_6h_share": 0.79},
+        "trades_on_a_dex": deposit | {"dex_trades": 1},
+        "trades_nfts": deposit | {"nft_transfers": 2},
+        "unknown_destinations": deposit | {"collector_payment_share": np.nan},
+    }
+    table = pd.DataFrame(list(rows.values()))
+    table.insert(0, "address", list(rows))
+    return table
+
+
+def test_a_deposit_address_sweeps_to_a_collector_and_each_test_matters() -> None:
+    from wallet_pipeline.logic.personas.population import sweeps_to_collector
+
+    table = _deposits()
+    got = dict(zip(table.address, sweeps_to_collector(table), strict=True))
+    assert {a for a, yes in got.items() if yes} == {
+        "deposit",
+        "deposit_mostly_to_collectors",
+        "deposit_no_trade_tables",
+    }
+    assert not sweeps_to_collector(table.drop(columns="collector_payment_share")).any()
+
+
+def test_the_wallet_test_moves_a_sweeper_to_deposit_forwarder_and_keeps_the_confidence() -> None:
+    from wallet_pipeline.logic.personas.naming import deposit_by_wallet
+    from wallet_pipeline.logic.personas.population import DEPOSIT_FORWARDER
+
+    # A deposit address, a wallet forwarding to a friend, one paying collectors now and then, one unknown.
+    table = (
+        _deposits()
+        .set_index("address")
+        .loc[["deposit", "forwards_to_a_friend", "pays_collectors_now_and_then", "unknown_destinations"]]
+    )
+    table = table.assign(collector_payment_share=[1.0, 0.0, 0.2, np.nan])
+    personas = ["Whale", DEPOSIT_FORWARDER, "Active Retail Trader"]
+    p = np.array([[0.7, 0.1, 0.2], [0.1, 0.6, 0.3], [0.1, 0.6, 0.3], [0.1, 0.6, 0.3]])
+    moved = deposit_by_wallet(p, table, personas)
+    # The sweeper becomes Deposit Forwarder, the friend's forwarder its next likeliest persona; at
+    # 0.2 and with no payment known the clusters' answer stands.
+    assert moved.tolist() == [[0.1, 0.7, 0.2], [0.1, 0.3, 0.6], [0.1, 0.6, 0.3], [0.1, 0.6, 0.3]]
+    assert deposit_by_wallet(p, table, ["Whale", "Dormant Holder", "Active Retail Trader"]) is p
+    assert deposit_by_wallet(p, table.drop(columns="collector_payment_share"), personas) is p
+
+
+def test_a_model_serves_sweepers_as_deposit_forwarder_and_a_model_pickled_before_does_not() -> None:
+    from wallet_pipeline.logic.personas.population import DEPOSIT_FORWARDER
+
+    table = _table().assign(forwarded_to_eoa_6h_share=0.0, collector_payment_share=0.0)
+    # Wallets that pass on everything to wallets few others pay: a Deposit Forwarder cluster.
+    friends = table.index[table.group == "retail"][:60]
+    table.loc[friends, ["forwarded_to_eoa_6h_share", "dex_trades"]] = [1.0, 0]
+    # Whales that sweep to a collector, some of them long silent: deposit addresses.
+    sweepers = table.index[table.group == "whale"][:20]
+    table.loc[sweepers, ["forwarded_to_eoa_6h_share", "collector_payment_share", "dex_trades"]] = [
+        1.0,
+        1.0,
+        0,
+    ]
+    table.loc[sweepers[:5], "days_since_last_active"] = 119.0
+    model, report = train_personas(table, FAST)
+    assert DEPOSIT_FORWARDER in model.cluster_names
+    # The silent ones are Dormant Holder by rule, so training never saw them; served, they sweep.
+    assert model.config.rules(table).loc[sweepers[:5]].eq(DORMANT).all()
+    pred = model.predict(table).set_index("address")
+    assert (pred.loc[table.address[sweepers], "persona"] == DEPOSIT_FORWARDER).all()
+    assert (pred.loc[table.address[sweepers[:5]], "confidence"] == 1.0).all()
+    # The forwarders that pay no collector are served their next likeliest persona.
+    assert not pred.loc[table.address[friends], "persona"].eq(DEPOSIT_FORWARDER).any()
+    off, _ = train_personas(table, PersonaConfig(**{**FAST.__dict__, "deposit_by_wallet": False}))
+    served_off = off.predict(table).set_index("address")
+    assert not served_off.loc[table.address[sweepers], "persona"].eq(DEPOSIT_FORWARDER).all()
+    assert served_off.loc[table.address[friends], "persona"].eq(DEPOSIT_FORWARDER).mean() > 0.5
+    old = pickle.loads(pickle.dumps(model))
+    state = {k: v for k, v in old.config.__dict__.items() if k != "deposit_by_wallet"}
+    old.config = object.__new__(PersonaConfig)
+    old.config.__setstate__(state)
+    assert not old.config.deposit_by_wallet
+
+
 # --- The served model: refinement and the ensemble (refinement.py, model.py) ---
 
 

@@ -23,6 +23,7 @@ from wallet_pipeline.logic.personas.calibration import (
 from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique_names
 from wallet_pipeline.logic.personas.naming import (
     MIXED,
+    deposit_by_wallet,
     describe_unfit,
     display_names,
     fill_unfit,
@@ -135,6 +136,10 @@ class PersonaConfig:
     # Between Active Retail Trader and NFT Trader, the wallet's own NFT trade share decides
     # (naming.nft_by_wallet; docs/personas.md, "The NFT / retail line").
     nft_by_wallet: bool = True
+    # A wallet that sweeps what it receives to a collecting address (an exchange's hot wallet) is
+    # served Deposit Forwarder, whether the clusters or the dormancy rule named it otherwise
+    # (population.sweeps_to_collector, naming.deposit_by_wallet; docs/personas.md, round 5).
+    deposit_by_wallet: bool = True
     # Calibration and naming.
     holdout_share: float = 0.2
     max_holdout: int = 20_000
@@ -174,6 +179,7 @@ _ADDED_OFF = {
     "evidence_strength": 0.0,
     "dormant_gap_multiple": None,
     "nft_by_wallet": False,
+    "deposit_by_wallet": False,
 }
 
 
@@ -293,11 +299,14 @@ class PersonaModel:
         """The served persona probabilities of the modelled `rows` (`z`: their preprocessed features).
 
         `persona_probabilities`, then, when configured, the wallet's own NFT test between Active
-        Retail Trader and NFT Trader (naming.nft_by_wallet).
+        Retail Trader and NFT Trader (naming.nft_by_wallet) and its own deposit test
+        (naming.deposit_by_wallet).
         """
         p = self.persona_probabilities(z)
         if getattr(self.config, "nft_by_wallet", False):
             p = nft_by_wallet(p, rows, self.personas)
+        if getattr(self.config, "deposit_by_wallet", False):
+            p = deposit_by_wallet(p, rows, self.personas)
         return p
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -309,6 +318,12 @@ class PersonaModel:
             p[(rule == name).to_numpy(), i] = 1.0
         if z is not None:
             p[active] = self.served_probabilities(z, features.loc[active])
+        if getattr(self.config, "deposit_by_wallet", False):
+            # A deposit address that swept early in the window is Dormant Holder by rule and out of
+            # training (bringing such wallets in moved model selection: docs/personas.md, round 5);
+            # served, it is what its row says it is.
+            quiet = (rule == DORMANT).to_numpy()
+            p[quiet] = deposit_by_wallet(p[quiet], features.loc[quiet], personas)
         top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
         evidence = self.config.activity_column
         strength = getattr(self.config, "evidence_strength", 0.0)

@@ -22,6 +22,11 @@ import numpy as np
 import pandas as pd
 
 from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique_names
+from wallet_pipeline.logic.personas.population import (
+    DEPOSIT_FORWARDER,
+    DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE,
+    sweeps_to_collector,
+)
 
 # What the vocabulary returns for a cluster no entry fits; never served (describe_unfit).
 MIXED = "Mixed"
@@ -115,7 +120,7 @@ VOCABULARY: list[tuple[str, tuple[str, ...], Callable[[Profile], bool]]] = [
     ("High-Frequency Bot", ("tx_count", "max_tx_per_hour"), _bot),
     ("Whale", ("eth_sent",), _whale),
     (NFT_TRADER, ("nft_transfers",), _nft),
-    ("Deposit Forwarder", ("dex_trades", "nft_transfers"), _forwarder),
+    (DEPOSIT_FORWARDER, ("dex_trades", "nft_transfers"), _forwarder),
     (
         "Airdrop Farmer",
         ("hour_of_day_entropy", "unique_contracts_called", "tx_count", "days_since_last_active"),
@@ -383,4 +388,44 @@ def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) ->
     move = ((top == retail) & own_nft) | ((top == nft) & own_retail)
     out = p.copy()
     out[move, nft], out[move, retail] = p[move, retail], p[move, nft]
+    return out
+
+
+def deposit_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) -> np.ndarray:
+    """Deposit Forwarder follows whom a wallet pays, not only how fast it passes money on.
+
+    The clusters see shares of a wallet's activity, not whom it pays: a deposit address that swept
+    10 ETH sits with the whales, one that swept once with retail wallets that forward, and a
+    wallet that passes its withdrawals on to a friend sits with the deposit addresses. Its own row
+    says more. A wallet that sweeps to a collecting address (population.sweeps_to_collector: it
+    passes on what it receives, to an address as many pay as the top 1% of paid addresses, and
+    trades nothing) gets Deposit Forwarder; a wallet whose likeliest persona is Deposit Forwarder
+    but whose payments reach a collector less than DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE of the time
+    gets its next likeliest persona. Either way the two columns are swapped: the persona follows
+    the wallet, the confidence stays what the ensemble gave. A NULL share moves nothing. Off when
+    the model has no Deposit Forwarder cluster or the table lacks a column the test reads.
+
+    Args:
+        p: persona probabilities, one row per wallet of `features`, columns in `personas` order.
+        features: the wallets' rows (population.DEPOSIT_COLUMNS).
+        personas: the persona of each column of `p`.
+
+    Returns:
+        `p`, with two columns swapped on the rows the wallet test moves.
+    """
+    if DEPOSIT_FORWARDER not in personas or not len(p) or "collector_payment_share" not in features.columns:
+        return p
+    deposit = personas.index(DEPOSIT_FORWARDER)
+    top = p.argmax(1)
+    others = p.copy()
+    others[:, deposit] = -np.inf
+    second = others.argmax(1)
+    collector = pd.to_numeric(features["collector_payment_share"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        friend = (top == deposit) & (collector < DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE)
+    sweeper = sweeps_to_collector(features) & (top != deposit)
+    swap = np.where(sweeper, top, np.where(friend, second, -1))
+    rows = np.flatnonzero(swap >= 0)
+    out = p.copy()
+    out[rows, deposit], out[rows, swap[rows]] = p[rows, swap[rows]], p[rows, deposit]
     return out

@@ -39,6 +39,10 @@ Rule (in this order; a later match overrides an earlier one):
    name a wallet dormant on its own: stopping after a busy stretch in mid-window is what churned
    retail wallets do, and over the 20 random worlds calling those dormant (silence of half the
    window and ten gaps) lowered the median ARI (docs/personas.md).
+   A deposit address that swept early in the window is named Dormant Holder here like any
+   other wallet and kept out of the model's training; the served model then names it Deposit
+   Forwarder by its own row (`sweeps_to_collector`, naming.deposit_by_wallet): an exchange runs it
+   for a customer, whether the customer still uses it or not.
 3. Operators (`operator_rules`, on by default): who runs the address, which does not change when
    it stops, so these override the never-sent and dormant states. What sets them apart is not in
    the model's features (shares of a wallet's activity) but in their rate, timing, payees and
@@ -99,6 +103,7 @@ DORMANT = "Dormant Holder"
 AIRDROP_FARMER = "Airdrop Farmer"
 HF_BOT = "High-Frequency Bot"
 EXCHANGE = "Institutional / Exchange"
+DEPOSIT_FORWARDER = "Deposit Forwarder"
 OPERATOR_PERSONAS = (EXCHANGE, HF_BOT, AIRDROP_FARMER)
 RULE_PERSONAS = (CONTRACT, *OPERATOR_PERSONAS, SPOOFED_SENDER, RECEIVE_ONLY, INACTIVE, DORMANT)
 
@@ -149,6 +154,14 @@ EXCHANGE_COLUMNS = (
     "nft_transfers",
 )
 OPERATOR_COLUMNS = tuple(dict.fromkeys((*FARM_COLUMNS, *LOCKSTEP_COLUMNS, *BOT_COLUMNS, *EXCHANGE_COLUMNS)))
+# A deposit address (sweeps_to_collector): most of what it receives passed on, most of what it
+# pays to a collecting address, no trade.
+DEPOSIT_MIN_FORWARD_SHARE = 0.8
+DEPOSIT_MIN_COLLECTOR_SHARE = 0.8
+DEPOSIT_COLUMNS = ("forwarded_to_eoa_6h_share", "collector_payment_share", "dex_trades", "nft_transfers")
+# ... and a wallet that forwards yet pays a collector less than a fifth of the time (the mirror of
+# the 0.8 above) pays people, not an exchange: no deposit address (naming.deposit_by_wallet).
+DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE = 0.2
 
 
 def _col(features: pd.DataFrame, name: str) -> np.ndarray:
@@ -256,6 +269,34 @@ def rule_personas(
         is_contract = features[contract_column].fillna(False).astype(bool).to_numpy()
         out[is_contract] = CONTRACT
     return pd.Series(out, index=features.index, name="rule_persona")
+
+
+def sweeps_to_collector(features: pd.DataFrame) -> np.ndarray:
+    """Which wallets act as a deposit address; all False without DEPOSIT_COLUMNS.
+
+    A deposit address an exchange runs for one customer passes on what it receives
+    (`forwarded_to_eoa_6h_share` >= DEPOSIT_MIN_FORWARD_SHARE, 0.8: the vocabulary's forwarder
+    line), pays it to a collecting address (`collector_payment_share` >=
+    DEPOSIT_MIN_COLLECTOR_SHARE, 0.8: most of its payments go to an address that is not a contract
+    and is paid by as many distinct payers as the top 1% of paid addresses, an exchange's hot
+    wallet) and trades nothing. Whom it pays sets it apart from a stopped wallet that forwarded its
+    one withdrawal to a friend, and from a whale that moves 10 ETH on within hours: both forward
+    everything too. A NULL share fails its test; no trade recorded is no trade (a source without
+    decoded trades leaves the trade columns NULL).
+    """
+    if not set(DEPOSIT_COLUMNS) <= set(features.columns):
+        return np.zeros(len(features), dtype=bool)
+
+    def num(name: str) -> np.ndarray:
+        return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=float)
+
+    traded = np.nan_to_num(num("dex_trades")) + np.nan_to_num(num("nft_transfers")) > 0
+    with np.errstate(invalid="ignore"):
+        return (
+            (num("forwarded_to_eoa_6h_share") >= DEPOSIT_MIN_FORWARD_SHARE)
+            & (num("collector_payment_share") >= DEPOSIT_MIN_COLLECTOR_SHARE)
+            & ~traded
+        )
 
 
 def silent_gaps(features: pd.DataFrame, recency_column: str = "days_since_last_active") -> np.ndarray:
