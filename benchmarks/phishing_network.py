@@ -631,6 +631,65 @@ def _line(seed: int, f: dict) -> str:
     )
 
 
+def shaped_receivers(db: Path, truth: dict | None) -> pd.DataFrame:
+    """The `phishing_inflow` figures of every receiver of >= 5 payers in one finished world, with its truth.
+
+    `truth` is a draw's `truth.json` (a phisher is malicious); None reads a kept quality world's
+    `ground_truth.wallets`. Adds `shape`: every bound passes but the signed-transaction one.
+    """
+    from wallet_pipeline.logic.graph.risk import RiskConfig, phishing_inflow
+
+    cfg = RiskConfig()
+    with duckdb.connect(str(db), read_only=True) as con:
+        hubs = {r[0] for r in con.execute("select lower(address) from graph.hubs").fetchall()}
+        f = phishing_inflow(con, cfg, hubs=hubs)
+        if truth is None:
+            bad = con.sql("select address from ground_truth.wallets where is_malicious").df()["address"]
+            f["malicious"] = f["address"].isin(set(bad))
+        else:
+            f["malicious"] = f["address"].map(truth["roles"]).eq("phisher")
+    f["shape"] = (
+        (f["low_degree_share"] >= cfg.phish_min_share)
+        & (f["once_share"] >= cfg.phish_min_share)
+        & (f["payback_share"] <= cfg.phish_max_payback_share)
+        & (f["forward_share"] >= cfg.phish_min_share)
+        & (f["fast_share"] >= cfg.phish_min_share)
+        & (f["top_share"] >= cfg.phish_min_top_share)
+    )
+    f["tier"] = np.where(f["payers"] >= f["payers_bound"], "phishing_inflow", "phishing_inflow_small")
+    return f
+
+
+def pattern_precision(draws: list[Path], kept: Path | None) -> str:
+    """How often each phishing tier flags a perpetrator, in the draws and the kept quality worlds.
+
+    Per population and tier: wallets flagged and how many are malicious, and the same for the
+    shape without the signed-transaction bound (`top_tx_share`), with that share's spread.
+    """
+    frames = []
+    for base in draws:
+        truth = json.loads((base / "truth.json").read_text())
+        frames.append(shaped_receivers(_duckdb_file(base / "data"), truth).assign(population="draws"))
+    for base in sorted(kept.glob("world_*")) if kept else []:
+        frames.append(shaped_receivers(_duckdb_file(base / "data"), None).assign(population="kept worlds"))
+    f = pd.concat(frames, ignore_index=True)
+    lines = []
+    for (population, tier), g in f.groupby(["population", "tier"]):
+        flagged, shaped = g[g["phishing"] | g["phishing_small"]], g[g["shape"]]
+        bad, good = shaped[shaped["malicious"]], shaped[~shaped["malicious"]]
+        lines.append(
+            f"{population:12s} {tier:22s} flagged {int(flagged['malicious'].sum())} of {len(flagged)} "
+            f"malicious; without the signed bound {len(bad)} of {len(shaped)} (top_tx_share >= 0.5: "
+            f"benign {int((good['top_tx_share'] >= 0.5).sum())}; malicious min "
+            f"{bad['top_tx_share'].min():.2f}, benign {good['top_tx_share'].min():.2f}-"
+            f"{good['top_tx_share'].max():.2f})"
+        )
+    for tier, g in f.groupby("tier"):
+        flagged = g[g["phishing"] | g["phishing_small"]]
+        lines.append(f"pooled       {tier:22s} {int(flagged['malicious'].sum())} of {len(flagged)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Draw the worlds (or rescore kept ones), run the pipeline on each, print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -643,7 +702,18 @@ def main(argv: list[str] | None = None) -> int:
         help="rerun only graph and entities on the worlds already under --keep, then score them",
     )
     ap.add_argument("--json", type=Path, help="write every world's figures here")
+    ap.add_argument(
+        "--precision",
+        action="store_true",
+        help="run nothing: how often each phishing pattern tier flags a perpetrator in the draws kept "
+        "under --keep (--start, --draws) and in finished quality worlds under --kept-worlds",
+    )
+    ap.add_argument("--kept-worlds", type=Path, help="with --precision: kept quality worlds (world_N/data)")
     args = ap.parse_args(argv)
+    if args.precision:
+        seeds = range(args.start, args.start + args.draws)
+        print(pattern_precision([args.keep / f"net_{s}" for s in seeds], args.kept_worlds))
+        return 0
     results = []
     for seed in range(args.start, args.start + args.draws):
         base = args.keep / f"net_{seed}"

@@ -88,6 +88,32 @@ def test_a_phishing_pattern_wallet_s_breakdown_carries_the_figures_its_pattern_m
     assert json.loads(ws.at[A(3), "risk_breakdown"])["scam_rate"]["evidence"]["pattern_figures"] == {}
 
 
+def test_a_person_paid_by_friends_forwarding_fast_with_a_life_of_their_own_is_no_phisher() -> None:
+    person, deposit, phisher, consolidation = A(6), A(7), A(1), A(2)
+    friends, rows = _customers(100)
+    # Funded from the exchange, the person pays six people of their own over two months...
+    rows += ordinary_history(6)
+    # ...and moves each friend's payment on to their exchange deposit within two hours, as a
+    # phisher forwards: everything but what it signs matches the shape.
+    for i, f in enumerate(friends[:6]):
+        rows.append(tx(f, person, ETH, minutes=(70 + i) * DAY))
+        rows.append(tx(person, deposit, 9 * ETH // 10, minutes=(70 + i) * DAY + 120))
+    victims, more = _customers(300)
+    rows += more + _phisher(phisher, victims[:6], consolidation, start_day=70)
+    con = db(rows, labels=EXCHANGE)
+    figures = phishing_inflow(con, RiskConfig()).set_index("address")
+    for shape in ("low_degree_share", "once_share", "fast_share", "top_share"):
+        assert figures.at[person, shape] >= 0.5, shape
+    # Half of what it signs goes elsewhere than its three largest destinations.
+    assert figures.at[person, "top_tx_share"] < RiskConfig().phish_min_top_share
+    assert figures.at[phisher, "top_tx_share"] == 1.0
+    assert not figures.loc[person, ["phishing", "phishing_small"]].any()
+    assert figures.loc[phisher, ["phishing", "phishing_small"]].any()
+    ws, _ = score(con)
+    assert ws.at[person, "risk_level"] in LOW, ws.at[person, "risk_breakdown"]
+    assert ws.at[deposit, "risk_level"] in LOW, ws.at[deposit, "risk_breakdown"]
+
+
 def test_a_receiver_paying_its_payers_back_or_sweeping_to_an_exchange_hot_wallet_is_no_phisher() -> None:
     game, sweeper, phisher, consolidation = A(1), A(2), A(3), A(5)
     players, rows = _customers(100)

@@ -43,7 +43,8 @@ median); `rug_creator` / `honeypot_creator` (created a rugged token / a honeypot
 `rug_co_creation` (a `co_creation` edge with a rug creator); `phishing_inflow` (a receiver paid by
 at least the 99th percentile of receivers' payer counts, its payers mostly low-degree and paying
 once, none of them paid back, most of its inflow forwarded within a day to at most three
-addresses: `phishing_inflow`) and `phishing_inflow_small` (the same shape with fewer payers);
+addresses, which also take most of the transactions it signs: `phishing_inflow`) and
+`phishing_inflow_small` (the same shape with fewer payers);
 `label` (labelled scam, phishing or sanctioned). `PATTERN_SIDE` says which side each
 incriminates; what a pattern measured (the phishing figures, the rugged tokens) reaches the
 wallet's breakdown as `pattern_figures`. A `scam_label` edge (a transfer with a labelled
@@ -85,7 +86,9 @@ FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
 # transfers out of look-alike addresses, funding and sweeping a farm, cycling one amount). Peel
 # chains 0.8: an exchange user forwarding a withdrawal twice looks alike now and then (4 benign
 # wallets against 528 launderers over the 20 kept worlds). NFT repeat trades 0.5: friends trading
-# one NFT back and forth do it too (44 benign wallets against 86 wash traders there).
+# one NFT back and forth do it too (44 benign wallets against 86 wash traders there). The phishing
+# shapes: their precision over the 10 phishing-network draws and the 20 kept worlds, pooled
+# (174 of 179 and 177 of 195; docs/risk.md).
 PATTERN_SIDE = {
     "label": "the labelled address itself",
     "rug_creator": "the creator who pulled liquidity or dumped on buyers",
@@ -104,7 +107,7 @@ PATTERN_SIDE = {
 PATTERN_STRENGTH = {
     "label": 1.0, "rug_creator": 1.0, "honeypot_creator": 1.0, "rug_co_creation": 1.0,
     "token_ring": 1.0, "sybil": 1.0, "poisoning": 1.0, "peel_chain": 0.8, "nft_wash": 0.5,
-    "phishing_inflow": 0.97, "phishing_inflow_small": 0.56,
+    "phishing_inflow": 0.97, "phishing_inflow_small": 0.91,
 }  # fmt: skip
 
 
@@ -325,7 +328,7 @@ def token_ring_wallets(
 
 PHISHING_COLUMNS = [
     "address", "payers", "payers_bound", "low_degree_share", "once_share", "payback_share", "forward_share",
-    "fast_share", "top_share", "phishing", "phishing_small",
+    "fast_share", "top_share", "top_tx_share", "phishing", "phishing_small",
 ]  # fmt: skip
 
 
@@ -343,12 +346,16 @@ def phishing_inflow(
     `once_share`, the share that paid it once; `payback_share`, the share it ever sent anything
     to; `forward_share`, its outflow to non-services over its inflow; `fast_share`, the share of
     its inflow value followed by an outflow within `phish_fast_hours`; `top_share`, the share of
-    the outflow that its `phish_top_destinations` largest destinations take. `phishing` is true
-    when every figure passes its bound (`RiskConfig`); the pattern incriminates the receiver.
+    the outflow that its `phish_top_destinations` largest destinations take; `top_tx_share`, the
+    share of every transaction it signed (any value, any destination, but refunds to its payers)
+    that went to those destinations. `phishing` is true when every figure passes its bound
+    (`RiskConfig`); the pattern incriminates the receiver. `top_tx_share` tells a person paid by a
+    few friends, who also pays, swaps and mints on their own, from an account that exists to
+    collect and forward.
     Payments to hubs and services (exchange hot wallets: an exchange's own sweep) do not count
     as forwarding, and a hub or service (`hubs`, a wallet paying more than `service_min_payees`, or
     one labelled exchange, DEX, bridge, DeFi, NFT marketplace or airdrop) is never a candidate.
-    Successful, non-zero transfers only.
+    Successful, non-zero transfers only (but for `top_tx_share`).
     """
     cfg = cfg or RiskConfig()
     if not _has(con, schema, "transactions", {"from_address", "to_address", "value", "block_timestamp"}):
@@ -436,12 +443,26 @@ def phishing_inflow(
             select r, sum(v) out_value,
                    sum(v) filter (where i <= {int(cfg.phish_top_destinations)}) / sum(v) top_share
             from ranked group by 1
+        ),
+        signed as (
+            select lower(s.from_address) r, lower(s.to_address) dst
+            from {schema}.transactions s semi join cand on cand.r = lower(s.from_address)
+            where s.to_address is not null and lower(s.from_address) <> lower(s.to_address) {status}
+        ),
+        own_txs as (
+            select s.r, count(*) filter (where t.dst is not null)
+                       / count(*) filter (where t.dst is not null or p.payer is null) top_tx_share
+            from signed s
+            left join top_dests t on t.r = s.r and t.dst = s.dst
+            left join paid p on p.r = s.r and p.payer = s.dst
+            group by 1
         )
         select f.r address, f.payers, (select m from bound) payers_bound,
                f.low_degree_share, f.once_share, f.payback_share,
                coalesce(t.out_value, 0) / fa.in_value forward_share,
-               coalesce(fa.fast_share, 0) fast_share, coalesce(t.top_share, 0) top_share
-        from figures f join fast fa using (r) left join tops t using (r)
+               coalesce(fa.fast_share, 0) fast_share, coalesce(t.top_share, 0) top_share,
+               coalesce(o.top_tx_share, 0) top_tx_share
+        from figures f join fast fa using (r) left join tops t using (r) left join own_txs o using (r)
         order by 1
         """
     ).df()
@@ -452,6 +473,7 @@ def phishing_inflow(
         & (out["forward_share"] >= cfg.phish_min_share)
         & (out["fast_share"] >= cfg.phish_min_share)
         & (out["top_share"] >= cfg.phish_min_top_share)
+        & (out["top_tx_share"] >= cfg.phish_min_top_share)
     )
     out["phishing"] = shaped & (out["payers"] >= out["payers_bound"])
     out["phishing_small"] = shaped & (out["payers"] < out["payers_bound"])
