@@ -154,6 +154,17 @@ def test_deposit_address_links_one_users_wallets_but_not_two_users_of_one_exchan
     assert hot not in set(clusters["address"])
 
 
+def test_a_wallet_swapping_on_a_labelled_pool_is_no_deposit_address() -> None:
+    # A labelled DEX pool is a hub by its label but a contract all the same: a person paid tokens
+    # by a friend who sells them on it forwards nothing to an exchange (fresh world 3200: 454 of
+    # 2,921 deposit links over ten worlds pointed at such people).
+    pool, token, friend, person = A(43), A(44), A(45), A(46)
+    t1, r1 = tok(token, friend, person, 5 * ETH)
+    t2, r2 = tok(token, person, pool, 5 * ETH, minutes=30)
+    labels = [{"address": pool, "label_type": "dex", "name": "Uniswap V2: TOK", "source": "t"}]
+    assert edges_of(db([t1, t2], [r1, r2], labels=labels), kind="deposit_address").empty
+
+
 def test_a_popular_token_links_nobody_and_rare_shared_tokens_do() -> None:
     popular, rare1, rare2 = A(60), A(61), A(62)
     txs, rows = [], []

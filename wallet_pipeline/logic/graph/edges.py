@@ -26,7 +26,13 @@ from wallet_pipeline.logic.graph.group_rules import (
     peel_chain_edges,
     wash_cycle_edges,
 )
-from wallet_pipeline.logic.graph.hubs import TRADE_TABLES, detect_hubs, table_columns, trade_schema
+from wallet_pipeline.logic.graph.hubs import (
+    CONTRACT_REASONS_SQL,
+    TRADE_TABLES,
+    detect_hubs,
+    table_columns,
+    trade_schema,
+)
 from wallet_pipeline.logic.graph.internal import internal_eth_sql
 
 EDGE_COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
@@ -207,7 +213,7 @@ def direct_transfer_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
     """
     return con.sql(
         f"""
-        with eoa_hubs as (select address from g_hubs where reason <> 'contract'),
+        with eoa_hubs as (select address from g_hubs where reason not in ({CONTRACT_REASONS_SQL})),
         d as (
             select src, dst, count(*) n, min(t) first_time, max(t) last_time, {_ev(cfg)} evidence
             from g_xfer group by src, dst
@@ -308,7 +314,7 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
     con.execute(
         f"""
         create or replace temp table g_deposits as
-        with eoa_hubs as (select address from g_hubs where reason <> 'contract'),
+        with eoa_hubs as (select address from g_hubs where reason not in ({CONTRACT_REASONS_SQL})),
         outs as (
             select src d, count(*) n_out,
                    count(*) filter (dst in (select address from eoa_hubs)) n_hub,
@@ -346,7 +352,7 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
                    {_ev(cfg, "x.t")} evidence
             from g_xfer x join g_deposits p on p.d = x.src
             where p.senders >= {int(cfg.deposit_shared_min_senders)}
-              and x.dst in (select address from g_hubs where reason <> 'contract')
+              and x.dst in (select address from g_hubs where reason not in ({CONTRACT_REASONS_SQL}))
             group by x.src, x.dst
         )
         group by src
@@ -366,8 +372,8 @@ def hot_wallet_topup_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> 
     """
     return con.sql(
         f"""
-        with eoa_hubs as (select address from g_hubs where reason <> 'contract'),
-        contracts as (select address from g_hubs where reason = 'contract'),
+        with eoa_hubs as (select address from g_hubs where reason not in ({CONTRACT_REASONS_SQL})),
+        contracts as (select address from g_hubs where reason in ({CONTRACT_REASONS_SQL})),
         payees as (
             select src w, count(distinct dst) filter (dst not in (select address from g_hubs)) k,
                    count(*) filter (dst in (select address from contracts)) n_contract, count(*) n_out

@@ -11,7 +11,13 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from wallet_pipeline.logic.graph.config import GraphConfig
+from wallet_pipeline.logic.graph.config import CONTRACT_LABEL_TYPES, GraphConfig
+
+# Hub reasons that are contracts: found as one, or labelled as a kind of contract. A labelled DEX
+# pool keeps its label as reason (label comes first), so `reason <> 'contract'` is no test of an
+# EOA: in fresh world 3205 a retail wallet swapping tokens on labelled pools read as a deposit
+# address forwarding to hot wallets.
+CONTRACT_REASONS_SQL = ", ".join(["'contract'", *(f"'label:{t}'" for t in CONTRACT_LABEL_TYPES)])
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
