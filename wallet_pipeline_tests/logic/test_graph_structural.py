@@ -188,3 +188,23 @@ def test_a_collector_that_pays_no_wallet_or_pays_many_people_links_nobody() -> N
     e = build_edges(con, CFG).edges
     assert e[e["edge_type"] == "collector"].empty
     assert not set(cluster_edges(e, CFG).clusters["address"]) & {A(13_100), A(14_100)}
+
+
+def test_a_farm_whose_wallets_pay_each_other_and_its_funder_comes_out_whole() -> None:
+    rng = np.random.default_rng(14)
+    people = background(rng, 100_000, 80)
+    f_pairs, farm = star(15_000, 14)
+    members = sorted(farm - {A(15_000)})
+    # Members pay each other and two pay the funder back: the funder is in a cycle with its farm,
+    # and most members have several payers, all of them inside the farm.
+    inner = [(members[i], members[(i + 3) % len(members)]) for i in range(len(members))]
+    inner += [(members[0], A(15_000)), (members[5], A(15_000))]
+    # A payout address paying many people (a pool) pays a tree member: not the one who funded it.
+    t_pairs, tree = relay_tree(16_000, 3, 4)
+    pool = [(A(17_000), A(100_000 + i)) for i in range(12)] + [(A(17_000), sorted(tree)[3])]
+    con = pairs_db(people + f_pairs + inner + t_pairs + pool)
+    e = build_edges(con, CFG).edges
+    clusters = cluster_edges(e, CFG).clusters
+    assert cluster_of(clusters, farm) == farm
+    assert cluster_of(clusters, tree) == tree
+    assert A(17_000) not in set(clusters["address"])

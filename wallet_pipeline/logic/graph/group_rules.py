@@ -206,7 +206,149 @@ def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: Gra
         con.unregister("g_struct_pairs")
 
 
-def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+def _funding_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Who pays whom among people, for the funding groups; and each address's payer and payee counts.
+
+    Pairs leave out services (and hubs, contracts among them) on either side, and an exchange's
+    own payout wallet paying its customers: a wallet and its payer both paid by one service, when
+    that payer gets money from services alone. A busy payer (paying `service_min_counterparties`
+    or more people) is set aside for a wallet that also has a calm payer the busy one does not pay
+    itself: a mining pool or a payout address under the service bounds paying a member of a farm
+    is not who funded it, while the farm's own funder pays the members that pay each other.
+    Payee counts leave out services and popular addresses (paid by `service_min_counterparties`
+    or more): on a bare transfer list contracts are not known, and paying a token sale is not
+    paying a person.
+    """
+    _ensure_services(con, cfg)
+    k = int(cfg.service_min_counterparties)
+    paid = con.sql(
+        """
+        with svc as (select address from g_services),
+        -- Distinct pairs first: a service's raw transfers self-joined ran out of DuckDB's 4 GB at
+        -- 200,000 wallets (benchmarks/entity_pipeline.py --profile --step graph).
+        pairs as (select distinct src, dst from g_xfer),
+        paid as (
+            select src, dst from pairs
+            where src not in (select address from svc) and dst not in (select address from svc)
+        ),
+        fed_by_services as (
+            select dst p from pairs group by dst
+            having bool_and(src in (select address from svc))
+        ),
+        shared as (
+            select distinct a.dst w, b.dst p from pairs a join pairs b on a.src = b.src
+            where a.src in (select address from svc) and b.dst in (select p from fed_by_services)
+        )
+        select p.src, p.dst from paid p
+        where not exists (select 1 from shared s where s.w = p.dst and s.p = p.src)
+        """
+    ).df()
+    counts = con.sql(
+        f"""
+        with contracts as (select address from g_hubs where reason = 'contract'),
+        popular as (select dst address from g_xfer group by dst having count(distinct src) >= {k})
+        select a address, max(payers) payers, max(payees) payees from (
+            select dst a, count(distinct src) payers, 0 payees from g_xfer
+            where src not in (select address from contracts) group by dst
+            union all
+            select src, 0, count(distinct dst) filter (
+                where dst not in (select address from g_services) and dst not in (select address from popular)
+            ) from g_xfer group by src
+        ) group by a
+        """
+    ).df()
+    if paid.empty:
+        return paid, counts
+    busy = paid.groupby("src")["dst"].transform("size").to_numpy() >= k
+    calm = paid.loc[~busy, ["src", "dst"]].rename(columns={"src": "calm"})
+    cand = paid[busy].merge(calm, on="dst")
+    if len(cand):
+        known = pd.MultiIndex.from_frame(paid[["src", "dst"]])
+        pays_calm = pd.MultiIndex.from_arrays([cand["src"], cand["calm"]]).isin(known)
+        aside = pd.MultiIndex.from_frame(cand.loc[~pays_calm, ["src", "dst"]].drop_duplicates())
+        paid = paid[~pd.MultiIndex.from_frame(paid[["src", "dst"]]).isin(aside)].reset_index(drop=True)
+    return paid, counts
+
+
+def _closure(members: list[str], nbrs: dict[str, set[str]]) -> float:
+    """The share of the members' links to people that stay among them."""
+    inside = set(members)
+    total = sum(len(nbrs.get(m, ())) for m in members)
+    return sum(len(nbrs.get(m, set()) & inside) for m in members) / max(total, 1)
+
+
+def _dominator_groups(
+    paid: pd.DataFrame, payees: dict, nbrs: dict[str, set[str]], cfg: GraphConfig
+) -> list[tuple[list[str], set[str]]]:
+    """Groups of wallets reachable only through one source: (members, the source's wallets).
+
+    On the graph of who pays whom, a wallet is dominated by another when every path of payments
+    from outside reaches it through that one: the members of a star, a relay tree, a chain, or a
+    farm whose members also pay each other are all dominated by their funder. Wallets paying one
+    another in a cycle (a funder paid back by its members) count as one source when the cycle has
+    at most `tree_max_cycle_members` wallets; a larger cycle is the everyday economy of people
+    paying people, and its wallets stand each on their own. A source is kept when at least
+    `tree_min_share` of the people it pays are in its group; otherwise its dominated sub-groups
+    are examined in its place. So is a group of `structure_strong_min_size` wallets or more whose
+    members deal mostly with people outside it (closure under `tree_strong_min_closure`): an
+    address paying the funders of several farms, or a payer of people, is not their source.
+    """
+    g = nx.DiGraph()
+    g.add_edges_from(zip(paid["src"], paid["dst"], strict=True))
+    full = nx.condensation(g)
+    unit: dict[str, int] = {}
+    members_of: list[list[str]] = []
+    entries: set[int] = set()
+    for c in full.nodes:
+        mem = list(full.nodes[c]["members"])
+        parts = [mem] if len(mem) <= cfg.tree_max_cycle_members else [[m] for m in mem]
+        for part in parts:
+            for m in part:
+                unit[m] = len(members_of)
+            if full.in_degree(c) == 0:
+                entries.add(len(members_of))
+            members_of.append(part)
+    dag = nx.DiGraph()
+    dag.add_nodes_from(range(len(members_of)))
+    dag.add_edges_from((unit[a], unit[b]) for a, b in g.edges if unit[a] != unit[b])
+    entries |= {u for u in dag.nodes if dag.in_degree(u) == 0}
+    start = -1
+    dag.add_edges_from((start, u) for u in entries)
+    children: dict[int, list[int]] = {}
+    for v, d in nx.immediate_dominators(dag, start).items():
+        if v != start:
+            children.setdefault(d, []).append(v)
+
+    def subtree(top: int) -> list[str]:
+        out, stack = [], [top]
+        while stack:
+            v = stack.pop()
+            out.extend(members_of[v])
+            stack.extend(children.get(v, []))
+        return out
+
+    groups = []
+    tops = sorted(children.get(start, []))
+    while tops:
+        top = tops.pop()
+        source = set(members_of[top])
+        members = subtree(top)
+        if len(members) < 2:
+            continue
+        inside = set(members)
+        pays = sum(payees.get(m, 0) for m in source)
+        hits = sum(len(set(g.successors(m)) & inside) for m in source)
+        big = len(members) >= cfg.structure_strong_min_size
+        if hits >= cfg.tree_min_share * pays and not (
+            big and _closure(members, nbrs) < cfg.tree_strong_min_closure
+        ):
+            groups.append((members, source))
+        else:
+            tops.extend(children.get(top, []))
+    return groups
+
+
+def _sole_payer_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
     """Payer -> wallet, for wallets whose only payer (people only) it is, in trees of `tree_min_size` or more.
 
     "A is B's only payer" is a parent link; following them gives trees: a funder paying many fresh
@@ -273,7 +415,7 @@ def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.D
         """
     ).df()
     if sole.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=["src", "dst", "weight"])
     nodes, inv = np.unique(
         np.concatenate([sole["src"].to_numpy(), sole["dst"].to_numpy()]), return_inverse=True
     )
@@ -290,8 +432,85 @@ def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.D
     )
     small = tree_size < cfg.structure_strong_min_size
     weight = np.where(small, np.minimum(weight, cfg.tree_small_weight), weight)
-    pairs = sole.assign(edge_type="funding_tree", weight=weight)[keep]
-    return _pair_evidence(con, pairs, cfg)
+    return sole.assign(weight=weight)[keep][["src", "dst", "weight"]]
+
+
+def _dominator_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """(src, dst, weight): payer -> wallet inside funding groups of `tree_min_size` wallets or more.
+
+    A group is one operator spreading funds: a star, a relay tree, a chain, or a farm whose
+    wallets also pay each other, each wallet paid by nobody outside the group. Every payment
+    inside the group is a link. Payers and payees are counted without contracts and services
+    (see above), which are never in a group.
+
+    Weights: `tree_weight` for groups of at least `structure_strong_min_size` wallets whose
+    members deal mostly with each other (closure: the share of the members' links to people
+    that stay inside, at least `tree_strong_min_closure`); `tree_small_weight` for the rest:
+    over the kept simulator worlds nearly every small group, and every large one open to many
+    outside people, was people paying people (docs/graph.md). A link from a source with
+    `tree_handoff_min_payers` payers or more is a hand-off (`tree_handoff_weight`): an
+    aggregation point such as a scam's collector handing funds on.
+    """
+    paid, counts = _funding_pairs(con, cfg)
+    if paid.empty:
+        return pd.DataFrame(columns=["src", "dst", "weight"])
+    payees = counts.set_index("address")["payees"].to_dict()
+    payers = counts.set_index("address")["payers"].to_dict()
+    # Closure counts links to people: popular and busy addresses (paid by, or paying, at least
+    # `service_min_counterparties`) are contracts and payout addresses on a bare transfer list.
+    k = cfg.service_min_counterparties
+    fan = paid.groupby("src").size()
+    crowd = set(counts.loc[counts["payers"] >= k, "address"]) | set(fan[fan >= k].index)
+    both = pd.concat([paid, paid.rename(columns={"src": "dst", "dst": "src"})])
+    nbrs = both[~both["dst"].isin(crowd)].groupby("src")["dst"].agg(set).to_dict()
+    by_payee = paid.groupby("dst")["src"].agg(list).to_dict()
+    rows = []
+    for members, source in _dominator_groups(paid, payees, nbrs, cfg):
+        if len(members) < cfg.tree_min_size:
+            continue
+        strong = len(members) >= cfg.structure_strong_min_size
+        for w in members:
+            # A source that is a cycle (a funder paid back by its wallets) keeps its inner links;
+            # its members' payers from outside are not counted against it as a hand-off.
+            inner = w in source
+            for u in by_payee.get(w, ()):
+                if inner and u not in source:
+                    continue
+                weight = cfg.tree_weight if strong else cfg.tree_small_weight
+                if not inner and u in source and payers.get(u, 0) >= cfg.tree_handoff_min_payers:
+                    weight = min(weight, cfg.tree_handoff_weight)
+                rows.append((u, w, weight))
+    return pd.DataFrame(rows, columns=["src", "dst", "weight"])
+
+
+def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
+    """Payer -> wallet in funding trees (`_sole_payer_pairs`) and, with `tree_dominators`, funding groups.
+
+    The groups (`_dominator_pairs`) add the links the only-payer rule cannot see: wallets paid by
+    several members of one group (a farm whose wallets pay each other). The only-payer trees stay:
+    a scam ring found only inside a larger cycle of payments has no group of its own.
+    """
+    sole = _sole_payer_pairs(con, cfg)
+    group_only = pd.DataFrame(columns=["src", "dst", "weight"])
+    if cfg.tree_dominators:
+        dom = _dominator_pairs(con, cfg)
+        both = sole.merge(dom, on=["src", "dst"], how="left", suffixes=("", "_group"))
+        # A pair in a funding group takes the group's weight: a chain link from a wallet paid by
+        # exchange withdrawals too is no hand-off when the group shows who funded the chain.
+        sole = sole.assign(weight=both["weight_group"].fillna(both["weight"]).to_numpy())
+        known = pd.MultiIndex.from_frame(sole[["src", "dst"]])
+        group_only = dom[~pd.MultiIndex.from_frame(dom[["src", "dst"]]).isin(known)]
+    # Kept for `detach_chain_entries`: a link the only-payer rule does not make joins a wallet
+    # through several payers, and one of those payers reaching into a peel chain is a payment.
+    con.execute("create or replace temp table g_tree_group_pairs (src varchar, dst varchar)")
+    if len(group_only):
+        con.register("g_tree_group_frame", group_only[["src", "dst"]])
+        con.execute("insert into g_tree_group_pairs select src, dst from g_tree_group_frame")
+        con.unregister("g_tree_group_frame")
+    pairs = (
+        pd.concat([x for x in (sole, group_only) if len(x)], ignore_index=True) if len(sole) else group_only
+    )
+    return _pair_evidence(con, pairs.assign(edge_type="funding_tree"), cfg)
 
 
 def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
@@ -426,11 +645,16 @@ def detach_chain_entries(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> in
             where b.root is null or b.root <> a.root
             """
         )
+        group_pair = (
+            "or exists (select 1 from g_tree_group_pairs t where t.src = r.src and t.dst = r.dst)"
+            if name == "funding_tree" and "g_tree_group_pairs" in tables
+            else ""
+        )
         changed += con.execute(
             f"""
             update g_rule_{name} r set weight = {cfg.chain_entry_weight} from g_chain_entry x
             where x.src = r.src and x.dst = r.dst and r.weight > {cfg.chain_entry_weight}
-              and r.weight < {cfg.strong_weight}
+              and (r.weight < {cfg.strong_weight} {group_pair})
             """
         ).fetchone()[0]
     return int(changed)
