@@ -7,7 +7,7 @@ import pytest
 
 from wallet_pipeline.logic.graph import GraphConfig, build_edges
 from wallet_pipeline.logic.graph.entities import build_entities
-from wallet_pipeline.logic.graph.services import exchange_name, find_services
+from wallet_pipeline.logic.graph.services import exchange_name, find_services, without_double_deposits
 from wallet_pipeline.logic.graph.store import replace_tables
 from wallet_pipeline_tests.logic.test_graph import ETH, A, db, tx
 
@@ -151,3 +151,14 @@ def test_a_graph_without_hubs_or_deposit_addresses_has_no_service():
         "service_kind",
         "service_name",
     ]
+
+
+def test_a_deposit_paid_often_counts_once_when_asked():
+    rows = [
+        {"src": A(1), "dst": A(9), "edge_type": "deposit_address"},
+        {"src": A(1), "dst": A(9), "edge_type": "direct_transfer"},
+        {"src": A(1), "dst": A(2), "edge_type": "direct_transfer"},
+        {"src": A(9), "dst": A(1), "edge_type": "direct_transfer"},
+    ]
+    kept = without_double_deposits(pd.DataFrame(rows))
+    assert kept.to_dict("records") == [rows[0], rows[2], rows[3]]

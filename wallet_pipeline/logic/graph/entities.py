@@ -19,7 +19,12 @@ from wallet_pipeline.logic.graph.clustering import cluster_edges
 from wallet_pipeline.logic.graph.config import GraphConfig
 from wallet_pipeline.logic.graph.evidence import evidence_chains
 from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql, issued_ids
-from wallet_pipeline.logic.graph.services import ServiceConfig, Services, find_services
+from wallet_pipeline.logic.graph.services import (
+    ServiceConfig,
+    Services,
+    find_services,
+    without_double_deposits,
+)
 from wallet_pipeline.logic.graph.store import (
     ENTITIES_SCHEMA,
     GRAPH_SCHEMA,
@@ -203,7 +208,7 @@ def service_roles(con: duckdb.DuckDBPyConnection, services: Services, clusters: 
 
 
 def _with_services(
-    edges: pd.DataFrame, services: Services, read: EvidenceReader
+    edges: pd.DataFrame, services: Services, read: EvidenceReader, cfg: ServiceConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame, EvidenceReader]:
     """(edges to cluster customers on, every edge with the services' own, their evidence reader).
 
@@ -216,6 +221,8 @@ def _with_services(
     extra.insert(0, "edge_row", -1 - np.arange(len(extra), dtype=np.int64))
     members = services.members["address"]
     customers = edges[~edges["src"].isin(members) & ~edges["dst"].isin(members)]
+    if cfg.deposit_transfers_once:
+        customers = without_double_deposits(customers)
     pairs = extra[extra["edge_type"] == "shared_deposit"].drop(columns="evidence")
     cluster_input = pd.concat([customers, pairs], ignore_index=True) if len(pairs) else customers
     everything = pd.concat([edges, extra.drop(columns="evidence")], ignore_index=True)
@@ -262,6 +269,7 @@ def build_entities(
     sub_cluster_min_size: int = 30,
     min_overlap: float = 0.5,
     schema: str = "raw",
+    service_config: ServiceConfig | None = None,
 ) -> BuiltEntities:
     """Cluster `graph.wallet_edges` and build every entity table except the risk scores."""
     cfg = GraphConfig(
@@ -273,8 +281,9 @@ def build_entities(
         max_cluster_share=max_cluster_share,
     )
     edges = con.sql(EDGES_WITHOUT_EVIDENCE_SQL).df()
-    services = find_services(con, edges, ServiceConfig(), schema=schema)
-    customer_edges, edges, read = _with_services(edges, services, evidence_reader(con))
+    svc_cfg = service_config or ServiceConfig()
+    services = find_services(con, edges, svc_cfg, schema=schema)
+    customer_edges, edges, read = _with_services(edges, services, evidence_reader(con), svc_cfg)
     result = cluster_edges(customer_edges, cfg)
     service_clusters = _service_clusters(services)
     found = result.clusters[~result.clusters["address"].isin(service_clusters["address"])]

@@ -60,6 +60,11 @@ class ServiceConfig:
     refill_min_inflow_share: float = 0.8
     refill_min_payees: int = 20
     refill_max_contract_share: float = 0.05
+    # A customer's repeated payments to a deposit address make a `deposit_address` edge and a
+    # `direct_transfer` edge out of the same transfers; their weights add up when clustering (0.45
+    # + 0.25 with two senders: a join). True drops the direct_transfer of such a pair. Measured on
+    # the kept worlds (docs/services.md): fewer customers glued, lower exchange-user recall.
+    deposit_transfers_once: bool = False
     # Senders joined this strongly are one actor's (GraphConfig.strong_weight).
     strong_weight: float = 0.85
     evidence_cap: int = 10
@@ -420,3 +425,11 @@ def _shared_deposit_pairs(edges: pd.DataFrame, shared: np.ndarray) -> pd.DataFra
     out = _edge_rows(rows, "shared_deposit", 0.0)
     out["weight"] = np.minimum(pairs["weight_x"], pairs["weight_y"]).to_numpy(dtype=float)
     return out
+
+
+def without_double_deposits(edges: pd.DataFrame) -> pd.DataFrame:
+    """`edges` without the `direct_transfer` rows of pairs that also have a `deposit_address` row."""
+    dep = edges.loc[edges["edge_type"] == "deposit_address", ["src", "dst"]].drop_duplicates()
+    pair = edges[["src", "dst"]].merge(dep.assign(_dep=True), on=["src", "dst"], how="left")["_dep"]
+    twice = pair.notna().to_numpy() & (edges["edge_type"] == "direct_transfer").to_numpy()
+    return edges[~twice]
