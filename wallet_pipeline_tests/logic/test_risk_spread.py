@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from wallet_pipeline.logic.graph import GraphConfig, build_edges
-from wallet_pipeline.logic.graph.risk_spread import SpreadConfig, paid_perpetrators, perpetrator_spread
+from wallet_pipeline.logic.graph.risk import value_sent
+from wallet_pipeline.logic.graph.risk_spread import (
+    SpreadConfig,
+    paid_perpetrators,
+    perpetrator_spread,
+    victim_side,
+)
 from wallet_pipeline_tests.logic.test_graph import ETH, A, db, tx
 
 GCFG = GraphConfig(features_table=None)
@@ -63,3 +69,26 @@ def test_one_payment_from_a_perpetrator_among_many_senders_spreads_little() -> N
     rows = [tx(A(100 + i), shop, ETH, minutes=i) for i in range(19)] + [tx(scammer, shop, ETH, minutes=30)]
     sp = spread_of(db(rows), {scammer: 1.0})
     assert sp.at[shop, "spread"] <= 0.05 + 1e-9 or shop not in sp.index
+
+
+def test_a_victim_whose_other_payments_left_no_flow_edge_is_on_the_victim_side_counting_what_it_signed() -> (
+    None
+):
+    phisher, victim, farm_member, collector, exchange = A(1), A(2), A(3), A(4), A(4000)
+    rows = [tx(victim, phisher, ETH, minutes=DAY), tx(victim, phisher, ETH, minutes=2 * DAY)]
+    rows.append(tx(victim, A(500), ETH // 10, minutes=3 * DAY))  # a friend
+    # Its deposits at the exchange, a hub the graph keeps out of its edges.
+    rows += [tx(victim, exchange, ETH // 5, minutes=(4 + k) * DAY) for k in range(6)]
+    rows += [tx(A(600 + k), exchange, ETH, minutes=k) for k in range(400)]
+    # A farm member claims with calls carrying no ETH and sweeps to its collector: no life of its own.
+    rows += [tx(farm_member, A(3000), 0, minutes=k * DAY, input="0x12345678") for k in range(4)]
+    rows.append(tx(farm_member, collector, ETH, minutes=5 * DAY))
+    con = db(rows)
+    edges = build_edges(con, GCFG).edges
+    seeds = pd.Series({phisher: 1.0, collector: 1.0})
+    # Counted over the flow edges alone, two of its three transfers went to the phisher.
+    assert victim not in victim_side(edges, seeds)
+    signed = value_sent(con, "raw")
+    assert signed[victim] == 9 and signed[farm_member] == 1
+    assert victim in victim_side(edges, seeds, signed=signed)
+    assert farm_member not in victim_side(edges, seeds, signed=signed)

@@ -360,11 +360,7 @@ def phishing_inflow(
     cfg = cfg or RiskConfig()
     if not _has(con, schema, "transactions", {"from_address", "to_address", "value", "block_timestamp"}):
         return pd.DataFrame(columns=PHISHING_COLUMNS)
-    status = (
-        "and receipt_status is distinct from 0"
-        if "receipt_status" in table_columns(con, schema, "transactions")
-        else ""
-    )
+    status = _succeeded(con, schema)
     services = set(hubs or set())
     if _has(con, schema, "address_labels", {"address", "label_type"}):
         # A labelled exchange, DEX or bridge is a service even when the export shows few of its payees.
@@ -787,6 +783,27 @@ def _evidence_or_default(
     return rugs, evidence
 
 
+def _succeeded(con: duckdb.DuckDBPyConnection, schema: str) -> str:
+    """The `where` clause part keeping successful transactions (none when the export has no receipts)."""
+    tx = table_columns(con, schema, "transactions")
+    return "and receipt_status is distinct from 0" if "receipt_status" in tx else ""
+
+
+def value_sent(con: duckdb.DuckDBPyConnection, schema: str) -> pd.Series:
+    """Per wallet, the successful transactions carrying ETH that it signed (`victim_side`'s count).
+
+    Zero-value calls are left out: a farm member's claims are no life of its own.
+    """
+    if not _has(con, schema, "transactions", {"from_address", "value"}):
+        return pd.Series(dtype=float)
+    status = _succeeded(con, schema)
+    sent = con.sql(
+        f"select lower(from_address) a, count(*)::double n from {schema}.transactions "
+        f"where try_cast(value as double) > 0 {status} group by 1"
+    ).df()
+    return sent.set_index("a")["n"]
+
+
 def _hubs(con: duckdb.DuckDBPyConnection) -> set[str]:
     if not _has(con, "graph", "hubs", {"address"}):
         return set()
@@ -989,7 +1006,7 @@ def score_wallets(
     # The victim side (`risk_spread.victim_side`): grouped with the perpetrators (a clustering
     # mistake or a shared funding source), it keeps its own factors: a victim never inherits the
     # scammer's risk.
-    victim = w["address"].isin(victim_side(edges, strong)).to_numpy()
+    victim = w["address"].isin(victim_side(edges, strong, signed=value_sent(con, schema))).to_numpy()
     in_cluster = w["cluster_scam_rate"].notna() & ~victim
     self_labelled = w["address"].isin(crushed)
     own_tokens = np.where(w["tokens_created"] > 0, w["scam_tokens"] / w["tokens_created"].clip(lower=1), 0.0)

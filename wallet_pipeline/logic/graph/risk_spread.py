@@ -277,14 +277,21 @@ def paid_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig |
     return paid.groupby("src")["dst"].nunique()
 
 
-def victim_side(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> set[str]:
+def victim_side(
+    edges: pd.DataFrame,
+    seeds: pd.Series,
+    cfg: SpreadConfig | None = None,
+    signed: pd.Series | None = None,
+) -> set[str]:
     """Wallets on the victim side of perpetrators (seeds at least `victim_of_min` strong).
 
     A victim paid a perpetrator, was paid by perpetrators fewer times than it paid them (a
     giveaway scam's bait comes back once), is no seed itself, and sent perpetrators less
     than `victim_max_out_share` of its transfers: the scam was one episode in its own activity. A
     farm member sweeping everything to its collector, or a mule forwarding to the next hop, sends
-    most of what it sends to perpetrators and is not a victim.
+    most of what it sends to perpetrators and is not a victim. Its transfers are counted over the
+    graph's flow edges, or over `signed` (per wallet, the transactions carrying value that it
+    signed) when that is larger: the edges leave out payments to exchanges and contracts.
     """
     cfg = cfg or SpreadConfig()
     flows = _flows(edges)
@@ -294,6 +301,10 @@ def victim_side(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None 
     weak = set(seeds[seeds > 0].index)
     to_bad = flows["dst"].isin(strong)
     out = flows.assign(bad=flows["n"].where(to_bad, 0.0)).groupby("src")[["n", "bad"]].sum()
+    if signed is not None:
+        # In a phishing-network draw a victim paying two phishers twice showed 4 of its 8 flow
+        # edges' transfers to them, but 13 transactions of its own: it was clustered with them.
+        out["n"] = np.maximum(out["n"], signed.reindex(out.index).fillna(0.0).to_numpy(dtype=float))
     share = out["bad"] / out["n"]
     paid = set(share[(out["bad"] > 0) & (share < cfg.victim_max_out_share)].index)
     # Paid back by perpetrators as often as it paid them: a mule or a partner, not a victim (a
