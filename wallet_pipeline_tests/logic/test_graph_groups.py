@@ -62,6 +62,18 @@ def test_a_token_passed_round_a_ring_at_one_amount_joins_the_ring() -> None:
     assert set(e["dst"]) == set(ring) - {A(401)}
 
 
+def test_a_ring_cut_by_the_window_after_two_rounds_is_still_a_wash_cycle() -> None:
+    # An 8-day window (fresh world 3205) held a six-wallet ring's third round for all hops but the
+    # last: seen twice, that hop kept the whole ring Minimal when three rounds were needed.
+    token = A(430)
+    ring = [A(431), A(432), A(433), A(434), A(435), A(436)]
+    txs, rows = _ring(ring, token, rounds=2)
+    # One round is a payment passed on, not a ring.
+    t2, r2 = _ring([A(440), A(441), A(442)], token, rounds=1)
+    e = edges_of(db(txs + t2, rows + r2, tokens=[{"address": token, "decimals": 18}]), kind="wash_cycle")
+    assert set(e["src"]) | set(e["dst"]) == set(ring)
+
+
 def test_a_ring_whose_amounts_differ_is_not_a_wash_cycle() -> None:
     token = A(420)
     txs, rows = [], []
