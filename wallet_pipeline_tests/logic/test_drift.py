@@ -238,3 +238,15 @@ def test_drift_columns_include_the_operator_rule_columns_only_for_a_model_that_a
     assert operators <= set(drift_columns(on, table))
     assert not operators & set(drift_columns(off, table))
     assert drift_columns(on, table).count("tx_count") == 1
+
+
+def test_drift_columns_include_the_deposit_columns_only_for_a_model_that_reads_them() -> None:
+    from types import SimpleNamespace
+
+    from wallet_pipeline.logic.personas import PersonaConfig
+
+    table = ["address", "forwarded_to_eoa_6h_share", "collector_payment_share", "dex_trades"]
+    on = SimpleNamespace(config=PersonaConfig(), feature_columns=("forwarded_to_eoa_6h_share",))
+    off = SimpleNamespace(config=PersonaConfig(deposit_by_wallet=False), feature_columns=on.feature_columns)
+    assert {"collector_payment_share", "dex_trades"} <= set(drift_columns(on, table))
+    assert "collector_payment_share" not in drift_columns(off, table)

@@ -454,6 +454,7 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
     when, the model's output could change.
     """
     from wallet_pipeline.logic.personas.population import (
+        DEPOSIT_COLUMNS,
         OPERATOR_COLUMNS,
         RECEIVED_COLUMNS,
         SPOOFED_OUT_COLUMN,
@@ -465,6 +466,9 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
         rule += [*RECEIVED_COLUMNS, SPOOFED_OUT_COLUMN]
     if config.operator_rules:
         rule += list(OPERATOR_COLUMNS)
+    # Models pickled before the per-wallet deposit test have no such setting.
+    if getattr(config, "deposit_by_wallet", False):
+        rule += list(DEPOSIT_COLUMNS)
     present = set(features_columns)
     out = list(model.feature_columns)
     out += [c for c in dict.fromkeys(rule) if c and c in present and c not in out]  # each column once
