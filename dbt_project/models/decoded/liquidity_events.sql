@@ -47,13 +47,13 @@ event_pools as (
     -- keccak-256 of the event signatures (docs/decoded_activity.md).
     select distinct {{ address_key('address') }} as pool_key, address as pool,
     from {{ source('ethereum', 'logs') }}
-    where split_part(topics, ',', 1) in (
+    where {{ event_in([
         '0x4c209b5fc8ad50758f13e2e1088ba56a560dff690a1c6fef26394f4c03821c4f',
         '0xdccd412f0b1252819cb1fd330b93224ca42612892bb3f4f789976e6d81936496',
         '0x7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde',
         '0x0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c',
-        '0x70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0'
-    )
+        '0x70935338e69775456a85ddef226c395fb668b63fa0115f5f20610b388e6ca9c0',
+    ]) }}
 
 ),
 

@@ -74,10 +74,10 @@ swap_events as (
     -- (computed, see docs/decoded_activity.md).
     select distinct {{ tx_key('transaction_hash') }} as tx_key, {{ address_key('address') }} as pool_key
     from {{ source('ethereum', 'logs') }}
-    where split_part(topics, ',', 1) in (
+    where {{ event_in([
         '0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822',
-        '0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67'
-    )
+        '0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67',
+    ]) }}
 
 ),
 
