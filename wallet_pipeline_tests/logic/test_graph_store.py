@@ -94,3 +94,19 @@ def test_the_check_counts_a_breakdown_without_points_as_a_mismatch(
 ) -> None:
     scored.execute("update entities.clusters set risk_breakdown = ?", [breakdown])
     assert breakdown_mismatches(scored) == ["c1"]
+
+
+def test_an_appended_list_column_empty_in_its_first_thousand_rows_keeps_its_later_values() -> None:
+    # DuckDB types a DataFrame's object column from a sample of its first rows: a cluster history
+    # whose first rows all had empty related_ids failed the entity write on the first real id.
+    con = duckdb.connect()
+    con.execute("create schema h")
+    con.execute("create table h.history (cluster_id varchar, related_ids varchar[])")
+    history = pd.DataFrame(
+        {"cluster_id": [f"c_{i}" for i in range(3_000)], "related_ids": [[]] * 2_999 + [["c_merged"]]}
+    )
+    assert replace_tables(con, "h", {}, append={"history": history}) == {"history": 3_000}
+    assert con.execute("select related_ids from h.history where cluster_id = 'c_2999'").fetchone()[0] == [
+        "c_merged"
+    ]
+    assert con.execute("select current_setting('pandas_analyze_sample')").fetchone()[0] == 1_000

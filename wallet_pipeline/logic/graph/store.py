@@ -56,6 +56,12 @@ def replace_tables(
     con.execute(f"create schema if not exists {schema}")
     counts: dict[str, int] = {}
     registered: list[str] = []
+    # DuckDB types a DataFrame's object column from its first 1,000 rows: a history whose first
+    # rows all have empty `related_ids` typed them NULL[] and failed on the first real id (a third
+    # run of phishing_network.py on draw 5000). Reading every row costs little against the write.
+    rows = [len(f) for f in [*frames.values(), *(append or {}).values()] if isinstance(f, pd.DataFrame)]
+    sample = con.execute("select current_setting('pandas_analyze_sample')").fetchone()[0]
+    con.execute(f"set pandas_analyze_sample = {max([int(sample), *rows])}")
 
     def source_of(name: str, frame: pd.DataFrame | str) -> str:
         if isinstance(frame, str):
@@ -89,4 +95,5 @@ def replace_tables(
     finally:
         for view in registered:
             con.unregister(view)
+        con.execute(f"set pandas_analyze_sample = {int(sample)}")
     return counts
