@@ -11,6 +11,10 @@ cap, so a loaded machine slows both alike.
     .venv/bin/python benchmarks/feature_build.py --transactions 1000000 10000000
     .venv/bin/python benchmarks/feature_build.py --transactions 1000000 --without-trade-tables
 
+Where the models' CPU goes: `--model-cpu` runs each table model's compiled select again on the
+built file, alone, and prints its CPU seconds into memory and into the file; what the full run's
+CPU has beyond their sum is dbt's own work per model (rendering, metadata statements).
+
 Same outputs after a change to the models: build once with the old project and keep the file
 (`--keep old.duckdb --project-dir <copy of the old dbt_project>`), then build with the new one and
 compare every column of the mart and the decoded tables (`--reference old.duckdb`); exit code 1
@@ -288,6 +292,46 @@ def _top_models(work: Path, top: int) -> list[str]:
     ]
 
 
+def model_cpu(con: duckdb.DuckDBPyConnection, target: Path, tries: int = 2) -> list[tuple[str, float, float]]:
+    """CPU seconds of each table model's compiled select on a built file, slowest first.
+
+    Per model (name, into a temp table, into a table of the file), best of `tries`: the first is
+    the query, the second adds what writing it to disk costs (compression), the part a dbt run
+    pays per model beyond its query. `target` is dbt's target folder of the build (manifest.json
+    and compiled/). The tables written go into a scratch schema that is dropped again.
+    """
+    manifest_path = target / "manifest.json"
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"no dbt manifest at {manifest_path}: run dbt with --target-path {target}")
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    con.execute("set enable_progress_bar=false")
+    con.execute("create schema if not exists feature_build_scratch")
+    timings = []
+    try:
+        for node in nodes:
+            if node["resource_type"] != "model" or node["config"]["materialized"] == "view":
+                continue
+            compiled = target / "compiled" / node["package_name"] / node["original_file_path"]
+            if not compiled.exists():
+                raise FileNotFoundError(
+                    f"model {node['name']}: no compiled SQL at {compiled} (was it part of the run?)"
+                )
+            sql = compiled.read_text()
+            seconds = []
+            for into in ("temp table feature_build_model", "table feature_build_scratch.model"):
+                best = float("inf")
+                for _ in range(tries):
+                    started = time.process_time()
+                    con.execute(f"create or replace {into} as {sql}")
+                    best = min(best, time.process_time() - started)
+                seconds.append(best)
+            con.execute("drop table feature_build_model; drop table feature_build_scratch.model")
+            timings.append((node["name"], seconds[0], seconds[1]))
+    finally:
+        con.execute("drop schema feature_build_scratch cascade")
+    return sorted(timings, key=lambda t: t[2], reverse=True)
+
+
 def main() -> None:
     """Run the benchmark at each size and print one line of figures per size."""
     parser = argparse.ArgumentParser(
@@ -319,6 +363,11 @@ def main() -> None:
         "--reference",
         type=Path,
         help="compare the mart and decoded tables with this built file; exit 1 if any differs",
+    )
+    parser.add_argument(
+        "--model-cpu",
+        action="store_true",
+        help="after the build, time each table model's select alone (CPU s, into memory and into the file)",
     )
     args = parser.parse_args()
     differ = False
@@ -389,6 +438,17 @@ def main() -> None:
             print(f"  peak RSS {peak_gb:.2f} GB; {wallets:,} wallets in marts.wallet_features")
             print(f"  slowest {args.top} models:")
             print("\n".join(_top_models(work, args.top)), flush=True)
+            if args.model_cpu:
+                with duckdb.connect(str(db)) as con:
+                    con.execute(f"set memory_limit='{settings.duckdb_memory_limit()}'")
+                    con.execute(f"set threads={settings.duckdb_threads()}")
+                    con.execute("set preserve_insertion_order=false")
+                    timings = model_cpu(con, work / "target")
+                print("  each table model's select alone, CPU s, best of 2 (into memory / into the file):")
+                for name, in_memory, in_file in timings:
+                    print(f"    {in_memory:6.2f} / {in_file:6.2f}  {name}")
+                in_memory, in_file = (sum(t[i] for t in timings) for i in (1, 2))
+                print(f"    {in_memory:6.2f} / {in_file:6.2f}  all {len(timings)} table models", flush=True)
             if args.keep:
                 shutil.copyfile(db, args.keep)
             if args.reference:

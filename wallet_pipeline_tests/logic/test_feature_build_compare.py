@@ -1,17 +1,19 @@
 """The output comparison that guards rewrites of the dbt models (benchmarks/feature_build.py).
 
 A faster model must give the same mart and decoded tables; these tests show the comparison sees
-each kind of difference a rewrite could bring and lets through only float noise.
+each kind of difference a rewrite could bring and lets through only float noise. model_cpu, which
+says where a build's CPU goes, times every table model and leaves nothing behind in the file.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from benchmarks.feature_build import compare_outputs
+from benchmarks.feature_build import compare_outputs, model_cpu
 
 TABLES = ("marts.wallet_features",)
 
@@ -86,3 +88,53 @@ def test_a_changed_column_type_or_a_missing_table_is_reported(tmp_path: Path, re
     with duckdb.connect(str(path), read_only=True) as con:
         assert "columns differ" in compare_outputs(con, reference, TABLES)[0]
         assert "not in the reference file" in compare_outputs(con, reference, ("marts.other",))[0]
+
+
+def _target(tmp_path: Path, models: dict[str, tuple[str, str | None]]) -> Path:
+    """A dbt target folder: manifest.json and compiled SQL for {name: (materialized, sql or None)}."""
+    target = tmp_path / "target"
+    nodes = {}
+    for name, (materialized, sql) in models.items():
+        original = f"models/{name}.sql"
+        nodes[f"model.wallet_pipeline.{name}"] = {
+            "resource_type": "model",
+            "name": name,
+            "package_name": "wallet_pipeline",
+            "original_file_path": original,
+            "config": {"materialized": materialized},
+        }
+        if sql is not None:
+            compiled = target / "compiled" / "wallet_pipeline" / original
+            compiled.parent.mkdir(parents=True, exist_ok=True)
+            compiled.write_text(sql)
+    target.mkdir(exist_ok=True)
+    (target / "manifest.json").write_text(json.dumps({"nodes": nodes}))
+    return target
+
+
+def test_model_cpu_times_each_table_model_and_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    target = _target(
+        tmp_path,
+        {
+            "wide": ("table", "select range as k, range % 7 as g from range(200000)"),
+            "grouped": ("table", "select range % 7 as g, count(*) as n from range(200000) group by 1"),
+            "a_view": ("view", "select 1 as x"),
+        },
+    )
+    with duckdb.connect(str(tmp_path / "built.duckdb")) as con:
+        timings = model_cpu(con, target)
+        left = con.execute("select count(*) from duckdb_tables() where not temporary").fetchone()[0]
+        schemas = con.execute("select schema_name from duckdb_schemas() where schema_name like 'feature%'")
+        assert schemas.fetchall() == []
+    assert sorted(name for name, _, _ in timings) == ["grouped", "wide"]
+    assert all(in_memory >= 0 and in_file >= 0 for _, in_memory, in_file in timings)
+    assert [t[2] for t in timings] == sorted((t[2] for t in timings), reverse=True)
+    assert left == 0
+
+
+def test_model_cpu_names_the_model_whose_compiled_sql_is_missing(tmp_path: Path) -> None:
+    target = _target(tmp_path, {"int_gone": ("table", None)})
+    with duckdb.connect() as con, pytest.raises(FileNotFoundError, match="model int_gone: no compiled SQL"):
+        model_cpu(con, target)
+    with duckdb.connect() as con, pytest.raises(FileNotFoundError, match="no dbt manifest"):
+        model_cpu(con, tmp_path / "nowhere")
