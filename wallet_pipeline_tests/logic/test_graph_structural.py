@@ -208,3 +208,17 @@ def test_a_farm_whose_wallets_pay_each_other_and_its_funder_comes_out_whole() ->
     assert cluster_of(clusters, farm) == farm
     assert cluster_of(clusters, tree) == tree
     assert A(17_000) not in set(clusters["address"])
+
+
+def test_a_payout_address_paying_many_people_and_one_farm_funder_stays_out_of_the_farm() -> None:
+    rng = np.random.default_rng(15)
+    people = background(rng, 110_000, 60)
+    f_pairs, farm = star(18_000, 14)
+    # A payout address pays 40 newcomers who do nothing else, and the farm's funder: all 41 are
+    # only paid by it, but only the funder pays wallets of its own.
+    payout = [(A(19_000), A(19_001 + i)) for i in range(40)] + [(A(19_000), A(18_000))]
+    con = pairs_db(people + f_pairs + payout)
+    clusters = cluster_edges(build_edges(con, CFG).edges, CFG).clusters
+    assert cluster_of(clusters, farm) == farm
+    # The payout's own star stays whole: it is the link into the farm that weighs little.
+    assert cluster_of(clusters, {A(19_000), A(19_001)}) == {A(19_000)} | {A(19_001 + i) for i in range(40)}

@@ -107,6 +107,12 @@ class GraphConfig:
     # (median / worst decile), 300 gives 0.860 / 0.741.
     tree_max_cycle_members: int = 50
     tree_dominators: bool = True
+    # A payer whose only-paid wallets are nearly all leaves (at most this share of them are the
+    # only payer of two or more wallets) is a payout star: its link into the few that are is a
+    # payment to an operator, not a relay, and weighs `tree_small_weight`. On the 10 airdrop draws
+    # links into such a wallet from payers at share <= 0.1 were 19 real -> planted, 31 real -> real
+    # and none inside a planted group; at 0.1-0.2, 11 inside (docs/graph.md). None: off.
+    tree_payout_max_head_share: float | None = 0.1
     tree_ignore_service_payers: bool = True
     # A group of `structure_strong_min_size` wallets or more is strong only when this share of
     # its members' links to people stays inside it; otherwise its source is set aside and its

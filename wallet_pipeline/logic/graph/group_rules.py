@@ -483,6 +483,30 @@ def _dominator_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
     return pd.DataFrame(rows, columns=["src", "dst", "weight"])
 
 
+def _weaken_payouts(pairs: pd.DataFrame, sole: pd.DataFrame, cfg: GraphConfig) -> pd.DataFrame:
+    """Links from a payout star into the few of its wallets that fund their own, at `tree_small_weight`.
+
+    A relay tree's source pays relays that pay on; a real payout address under the service bounds
+    pays a hundred people who keep what they got, and now and then the funder of a farm. Joined at
+    full weight, the farm and the payout's hundred payees make one cluster. A wallet funds its own
+    when it is the only payer of two or more wallets; a payer is a payout star when at most
+    `tree_payout_max_head_share` of its only-paid wallets do.
+    """
+    share = cfg.tree_payout_max_head_share
+    if share is None or sole.empty or pairs.empty:
+        return pairs
+    kids = sole.groupby("src")["dst"].size()
+    is_head = sole["dst"].isin(kids[kids >= 2].index)
+    head_share = is_head.groupby(sole["src"]).mean()
+    weak = sole[is_head & sole["src"].isin(head_share[head_share <= share].index)]
+    if weak.empty:
+        return pairs
+    hit = pd.MultiIndex.from_frame(pairs[["src", "dst"]]).isin(pd.MultiIndex.from_frame(weak[["src", "dst"]]))
+    return pairs.assign(
+        weight=np.where(hit, np.minimum(pairs["weight"], cfg.tree_small_weight), pairs["weight"])
+    )
+
+
 def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
     """Payer -> wallet in funding trees (`_sole_payer_pairs`) and, with `tree_dominators`, funding groups.
 
@@ -510,6 +534,7 @@ def funding_tree_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.D
     pairs = (
         pd.concat([x for x in (sole, group_only) if len(x)], ignore_index=True) if len(sole) else group_only
     )
+    pairs = _weaken_payouts(pairs, sole, cfg)
     return _pair_evidence(con, pairs.assign(edge_type="funding_tree"), cfg)
 
 
