@@ -590,6 +590,9 @@ def test_the_wallet_test_moves_a_sweeper_to_deposit_forwarder_and_keeps_the_conf
     assert moved.tolist() == [[0.1, 0.7, 0.2], [0.1, 0.3, 0.6], [0.1, 0.6, 0.3], [0.1, 0.6, 0.3]]
     assert deposit_by_wallet(p, table, ["Whale", "Dormant Holder", "Active Retail Trader"]) is p
     assert deposit_by_wallet(p, table.drop(columns="collector_payment_share"), personas) is p
+    # A forwarder the clusters are sure of has no next likeliest persona: it stays.
+    sure = np.array([[0.0, 1.0, 0.0]] * 4)
+    assert deposit_by_wallet(sure, table, personas)[1].tolist() == [0.0, 1.0, 0.0]
 
 
 def test_a_model_serves_sweepers_as_deposit_forwarder_and_a_model_pickled_before_does_not() -> None:

@@ -422,7 +422,10 @@ def deposit_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]
     second = others.argmax(1)
     collector = pd.to_numeric(features["collector_payment_share"], errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        friend = (top == deposit) & (collector < DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE)
+        # Only to a persona the model gives the wallet at all: with every other probability 0 the
+        # "next likeliest" is the first column, a persona the clusters never named (the shared
+        # Raphtory sample served such wallets Contract, and the projection had no colour for it).
+        friend = (top == deposit) & (collector < DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE) & (others.max(1) > 0)
     sweeper = sweeps_to_collector(features) & (top != deposit)
     swap = np.where(sweeper, top, np.where(friend, second, -1))
     rows = np.flatnonzero(swap >= 0)

@@ -176,7 +176,13 @@ def projection_png(
     for name, n in counts.items():
         pts = frame[frame["persona"] == name]
         ax.scatter(
-            pts["x"], pts["y"], s=6, alpha=0.7, linewidths=0, color=colors[name], label=f"{name} ({n:,})"
+            pts["x"],
+            pts["y"],
+            s=6,
+            alpha=0.7,
+            linewidths=0,
+            color=colors.get(name, "0.5"),
+            label=f"{name} ({n:,})",
         )
     ax.set_title(f"{label} of {len(frame):,} modelled wallets, coloured by persona")
     ax.set_xlabel(f"{label} 1")
