@@ -56,6 +56,8 @@ from wallet_pipeline.logic.ingestion.live_rows import (
     FUNDER_FEATURES,
     LIVE_FUNDER_SENDS_CAP,
     OWN_QUERIES,
+    POPULATION_FEATURES,
+    POPULATION_REASON,
     NoLiveSource,
     SourceUnavailable,
     WalletNotInSource,
@@ -236,6 +238,13 @@ def analyze_live(address: str, *, source: str, config: LiveConfig) -> dict[str, 
                     "were quarantined, or it is the zero address)"
                 )
             frame = con.execute("select * from marts.wallet_features where address = ?", [wallet]).df()
+            # Measured against the fetched rows only, these would be wrong, not merely rough: unknown
+            # instead, so the persona's per-wallet deposit test stays out of it.
+            for name in POPULATION_FEATURES:
+                if name in features:
+                    features[name] = None
+                    frame[name] = float("nan")
+                    gaps[name] = POPULATION_REASON
             timings["features"] = time.perf_counter() - mark
         finally:
             con.close()

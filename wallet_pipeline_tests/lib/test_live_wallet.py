@@ -23,6 +23,7 @@ from wallet_pipeline.lib.dune import DuneFetcher, DuneRun
 from wallet_pipeline.lib.live_dbt import DbtProjectRun, build_with_dbt
 from wallet_pipeline.lib.live_wallet import (
     FUNDER_FEATURES,
+    POPULATION_FEATURES,
     DuneAccess,
     LiveConfig,
     NoLiveSource,
@@ -78,7 +79,11 @@ def _built(db: Path) -> Batch:
     try:
         cursor = con.execute("select * from marts.wallet_features order by address")
         columns = [d[0] for d in cursor.description]
-        return Batch(db, {r[0]: dict(zip(columns, r, strict=True)) for r in cursor.fetchall()})
+        rows = {r[0]: dict(zip(columns, r, strict=True)) for r in cursor.fetchall()}
+        # What live analysis can know: the features measured against the whole data are unknown.
+        for row in rows.values():
+            row.update({name: None for name in POPULATION_FEATURES if name in row})
+        return Batch(db, rows)
     finally:
         con.close()
 
@@ -224,7 +229,7 @@ def test_live_features_from_files_equal_the_batch_features_for_every_kind_of_wal
         result = analyze_live(address, source="files", config=files_config)
         assert result["address"] == address and result["source"] == "files"
         assert result["features"] == batch.rows[address], f"{kind} {address}"
-        assert "inexact_features" not in result
+        assert set(result["inexact_features"]) == set(POPULATION_FEATURES)
 
 
 def test_a_funder_with_more_transfers_than_the_cap_leaves_only_the_funding_features_inexact(
@@ -235,9 +240,10 @@ def test_a_funder_with_more_transfers_than_the_cap_leaves_only_the_funding_featu
     address = _wallets(batch, (kind,))[kind]
     result = analyze_live(address, source="files", config=replace(files_config, funder_sends_cap=1))
     if not _has_bursts(batch):
-        assert "inexact_features" not in result and result["features"] == batch.rows[address]
+        assert set(result["inexact_features"]) == set(POPULATION_FEATURES)
+        assert result["features"] == batch.rows[address]
         return
-    assert set(result["inexact_features"]) == set(FUNDER_FEATURES)
+    assert set(result["inexact_features"]) == {*FUNDER_FEATURES, *POPULATION_FEATURES}
     assert "more than 1 times" in result["inexact_features"]["funding_burst_size"]
     exact = {k: v for k, v in batch.rows[address].items() if k not in FUNDER_FEATURES}
     assert {k: v for k, v in result["features"].items() if k not in FUNDER_FEATURES} == exact

@@ -78,6 +78,13 @@ _MOVES_ETH = (
 _VALID = "regexp_full_match(a, '0x[0-9a-f]{40}')"
 # Features that need the funder's other fundings; with too many of them they are not fetched.
 FUNDER_FEATURES = ("funding_burst_size", "funding_cohort_size")
+# Features measured against the whole data, which one wallet's fetch cannot see: an address is a
+# collecting one when its distinct payers reach the 99th percentile of every paid address's.
+POPULATION_FEATURES = ("collector_payment_share",)
+POPULATION_REASON = (
+    "needs every address's number of payers in the whole data (a collecting address is paid by as "
+    "many as the top 1%), which a single wallet's fetch does not hold; left unknown"
+)
 
 
 def context_of(con: duckdb.DuckDBPyConnection, wallet: str, transactions: str, transfers: str) -> Context:
