@@ -19,7 +19,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from wallet_pipeline.logic.graph.config import CONTRACT_LABEL_TYPES, GraphConfig
+from wallet_pipeline.logic.graph.config import GraphConfig
+from wallet_pipeline.logic.graph.hubs import CONTRACT_REASONS_SQL
 
 COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
 
@@ -176,11 +177,6 @@ def _services_sql(cfg: GraphConfig) -> str:
         ) i using (a)
         where o.k >= {k} and i.k >= {k}
     """
-
-
-def _contract_reasons() -> str:
-    """SQL list of the hub reasons that are contracts: found as one, or labelled as a kind of contract."""
-    return ", ".join(["'contract'", *(f"'label:{t}'" for t in CONTRACT_LABEL_TYPES)])
 
 
 def _ensure_services(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> None:
@@ -570,7 +566,7 @@ def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Data
         ),
         onward as (
             select src c, count(distinct dst) filter (dst not in (select address from g_services)) k
-            from g_xfer where dst not in (select address from g_hubs where reason in ({_contract_reasons()}))
+            from g_xfer where dst not in (select address from g_hubs where reason in ({CONTRACT_REASONS_SQL}))
             group by src
         ),
         ok as (
