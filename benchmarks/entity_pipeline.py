@@ -144,7 +144,7 @@ def _graph_step(con) -> None:  # noqa: ANN001
     from wallet_pipeline.logic.graph import edges
     from wallet_pipeline.logic.graph.store import GRAPH_SCHEMA, replace_tables
 
-    edges.build_edges(con, graph_config(GraphBuildConfig()))
+    edges.build_edges(con, graph_config(GraphBuildConfig()), with_edges=False)
     tables = {
         "wallet_edges": "select * from g_edges order by edge_type, src, dst",
         "hubs": "select * from g_hubs",

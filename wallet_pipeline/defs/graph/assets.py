@@ -87,7 +87,8 @@ def wallet_graph(config: GraphBuildConfig, duckdb: DuckDBFile) -> Iterator[dg.Ma
 
     cfg = graph_config(config)
     with duckdb.get_connection() as con:
-        result = build_edges(con, cfg)
+        # The edges are written from DuckDB below; only their counts come back to Python.
+        result = build_edges(con, cfg, with_edges=False)
         written = replace_tables(
             con,
             GRAPH_SCHEMA,

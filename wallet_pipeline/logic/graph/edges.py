@@ -6,7 +6,7 @@ list of transaction hashes (at most `GraphConfig.evidence_cap`) and `n` counts t
 
 `prepare` must run first: it cleans the raw transfers into temp tables (`g_eth`, `g_tok`, `g_xfer`)
 and counts the bad input it drops. `build_edges` runs prepare, the hub detection and every rule, and
-applies the hub guard.
+applies the hub guard; it leaves `g_edges` and `g_hubs` and drops its other work tables.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ SERVICE_EDGE_TYPES = ("service_deposit", "hot_wallet_topup")
 class EdgeResult:
     """Edges after the hub guard, the hubs, and a report of what was dropped or skipped."""
 
-    edges: pd.DataFrame
+    # None when `build_edges` was asked not to fetch them (`with_edges=False`).
+    edges: pd.DataFrame | None
     hubs: pd.DataFrame
     bad_input: dict[str, int] = field(default_factory=dict)
     skipped_rules: dict[str, str] = field(default_factory=dict)
@@ -122,6 +123,8 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
               and (eth is null or eth > 0)
             """
         )
+        # Every transaction with its failed ones: the largest work table, read by nothing after g_eth.
+        con.execute("drop table g_eth_all")
     else:
         con.execute(
             "create or replace temp table g_eth "
@@ -521,6 +524,11 @@ def deployer_funding_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> 
     )
 
 
+# Pair rows (two callers of one method in one window) the fingerprint self join makes in one pass;
+# past this the wallets are split into buckets joined one after another (see `fingerprint_edges`).
+FINGERPRINT_PAIRS_PER_BUCKET = 4_000_000
+
+
 def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
     """Wallet -- wallet calling the same contract and method in the same short windows, repeatedly.
 
@@ -529,57 +537,95 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
     `fingerprint_min_cooccur` shared windows, and on the methods they share, the Jaccard index of
     their windows (shared / either) must reach `fingerprint_min_share`: scripted wallets move
     together nearly every time, while two users of one busy marketplace meet by chance now and then.
+
+    The pairs of a window grow with the square of its callers, so the self join is the costly part
+    at scale: it runs over integer keys, one bucket of first wallets (`wid % buckets`) at a time,
+    each bucket holding about `FINGERPRINT_PAIRS_PER_BUCKET` pair rows. A pair's every meeting has
+    its first wallet in one bucket, so each bucket's pairs are final and only those that pass are kept.
     """
     s = cfg.schema
     w = int(cfg.fingerprint_window_minutes) * 60
-    # Integer keys for wallets and windows: the pair self-join is the costly part at scale.
-    return con.sql(
+    con.execute(
         f"""
+        create or replace temp table g_fp_calls as
         with c as (
             select lower(from_address) w, lower(to_address) c, left(input, 10) m,
                    floor(epoch(block_timestamp) / {w})::bigint b, block_timestamp t, hash
             from {s}.transactions
             where to_address is not null and length(input) >= 10
         ),
-        busy as (select w, c, m from c group by all having count(*) > {cfg.fingerprint_max_calls}),
-        c2 as (select * from c anti join busy using (w, c, m)),
-        methods as (select c, m, row_number() over (order by c, m) mid from (select distinct c, m from c2)),
-        wallets as (select w, row_number() over (order by w) wid from (select distinct w from c2)),
-        k as (select wallets.wid, methods.mid, c2.b, c2.t, c2.hash
-              from c2 join wallets using (w) join methods using (c, m)),
-        windows as (select wid, mid, count(distinct b) nb from k group by all),
-        g as (
-            select mid, b from k group by all
+        busy as (select w, c, m from c group by all having count(*) > {cfg.fingerprint_max_calls})
+        select * from c anti join busy using (w, c, m)
+        """
+    )
+    con.execute(
+        "create or replace temp table g_fp_wallets as "
+        "select w, row_number() over (order by w) wid from (select distinct w from g_fp_calls)"
+    )
+    con.execute(
+        """
+        create or replace temp table g_fp_k as
+        with methods as (
+            select c, m, row_number() over (order by c, m) mid from (select distinct c, m from g_fp_calls)
+        )
+        select g_fp_wallets.wid, methods.mid, g_fp_calls.b, g_fp_calls.t, g_fp_calls.hash
+        from g_fp_calls join g_fp_wallets using (w) join methods using (c, m)
+        """
+    )
+    con.execute("drop table g_fp_calls")
+    con.execute(
+        "create or replace temp table g_fp_windows as "
+        "select wid, mid, count(distinct b) nb from g_fp_k group by all"
+    )
+    con.execute(
+        f"""
+        create or replace temp table g_fp_x as
+        with g as (
+            select mid, b from g_fp_k group by all
             having count(distinct wid) between 2 and {cfg.fingerprint_max_group}
-        ),
-        x as (select distinct wid, mid, b from k semi join g using (mid, b)),
-        per_method as (
-            select a.wid src, b.wid dst, a.mid, count(*) co, list(a.b) bs
-            from x a join x b on a.mid = b.mid and a.b = b.b and a.wid < b.wid
-            group by all
-        ),
-        -- Meetings are counted once per window, whatever the number of methods called in it: an
-        -- approve and a swap sent together are one moment, and two people who each approve and
-        -- swap in the same half hour once would otherwise count as meeting twice.
-        alike as (
+        )
+        select distinct wid, mid, b from g_fp_k semi join g using (mid, b)
+        """
+    )
+    pair_rows = con.execute(
+        "select coalesce(sum(k * (k - 1) // 2), 0) from (select count(*) k from g_fp_x group by mid, b)"
+    ).fetchone()[0]
+    buckets = max(1, -(-int(pair_rows) // FINGERPRINT_PAIRS_PER_BUCKET))
+    con.execute("create or replace temp table g_fp_alike (src bigint, dst bigint, co bigint, either hugeint)")
+    for bucket in range(buckets):
+        con.execute(
+            f"""
+            insert into g_fp_alike
+            with per_method as (
+                select a.wid src, b.wid dst, a.mid, count(*) co, list(a.b) bs
+                from g_fp_x a join g_fp_x b on a.mid = b.mid and a.b = b.b and a.wid < b.wid
+                where a.wid % {buckets} = {bucket}
+                group by all
+            )
+            -- Meetings are counted once per window, whatever the number of methods called in it: an
+            -- approve and a swap sent together are one moment, and two people who each approve and
+            -- swap in the same half hour once would otherwise count as meeting twice.
             select p.src, p.dst, len(list_distinct(flatten(list(p.bs)))) co, sum(wa.nb + wb.nb - p.co) either
             from per_method p
-            join windows wa on wa.wid = p.src and wa.mid = p.mid
-            join windows wb on wb.wid = p.dst and wb.mid = p.mid
+            join g_fp_windows wa on wa.wid = p.src and wa.mid = p.mid
+            join g_fp_windows wb on wb.wid = p.dst and wb.mid = p.mid
             group by all
             having len(list_distinct(flatten(list(p.bs)))) >= {cfg.fingerprint_min_cooccur}
                and sum(p.co) >= {cfg.fingerprint_min_share} * sum(wa.nb + wb.nb - p.co)
-        ),
-        shared as (
+            """
+        )
+    return con.sql(
+        f"""
+        with shared as (
             select l.src, l.dst, l.co, a.t ta, b.t tb, a.hash
-            from alike l
-            join k a on a.wid = l.src
-            join k b on b.wid = l.dst and b.mid = a.mid and b.b = a.b
+            from g_fp_alike l
+            join g_fp_k a on a.wid = l.src
+            join g_fp_k b on b.wid = l.dst and b.mid = a.mid and b.b = a.b
         )
         select ws.w src, wd.w dst, 'fingerprint' edge_type, false directed, {cfg.fingerprint_weight} weight,
                min(least(ta, tb)) first_time, max(greatest(ta, tb)) last_time, any_value(co) n,
                list(distinct hash)[1:{int(cfg.evidence_cap)}] evidence
-        from shared join wallets ws on ws.wid = shared.src join wallets wd on wd.wid = shared.dst
+        from shared join g_fp_wallets ws on ws.wid = shared.src join g_fp_wallets wd on wd.wid = shared.dst
         group by ws.w, wd.w
         """
     )
@@ -733,15 +779,38 @@ def _unseen_labels(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str
     return {"labels_for_unseen_addresses": int(n)}
 
 
-def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) -> EdgeResult:
+def _drop_work_tables(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    """Drop the `g_*` temp tables of `prepare` and the rules, except `keep`.
+
+    They live until the connection closes, and in DuckDB's memory up to its limit: at 200,000
+    wallets `prepare` alone left 2.05 GB, room the later rules' joins then lacked (docs/graph.md).
+    """
+    names = con.execute(
+        "select table_name from duckdb_tables() where temporary and starts_with(table_name, 'g_')"
+    ).fetchall()
+    for (name,) in names:
+        if name not in keep:
+            con.execute(f"drop table {name}")
+
+
+def build_edges(
+    con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None, *, with_edges: bool = True
+) -> EdgeResult:
     """Run every rule, apply the hub guard, and return the edge table with its report.
 
     The hub guard drops every edge that touches a contract, and every edge between a hub and a
     non-hub. Hub-hub edges between EOAs (hot wallets of one exchange rebalancing) are kept, so
     hubs may form clusters of their own but never glue other wallets.
+
+    The edges and hubs stay in the temp tables `g_edges` and `g_hubs`; every other work table is
+    dropped. With `with_edges=False` the result's `edges` is None: a caller that writes `g_edges`
+    with SQL (the asset) does not hold the edges and their evidence in pandas as well (0.84 GB at
+    200,000 wallets).
     """
     cfg = cfg or GraphConfig()
     bad = prepare(con, cfg)
+    internal = int(con.execute("select count(*) from g_eth_internal").fetchone()[0])
+    con.execute("drop table g_eth_internal")
     bad.update(_unseen_labels(con, cfg))
     hubs = detect_hubs(con, cfg)
     skipped: dict[str, str] = {}
@@ -774,6 +843,7 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
             "directed boolean, weight double, first_time timestamp, last_time timestamp, n bigint, "
             "evidence varchar[])"
         )
+    _drop_work_tables(con, keep={"g_edges_raw", "g_hubs"})
     before = dict(con.execute("select edge_type, count(*) from g_edges_raw group by 1").fetchall())
     con.execute(
         f"""
@@ -789,9 +859,9 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
                or e.edge_type in {SERVICE_EDGE_TYPES})
         """
     )
-    edges = con.sql("select * from g_edges order by edge_type, src, dst").df()
-    counts = edges.groupby("edge_type").size().to_dict() if len(edges) else {}
-    total_before = sum(before.values())
+    con.execute("drop table g_edges_raw")
+    counts = dict(con.execute("select edge_type, count(*) from g_edges group by 1").fetchall())
+    edges = con.sql("select * from g_edges order by edge_type, src, dst").df() if with_edges else None
     return EdgeResult(
         edges=edges,
         hubs=hubs,
@@ -799,6 +869,6 @@ def build_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig | None = None) 
         skipped_rules=skipped,
         counts_before_guard={k: int(v) for k, v in before.items()},
         counts={k: int(v) for k, v in counts.items()},
-        dropped_by_hub_guard=int(total_before - len(edges)),
-        internal_transfers=int(con.execute("select count(*) from g_eth_internal").fetchone()[0]),
+        dropped_by_hub_guard=int(sum(before.values()) - sum(counts.values())),
+        internal_transfers=internal,
     )
