@@ -233,12 +233,14 @@ def _funding_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> tuple[pd
             select dst p from pairs group by dst
             having bool_and(src in (select address from svc))
         ),
+        -- Only the pairs asked about: every pair of one service's payees was a billion rows at
+        -- 200,000 wallets (DuckDB out of memory at 4 GB, benchmarks/scale.py).
         shared as (
-            select distinct a.dst w, b.dst p from pairs a join pairs b on a.src = b.src
-            where a.src in (select address from svc) and b.dst in (select p from fed_by_services)
+            select distinct p.src, p.dst from paid p
+            join pairs a on a.dst = p.dst join pairs b on b.src = a.src and b.dst = p.src
+            where p.src in (select p from fed_by_services) and a.src in (select address from svc)
         )
-        select p.src, p.dst from paid p
-        where not exists (select 1 from shared s where s.w = p.dst and s.p = p.src)
+        select p.src, p.dst from paid p anti join shared using (src, dst)
         """
     ).df()
     counts = con.sql(
@@ -505,14 +507,15 @@ def _sole_payer_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Da
             having bool_and(src in (select address from g_services))
         ),
         shared as (
-            select a.dst w, b.dst p from paid a join paid b on a.src = b.src
-            where a.src in (select address from g_services) and b.dst in (select p from fed_by_services)
+            select distinct y.w, y.p from payers y
+            join paid a on a.dst = y.w join paid b on b.src = a.src and b.dst = y.p
+            where y.k = 1 and a.src in (select address from g_services)
+              and y.p in (select p from fed_by_services)
         ),
         links as (
-            select y.p src, y.w dst from payers y
+            select y.p src, y.w dst from payers y anti join shared s on s.w = y.w and s.p = y.p
             where y.k = 1 and y.p not in (select address from g_services)
               and y.w not in (select address from g_services)
-              and not exists (select 1 from shared s where s.w = y.w and s.p = y.p)
         ),
         parents as (
             select l.src, count(*) children, any_value(y.k) k from links l join payees y on y.p = l.src
