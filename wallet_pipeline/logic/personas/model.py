@@ -35,10 +35,15 @@ from wallet_pipeline.logic.personas.naming import (
 from wallet_pipeline.logic.personas.population import (
     DORMANT,
     DORMANT_GAP_MULTIPLE,
+    PRIOR_COLUMN,
+    RELEASE_MAX_GAPS,
     RULE_PERSONAS,
     fit_dormant_days,
+    fit_dormant_max_prior,
+    long_history,
     operator_rules_in_force,
     rule_personas,
+    typical_gap_days,
 )
 from wallet_pipeline.logic.personas.preprocess import build_preprocessor, detect_id_column
 from wallet_pipeline.logic.personas.refinement import refine
@@ -90,6 +95,14 @@ class PersonaConfig:
     # (population.py, rule 2; a wallet on its rhythm is that quiet with probability e^-3). None: the
     # days alone decide.
     dormant_gap_multiple: float | None = DORMANT_GAP_MULTIPLE
+    # ... and the wallet sent at most this many transactions before the data began
+    # (`prior_tx_count`): a longer history is a wallet in use, not a holder (population.py, rule 2).
+    # "auto" sets it at training to a quantile of the population (population.fit_dormant_max_prior);
+    # None switches the test off.
+    dormant_max_prior: float | str | None = "auto"
+    # ... while its silence is under this many days: "auto", RELEASE_MAX_GAPS of the population's
+    # typical gap between active days, set at training (population.typical_gap_days).
+    dormant_release_days: float | str | None = "auto"
     # Airdrop Farmer, High-Frequency Bot and Institutional / Exchange by stated rules (population.py).
     operator_rules: bool = True
     # Preprocessing.
@@ -178,6 +191,8 @@ _ADDED_OFF = {
     "ensemble": False,
     "evidence_strength": 0.0,
     "dormant_gap_multiple": None,
+    "dormant_max_prior": None,
+    "dormant_release_days": None,
     "nft_by_wallet": False,
     "deposit_by_wallet": False,
 }
@@ -268,6 +283,17 @@ class PersonaModel:
         """Rule personas, the mask of modelled rows and their preprocessed features (None if none)."""
         self._check(features)
         rule = self.config.rules(features)
+        release = long_history(
+            features,
+            getattr(self.config, "dormant_max_prior", None),
+            getattr(self.config, "dormant_release_days", None),
+            self.config.recency_column or "",
+        )
+        if release.any():
+            # A wallet quiet since early in the window yet long in use before it is scored, not
+            # named Dormant Holder. Only served: training leaves the line to the window, so the
+            # clusters are fitted as before (docs/personas.md, round 6).
+            rule = rule.mask((rule == DORMANT).to_numpy() & release)
         active = rule.isna().to_numpy()
         z = None
         if active.any():
@@ -386,6 +412,14 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
     gaps = config.dormant_gap_multiple
     if not (gaps is None or (isinstance(gaps, int | float) and gaps > 0)):
         raise PersonaInputError(f"dormant_gap_multiple must be a number of gaps > 0 or None, not {gaps!r}")
+    prior = config.dormant_max_prior
+    if not (prior is None or prior == "auto" or (isinstance(prior, int | float) and prior >= 0)):
+        raise PersonaInputError(f"dormant_max_prior must be a count >= 0, 'auto' or None, not {prior!r}")
+    release = config.dormant_release_days
+    if not (release is None or release == "auto" or (isinstance(release, int | float) and release > 0)):
+        raise PersonaInputError(
+            f"dormant_release_days must be a number of days > 0, 'auto' or None, not {release!r}"
+        )
     if config.tie_break not in ("finer", "stable"):
         raise PersonaInputError(f"unknown tie_break {config.tie_break!r}: finer or stable")
     for knob in ("refine_sample", "member_sample"):
@@ -397,21 +431,47 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
     return _feature_columns(features, config)
 
 
-def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tuple[PersonaConfig, str]:
-    """The config with a number (or None) for `dormant_days`, and how it was chosen."""
-    if config.dormant_days is None or not config.recency_column or config.recency_column not in features:
-        return replace(config, dormant_days=None), "off: no recency column"
-    if config.dormant_days != "auto":
-        return config, "fixed by configuration"
+def _senders(features: pd.DataFrame, config: PersonaConfig) -> np.ndarray:
+    """Rows of wallets that sent in the data and are not contracts: the population the lines read."""
     sent = np.ones(len(features), dtype=bool)
     if config.activity_column and config.activity_column in features:
         activity = pd.to_numeric(features[config.activity_column], errors="coerce").fillna(0)
         sent = (activity >= config.min_tx_count).to_numpy()
     if config.contract_column and config.contract_column in features:
         sent &= ~features[config.contract_column].fillna(False).astype(bool).to_numpy()
-    recency = pd.to_numeric(features.loc[sent, config.recency_column], errors="coerce").to_numpy(dtype=float)
-    days, how = fit_dormant_days(recency, config.seed)
-    return replace(config, dormant_days=days), how
+    return sent
+
+
+def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tuple[PersonaConfig, str]:
+    """The config with numbers (or None) for `dormant_days` and `dormant_max_prior`, and how."""
+    if config.dormant_days is None or not config.recency_column or config.recency_column not in features:
+        off = replace(config, dormant_days=None, dormant_max_prior=None, dormant_release_days=None)
+        return off, "off: no recency column"
+    sent = _senders(features, config)
+    if config.dormant_days == "auto":
+        recency = pd.to_numeric(features.loc[sent, config.recency_column], errors="coerce")
+        days, how = fit_dormant_days(recency.to_numpy(dtype=float), config.seed)
+        config = replace(config, dormant_days=days)
+    else:
+        how = "fixed by configuration"
+    if config.dormant_max_prior == "auto":
+        if PRIOR_COLUMN in features:
+            prior = pd.to_numeric(features.loc[sent, PRIOR_COLUMN], errors="coerce").to_numpy(dtype=float)
+            line, prior_how = fit_dormant_max_prior(prior)
+        else:
+            line, prior_how = None, f"off: no {PRIOR_COLUMN} column"
+        config = replace(config, dormant_max_prior=line)
+        how += f"; prior history: {prior_how}"
+    if config.dormant_release_days == "auto":
+        gap = typical_gap_days(features.loc[sent], config.recency_column)
+        release = None if gap is None else round(RELEASE_MAX_GAPS * gap, 3)
+        config = replace(config, dormant_release_days=release)
+        how += (
+            "; release: off, no wallet with two active days"
+            if gap is None
+            else f"; release while silent under {RELEASE_MAX_GAPS:g} typical gaps of {gap:.2f} days"
+        )
+    return config, how
 
 
 def _kept_by_rhythm(features: pd.DataFrame, rule: pd.Series, config: PersonaConfig) -> int:
@@ -776,6 +836,8 @@ def _train_personas(
             "dormant_days": config.dormant_days,
             "dormant_days_chosen": dormant_how,
             "dormant_gap_multiple": config.dormant_gap_multiple,
+            "dormant_max_prior": config.dormant_max_prior,
+            "dormant_release_days": config.dormant_release_days,
             # Wallets quiet for the days but not for their own rhythm: the model scored them.
             "dormant_kept_by_rhythm": _kept_by_rhythm(features, rule, config),
             "features": list(cols),

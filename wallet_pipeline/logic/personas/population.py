@@ -39,6 +39,16 @@ Rule (in this order; a later match overrides an earlier one):
    name a wallet dormant on its own: stopping after a busy stretch in mid-window is what churned
    retail wallets do, and over the 20 random worlds calling those dormant (silence of half the
    window and ten gaps) lowered the median ARI (docs/personas.md).
+   Served, not in training: a wallet long in use before the data is scored by the model instead,
+   when it had sent more transactions before the data began (`prior_tx_count`, the nonce of its
+   first sent transaction in it) than DORMANT_PRIOR_QUANTILE (0.9) of the senders and its silence
+   is under RELEASE_MAX_GAPS (7) of the population's typical gaps between active days
+   (`long_history`; both lines set at training and stored). A holder's whole history is short; in
+   a window of a few days, a slow retail wallet with hundreds of transactions behind it that sent
+   once early looks, in the window, like a wallet that stopped. The gap bound keeps the test to
+   silences a wallet at the population's pace could show: in long windows nearly every wallet
+   quiet since the first fifth had stopped, whatever its history (docs/personas.md, round 6).
+   Training leaves these wallets out as before, so the clusters do not move.
    A deposit address that swept early in the window is named Dormant Holder here like any
    other wallet and kept out of the model's training; the served model then names it Deposit
    Forwarder by its own row (`sweeps_to_collector`, naming.deposit_by_wallet): an exchange runs it
@@ -115,6 +125,14 @@ DEFAULT_DORMANT_DAYS = 90.0
 # docstring, 2): a wallet on its rhythm is that quiet with probability e^-3.
 DORMANT_GAP_MULTIPLE = 3.0
 RHYTHM_COLUMNS = ("active_days", "wallet_age_days")
+# A holder's whole history is short: a wallet that had sent more transactions before the data
+# began (`prior_tx_count`, the nonce of its first sent transaction in the data) than this share of
+# the wallets that send in the data is in long use, not holding (module docstring, 2).
+DORMANT_PRIOR_QUANTILE = 0.9
+PRIOR_COLUMN = "prior_tx_count"
+# ... and only while its silence is shorter than this many of the population's typical gaps between
+# active days: past that, a wallet in use at the population's pace would have sent again.
+RELEASE_MAX_GAPS = 7.0
 
 RECEIVED_COLUMNS = ("received_tx_count", "erc20_transfers_in", "nft_transfers")
 SPOOFED_OUT_COLUMN = "erc20_transfers_out"
@@ -307,14 +325,70 @@ def silent_gaps(features: pd.DataFrame, recency_column: str = "days_since_last_a
     NaN for a wallet with fewer than two active days or a missing value. A gap under an hour (two
     active dates a few minutes apart across midnight) counts as an hour, so the ratio stays finite.
     """
+    since, gap = _active_day_gaps(features, recency_column)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return since / np.maximum(gap, 1 / 24)
+
+
+def _active_day_gaps(features: pd.DataFrame, recency_column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each wallet's silence (the recency column) and its typical gap between active days (NaN: none)."""
 
     def num(name: str) -> np.ndarray:
         return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=float)
 
     since, age, days = num(recency_column), num("wallet_age_days"), num("active_days")
     with np.errstate(invalid="ignore", divide="ignore"):
-        gap = np.where(days >= 2, (age - since) / (days - 1), np.nan)
-        return since / np.maximum(gap, 1 / 24)
+        return since, np.where(days >= 2, (age - since) / (days - 1), np.nan)
+
+
+def long_history(
+    features: pd.DataFrame,
+    max_prior: float | None,
+    max_silence_days: float | None,
+    recency_column: str = "days_since_last_active",
+) -> np.ndarray:
+    """Wallets in long use before the data whose silence in it is short against the population's pace.
+
+    True where `prior_tx_count` > `max_prior` and the recency column < `max_silence_days`. All False
+    without the columns or either line; a NULL count (a source without nonces) is no evidence.
+    """
+    if max_prior is None or max_silence_days is None or PRIOR_COLUMN not in features.columns:
+        return np.zeros(len(features), dtype=bool)
+    if recency_column not in features.columns:
+        return np.zeros(len(features), dtype=bool)
+    prior = pd.to_numeric(features[PRIOR_COLUMN], errors="coerce").to_numpy(dtype=float)
+    since = pd.to_numeric(features[recency_column], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (prior > max_prior) & (since < max_silence_days)
+
+
+def typical_gap_days(features: pd.DataFrame, recency_column: str = "days_since_last_active") -> float | None:
+    """Median gap between active days (`silent_gaps`) over wallets with two or more; None if none."""
+    if not set(RHYTHM_COLUMNS) <= set(features.columns) or recency_column not in features.columns:
+        return None
+    gap = _active_day_gaps(features, recency_column)[1]
+    gap = gap[np.isfinite(gap)]
+    return float(np.median(gap)) if len(gap) else None
+
+
+def fit_dormant_max_prior(prior_tx_count: np.ndarray) -> tuple[float | None, str]:
+    """The most transactions sent before the data a Dormant Holder may have, and how it was found.
+
+    The DORMANT_PRIOR_QUANTILE quantile of `prior_tx_count` over the wallets that send in the data;
+    None (the test off) when none has a known count or the quantile is 0 (data that starts at the
+    chain's beginning: every wallet's history is inside it).
+    """
+    x = np.asarray(prior_tx_count, dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return None, "off: no wallet with a known prior_tx_count"
+    line = float(np.quantile(x, DORMANT_PRIOR_QUANTILE))
+    if line <= 0:
+        return None, "off: nine in ten wallets sent nothing before the data"
+    return line, (
+        f"quantile {DORMANT_PRIOR_QUANTILE:g} of prior_tx_count over the wallets that send: "
+        f"a wallet with more than {line:g} transactions before the data is not dormant"
+    )
 
 
 def fit_dormant_days(days_since_last_sent: np.ndarray, seed: int = 0) -> tuple[float, str]:

@@ -25,6 +25,14 @@ destinations as (select * from {{ ref('int_destinations_aggregated_to_wallets') 
 
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
+-- A nonce counts the transactions an address sent before it: the lowest one in the data is the
+-- history before the data began (0 for a wallet new in it), which a window's own counts miss.
+history as (
+    select from_key as wallet_key, min(nonce) as prior_tx_count,
+    from {{ ref('stg_ethereum__transactions') }}
+    group by from_key
+),
+
 -- A token contract acts whenever its Transfer events are emitted, even if no one calls it directly.
 emitted as (
     select token_key as wallet_key, first_transfer as first_emitted, last_transfer as last_emitted,
@@ -121,6 +129,7 @@ joined as (
         destinations.payments_to_collectors,
         destinations.payments_to_top_destination,
         balances.eth_balance,
+        history.prior_tx_count,
         coverage.*,
         horizon.as_of,
     from wallets
@@ -136,6 +145,7 @@ joined as (
     left join destinations using (wallet_key)
     left join contracts using (wallet_key)
     left join emitted using (wallet_key)
+    left join history using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
 
 ),
@@ -206,6 +216,8 @@ final as (
             as collector_payment_share,
         case when has_transactions and payments_sent > 0 then payments_to_top_destination / payments_sent end
             as top_destination_share,
+        -- NULL when it sent nothing in the data, or the source gives no nonce.
+        prior_tx_count,
         as_of,
     from joined
 
