@@ -4,8 +4,9 @@
 bound to 127.0.0.1 (a laptop or CI runner has no cluster network to join, and a wildcard bind
 would open ports to it), without the web UI (port 4040 collides when several sessions or test
 workers start on one machine), with few shuffle partitions (Spark's 200 default turns each join of
-a small graph into 200 tiny tasks) and with its warehouse and scratch under `WALLET_DATA_DIR`, so a
-run never writes into the repository or another user's folder. On a real cluster the master and
+a small graph into 200 tiny tasks) and with its warehouse and scratch under the data folder the
+caller passes (`WALLET_DATA_DIR`), so a run never writes into the repository or another user's
+folder. On a real cluster the master and
 the sizes come from the caller (`spark-submit` or Databricks), not from here.
 """
 
@@ -13,23 +14,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wallet_pipeline import settings
-
 DEFAULT_MASTER = "local[2]"
 # Two cores here: a shuffle into more partitions than a few per core only adds task overhead.
 DEFAULT_SHUFFLE_PARTITIONS = 4
 
 
-def spark_dir(root: Path | None = None) -> Path:
-    """The folder of Spark's warehouse, checkpoints and scratch: `<WALLET_DATA_DIR>/spark`."""
-    return (root or settings.data_dir()) / "spark"
+def spark_dir(root: Path) -> Path:
+    """The folder of Spark's warehouse, checkpoints and scratch under a data folder: `<root>/spark`."""
+    return root / "spark"
 
 
 def local_session(
+    root: Path,
     master: str = DEFAULT_MASTER,
     shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS,
     driver_memory: str = "2g",
-    root: Path | None = None,
     app_name: str = "wallet_pipeline",
 ):  # noqa: ANN201 - pyspark.sql.SparkSession, imported lazily
     """Start (or return the running) local SparkSession with the project's settings.
@@ -40,11 +39,11 @@ def local_session(
     input could take different plans from one run to the next.
 
     Args:
+        root: the data folder (`settings.data_dir()`, which logic/ may not import: callers pass it).
         master: Spark master URL; `local[2]` uses two cores of this machine.
         shuffle_partitions: `spark.sql.shuffle.partitions`.
         driver_memory: the JVM heap of the driver (in local mode, of the whole engine). Only
             takes effect when this call starts the JVM.
-        root: the data folder (default `settings.data_dir()`).
         app_name: the application name shown in logs.
 
     Returns:

@@ -14,6 +14,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A `local[2]` session whose warehouse and checkpoints live in a temporary data folder."""
     # Two shuffle partitions for two cores: the test graphs are tiny, and every extra partition is
     # one more task per stage of every round.
-    session = local_session(shuffle_partitions=2, root=tmp_path_factory.mktemp("spark_data"))
+    session = local_session(tmp_path_factory.mktemp("spark_data"), shuffle_partitions=2)
     yield session
     stop_session(session)
