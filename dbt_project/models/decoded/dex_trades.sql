@@ -26,7 +26,10 @@ decoded as (
         decoded.tx_to, decoded.project_contract_address,
         'decoded' as origin,
     from {{ ref('int_dex_swaps_decoded') }} as decoded
-    anti join provided using (tx_hash)
+    -- On the staged 64-bit key rather than the provided CTE: read twice, the CTE would be kept
+    -- with every column of every provided trade (docs/decoded_activity.md, Cost).
+    anti join (select tx_key from {{ ref('stg_ethereum__dex_trades') }}) as provided_keys
+        on provided_keys.tx_key = {{ tx_key('decoded.tx_hash') }}
 
 ),
 

@@ -27,7 +27,10 @@ decoded as (
         cast(null as double) as amount_usd,
         decoded.tx_from, decoded.tx_to, 'decoded' as origin,
     from {{ ref('int_nft_sales_decoded') }} as decoded
-    anti join provided using (tx_hash)
+    -- On the staged 64-bit key rather than the provided CTE: read twice, the CTE would be kept
+    -- with every column of every provided trade (docs/decoded_activity.md, Cost).
+    anti join (select tx_key from {{ ref('stg_ethereum__nft_trades') }}) as provided_keys
+        on provided_keys.tx_key = {{ tx_key('decoded.tx_hash') }}
 
 ),
 

@@ -27,7 +27,8 @@ by_transactions as (
     select
         to_key as wallet_key,
         count(*) as received_tx_count,
-        coalesce(sum(value_eth) filter (where not coalesce(is_failed, false)), 0) as eth_received,
+        -- Summed in wei, to ETH once per wallet (as the sender model does).
+        {{ wei_to_eth('coalesce(sum(value_wei) filter (where not coalesce(is_failed, false)), 0)') }} as eth_received,
         -- Calls with data are how contracts are used; an address that only ever gets them and
         -- never sends is a contract even when its creation is not in the data.
         count(*) filter (where method_id is not null) as calls_received,
