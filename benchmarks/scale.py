@@ -26,6 +26,9 @@ log(x2/x1) / log(n2/n1) for wall, CPU and peak RSS (1.0 is linear in wallets). `
 sizes run earlier (their --json output) and reports them with the new ones, so that sizes can run
 at different times.
 
+A size whose run fails, or that is stopped with SIGTERM (`kill <pid of scale.py>`), is reported
+with the steps it finished and the one it was in (marked FAILED), and no larger size runs.
+
 The kernel's ru_maxrss of the child is no cross-check here: resetting VmHWM resets it too.
 """
 
@@ -35,6 +38,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -141,13 +145,19 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def step_windows(dagster_home: Path) -> list[tuple[str, float, float, bool]]:
-    """(step key, start, end, succeeded) of the latest run in `dagster_home`, from its event log."""
+def step_windows(dagster_home: Path, now: float | None = None) -> list[tuple[str, float, float, bool]]:
+    """(step key, start, end, succeeded) of the latest run in `dagster_home`, from its event log.
+
+    A step still running when the run was stopped ends at `now` (when given), as not succeeded.
+    """
     import dagster as dg
 
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
+        runs = instance.get_runs(limit=1)
+        if not runs:  # stopped before the run began
+            return []
+        run = runs[0]
         starts: dict[str, float] = {}
         windows = []
         for entry in instance.all_logs(run.run_id):
@@ -158,7 +168,9 @@ def step_windows(dagster_home: Path) -> list[tuple[str, float, float, bool]]:
                 starts[entry.step_key] = entry.timestamp
             elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
                 ok = event.event_type == dg.DagsterEventType.STEP_SUCCESS
-                windows.append((entry.step_key, starts[entry.step_key], entry.timestamp, ok))
+                windows.append((entry.step_key, starts.pop(entry.step_key), entry.timestamp, ok))
+        if now is not None:
+            windows += [(key, start, now, False) for key, start in starts.items()]
     return windows
 
 
@@ -205,19 +217,36 @@ def one_size(wallets: int, work: Path, sample_s: float) -> dict:
         env.pop(name, None)
     data.mkdir(parents=True, exist_ok=True)
     log = data / "materialize.log"
+    started = time.monotonic()
+    stopped = None
     with TreeSampler(sample_s) as sampler:
-        cost = materialize("*", env, log)
-    if cost.code != 0:
-        raise SystemExit(f"the run at {wallets:,} wallets failed (exit {cost.code}); see {log}")
-    steps = per_step(sampler.samples, step_windows(data / "dagster_home"))
+        try:
+            cost = materialize("*", env, log)
+        except Stopped:
+            # subprocess.run has killed the run; the steps it finished (and the one it was in) are
+            # still in its event log and the samples.
+            stopped, cost = "stopped (SIGTERM)", None
+    if cost is not None and cost.code != 0:
+        stopped = f"failed (exit {cost.code}); see {log}"
+    steps = per_step(sampler.samples, step_windows(data / "dagster_home", now=time.time()))
     return {
         "wallets": wallets,
-        "raw_rows": raw_rows(data / "wallet_pipeline.duckdb"),
-        "wall_s": round(cost.wall_s, 1),
-        "cpu_s": round(cost.cpu_s, 1),
+        "raw_rows": raw_rows(data / "wallet_pipeline.duckdb") if stopped is None else None,
+        "wall_s": round(cost.wall_s if cost else time.monotonic() - started, 1),
+        # Stopped: the tree's CPU at the last sample (the killed run is never reaped into ours).
+        "cpu_s": round(cost.cpu_s if cost else (sampler.samples[-1].cpu_s if sampler.samples else 0.0), 1),
         "peak_rss_gb": round(max((s.peak_bytes for s in sampler.samples), default=0) / 1e9, 2),
         "steps": steps,
+        "stopped": stopped,
     }
+
+
+class Stopped(Exception):
+    """SIGTERM arrived: end the size being run and report what it did so far."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped
 
 
 def raw_rows(db_path: Path) -> int:
@@ -266,9 +295,11 @@ def _fmt(value: float | None) -> str:
 
 def print_report(results: list[dict], rows: list[dict]) -> None:  # noqa: D103
     for r in results:
+        counted = f"{r['raw_rows']:,} raw rows" if r.get("raw_rows") is not None else "raw rows not counted"
         print(
-            f"\n{r['wallets']:,} wallets, {r['raw_rows']:,} raw rows: {r['wall_s']} s wall, "
+            f"\n{r['wallets']:,} wallets, {counted}: {r['wall_s']} s wall, "
             f"{r['cpu_s']} s CPU, peak RSS {r['peak_rss_gb']} GB"
+            + (f"; the run {r['stopped']}" if r.get("stopped") else "")
         )
         print(f"  {'step':<50} {'wall s':>7} {'CPU s':>7} {'start GB':>9} {'peak GB':>8}")
         for s in sorted(r["steps"], key=lambda s: -s["peak_rss_gb"]):
@@ -298,11 +329,20 @@ def main() -> None:  # noqa: D103
     if not Path("/proc/self/clear_refs").exists():
         raise SystemExit("scale.py reads per-interval peak RSS from Linux /proc; this system has none")
     results = [size for path in args.load for size in json.loads(path.read_text())["sizes"]]
+    # `kill <pid>` ends a long size early and still prints what it measured until then.
+    signal.signal(signal.SIGTERM, _stop)
     with tempfile.TemporaryDirectory(prefix="scale_") as tmp:
         work = args.work_dir or Path(tmp)
         for n in sorted(args.wallets):
             results.append(one_size(n, work, args.sample_s))
-            print(f"{n:,} wallets done in {results[-1]['wall_s']} s", file=sys.stderr, flush=True)
+            done = results[-1]
+            print(
+                f"{n:,} wallets {done['stopped'] or 'done'} in {done['wall_s']} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            if done["stopped"]:
+                break  # a larger size would not fare better
     results.sort(key=lambda r: r["wallets"])
     rows = growth(results)
     if args.json:
