@@ -22,6 +22,9 @@ shows which piece sets the step's peak, with the real features, personas and edg
 `--step graph` profiles the wallet_graph step instead: each edge rule, the hub detection and the
 write of the graph tables (the file's own graph tables are replaced on the copy).
 
+`--dominators 100000 400000` times the funding groups' dominator search (`group_rules`) alone
+on random payments of that many wallets, each size in its own process.
+
 `--outputs DIR` also saves the entity tables it wrote as Parquet, to compare two versions of the
 code on one input: extract the older one with `git archive <rev> wallet_pipeline benchmarks | tar -x
 -C <dir>` and run `<dir>/benchmarks/entity_pipeline.py` (it imports the package beside it).
@@ -257,6 +260,40 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None, step: str 
     return log
 
 
+def dominator_timing(nodes: int, seed: int = 0) -> dict:
+    """CPU seconds and peak RSS of the funding groups' dominator search on random payments.
+
+    `nodes` wallets and 2 x `nodes` distinct payments drawn uniformly (a giant cycle of people
+    paying people, split into single wallets, with small groups around it), as the rule gets them:
+    payee counts, and the links to people for closure.
+    """
+    import numpy as np
+
+    from benchmarks.scale import own_memory
+    from wallet_pipeline.logic.graph.config import GraphConfig
+    from wallet_pipeline.logic.graph.group_rules import _csr, _dominator_groups, _dominator_kernels
+
+    _dominator_kernels()  # compiled (or loaded from numba's cache) outside the figures
+    rng = np.random.default_rng(seed)
+    pairs = np.unique(rng.integers(0, nodes, size=(2 * nodes, 2)), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    src, dst = pairs[:, 0], pairs[:, 1]
+    payees = np.bincount(src, minlength=nodes)
+    links = np.unique(np.concatenate([pairs, pairs[:, ::-1]]), axis=0)
+    nbrs = _csr(nodes, links[:, 0], links[:, 1])
+    rss, _ = own_memory(reset=True)
+    cpu = time.process_time()
+    groups = _dominator_groups(nodes, src, dst, payees, nbrs, GraphConfig())
+    return {
+        "nodes": nodes,
+        "pairs": int(len(src)),
+        "groups": len(groups),
+        "cpu_s": round(time.process_time() - cpu, 1),
+        "rss_before_gb": round(rss / 1e9, 2),
+        "peak_gb": round(own_memory()[1] / 1e9, 2),
+    }
+
+
 def main() -> None:
     """Run each size in its own process, so that its peak memory is its own."""
     parser = argparse.ArgumentParser(
@@ -270,7 +307,23 @@ def main() -> None:
     parser.add_argument(
         "--step", choices=("entities", "graph"), default="entities", help="with --profile: which step"
     )
+    parser.add_argument(
+        "--dominators",
+        type=int,
+        nargs="+",
+        help="time the funding groups' dominator search alone on this many random wallets",
+    )
+    parser.add_argument("--dominators-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.dominators_child:
+        print(json.dumps(dominator_timing(args.dominators_child)))
+        return
+    if args.dominators:
+        for nodes in args.dominators:
+            cmd = [sys.executable, __file__, "--dominators-child", str(nodes)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            print(done.stdout.strip().splitlines()[-1])
+        return
     if args.profile:
         for row in profile(args.profile, args.memory_limit, args.outputs, args.step):
             print(json.dumps(row))
