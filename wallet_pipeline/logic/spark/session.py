@@ -12,6 +12,8 @@ the sizes come from the caller (`spark-submit` or Databricks), not from here.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 DEFAULT_MASTER = "local[2]"
@@ -51,6 +53,9 @@ def local_session(
     """
     from pyspark.sql import SparkSession
 
+    # Python workers must run this interpreter (the venv with pandas, pyarrow and the model's
+    # libraries), not the `python3` first on PATH; pyspark reads only the environment for it.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     base = spark_dir(root)
     (base / "checkpoints").mkdir(parents=True, exist_ok=True)
     (base / "tmp").mkdir(parents=True, exist_ok=True)
