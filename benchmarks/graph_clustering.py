@@ -2,6 +2,14 @@
 
     python benchmarks/graph_clustering.py                    # ours at 1M and 10M edges, NetworkX at 1M
     python benchmarks/graph_clustering.py --edges 1e6 --nx-edges 1e5
+    python benchmarks/graph_clustering.py --engine spark --edges 1e6   # Spark local[2] only
+
+`--engine spark` runs the Spark clustering (`logic/spark/clustering.py`, local[2]) on the same
+graphs: its connected components alone (`spark_components`, all pairs) and the whole clustering
+with Spark's propagation (`spark_strong_join_then_lpa`, the `ours_full` graph, `lpa_tol` 1e-3).
+Spark's peak memory is the Python driver's plus the JVM's own peak (VmHWM, read before the
+process ends); its CPU seconds are both processes' user + system time, since on a loaded machine
+wall time says little. Every row also records the load average when it ended.
 
 Every measurement runs in a fresh subprocess, so that its peak RSS (ru_maxrss, graph generation
 included) belongs to that run alone. All implementations get the SAME simple weighted graph: pairs
@@ -25,10 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 NX_IMPLS = ("nx_label_propagation_communities", "nx_asyn_lpa_communities")
+SPARK_IMPLS = ("spark_components", "spark_strong_join_then_lpa")
 
 
 def planted_graph(n_edges: int, community: int = 20, p_in: float = 0.9, seed: int = 0):
@@ -127,6 +137,75 @@ def run_ours_full(n_edges: int, seed: int = 0) -> dict:
     return _ours("ours_strong_join_then_lpa", n, len(a), labels, passes, time.perf_counter() - t)
 
 
+def _strong_graph(n_edges: int, seed: int = 0):
+    """The `ours_full` graph: 30% of the in-community pairs strong (1.0), the others scaled under 0.8."""
+    n, a, b, w = planted_graph(n_edges)
+    rng = np.random.default_rng(seed + 1)
+    strong = (a // 20 == b // 20) & (rng.random(len(a)) < 0.3)
+    return n, a, b, np.where(strong, 1.0, w * 0.8)
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """(peak RSS MB, CPU s) of a live process, from /proc (Linux)."""
+    status = open(f"/proc/{pid}/status").read()
+    hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return hwm / 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def run_spark(n_edges: int, which: str, seed: int = 0) -> dict:
+    """Time Spark's clustering (local[2]) on the planted graph: components alone, or the whole clustering."""
+    import pandas as pd
+
+    from wallet_pipeline.logic.graph.config import GraphConfig
+    from wallet_pipeline.logic.spark.clustering import cluster_edges_spark, connected_components
+    from wallet_pipeline.logic.spark.session import local_session
+
+    root = Path(tempfile.mkdtemp(prefix="spark_bench_"))
+    spark = local_session(root)
+    jvm = spark.sparkContext._gateway.proc.pid
+    n, a, b, w = (
+        _strong_graph(n_edges, seed) if which == "spark_strong_join_then_lpa" else planted_graph(n_edges)
+    )
+    path = root / "edges.parquet"
+    pd.DataFrame({"src": a, "dst": b, "weight": w}).to_parquet(path)
+    edges = spark.read.parquet(str(path)).cache()
+    edges.count()
+    t = time.perf_counter()
+    if which == "spark_components":
+        comps = connected_components(edges.selectExpr("src a", "dst b"), seed=seed)
+        got = comps.members.toPandas()
+        iters, rounds = None, comps.rounds
+        label_of = dict(zip(got["node"], got["root"], strict=True))
+    else:
+        cfg = GraphConfig(seed=seed, lpa_tol=1e-3)
+        res = cluster_edges_spark(edges, cfg, propagation="spark")
+        got = res.clusters.toPandas()
+        iters, rounds = res.iterations, sum(res.cc_rounds.values())
+        label_of = dict(zip(got["address"], got["cluster_id"], strict=True))
+    dt = time.perf_counter() - t
+    # A node in no cluster is a singleton: its own label.
+    named = pd.Series(np.arange(n)).map(label_of)
+    labels = pd.factorize(named.fillna(pd.Series(np.arange(n)).map("single_{}".format)))[0]
+    jvm_rss, jvm_cpu = _proc_stats(jvm)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "impl": which,
+        "edges": int(len(a)),
+        "nodes": n,
+        "build_s": None,
+        "cluster_s": dt,
+        "iterations": iters,
+        "cc_rounds": rounds,
+        "bcubed_f1_vs_planted": bcubed_f1(labels),
+        "peak_rss_mb": _peak_rss_mb() + jvm_rss,
+        "jvm_peak_rss_mb": jvm_rss,
+        "cpu_s": me.ru_utime + me.ru_stime + jvm_cpu,
+        "load_1min": os.getloadavg()[0],
+    }
+
+
 def run_nx(n_edges: int, which: str, seed: int = 0) -> dict:
     """Time one NetworkX community algorithm on the same planted graph (graph build timed apart)."""
     import networkx as nx
@@ -187,13 +266,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--edges", type=float, nargs="*", default=[1e6, 1e7])
     ap.add_argument("--nx-edges", type=float, default=1e6)
-    ap.add_argument("--one", choices=["jit", "ours", "ours_full", *NX_IMPLS])
+    ap.add_argument("--one", choices=["jit", "ours", "ours_full", *NX_IMPLS, *SPARK_IMPLS])
+    ap.add_argument("--engine", choices=["numba", "spark"], default="numba")
     args = ap.parse_args()
     if args.one:
         n = int(args.edges[0])
         runs = {"jit": run_jit, "ours": lambda: run_ours(n), "ours_full": lambda: run_ours_full(n)}
-        r = runs[args.one]() if args.one in runs else run_nx(n, args.one)
+        if args.one in runs:
+            r = runs[args.one]()
+        elif args.one in SPARK_IMPLS:
+            r = run_spark(n, args.one)
+        else:
+            r = run_nx(n, args.one)
         print(json.dumps(r))
+        return
+    if args.engine == "spark":
+        _spark_table(args.edges)
         return
     jit = _jit_times()
     print(json.dumps(jit))
@@ -219,6 +307,22 @@ def main() -> None:
                 f"{nxr['impl']} at {ours['edges']:,} edges: {est:.1f} s ({how}); "
                 f"ours {ours['cluster_s']:.2f} s -> {est / ours['cluster_s']:.0f}x faster"
             )
+
+
+def _spark_table(sizes: list[float]) -> None:
+    """Spark's rows, each in its own process, printed as JSON lines and a table."""
+    rows = [_sub(["--one", which, "--edges", str(int(e))]) for e in sizes for which in SPARK_IMPLS]
+    for r in rows:
+        print(json.dumps(r))
+    print(
+        f"\n{'impl':28} {'edges':>11} {'cluster s':>9} {'CPU s':>7} {'iter':>4} {'rounds':>6} "
+        f"{'RSS MB':>7} {'load':>5}"
+    )
+    for r in rows:
+        print(
+            f"{r['impl']:28} {r['edges']:>11,} {r['cluster_s']:9.1f} {r['cpu_s']:7.1f} "
+            f"{_fmt(r['iterations'], '>4')} {r['cc_rounds']:>6} {r['peak_rss_mb']:7.0f} {r['load_1min']:5.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ The propagation step comes in two forms (`propagation=`):
   seeded random half of the nodes at once; a node keeps its label while it is among the heaviest
   around it (the rule of the compiled kernel) and otherwise takes the heaviest label, ties broken
   by a seeded hash. Updating every node in the same round would let two neighbours swap labels
-  forever; the random half breaks such swaps. It ends when no node would change, or after
-  `max_iter` rounds. Its communities are not the compiled kernel's (that kernel's own result moves
-  with its seed: docs/spark_graph.md gives both differences, measured).
+  forever; the random half breaks such swaps. It ends when no node would change (at most
+  `lpa_tol` of them), or after `max_iter` rounds. Its communities need not be the compiled
+  kernel's, whose own result moves with its seed (docs/spark_graph.md: both, measured).
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ def _propagate_spark(adj, cfg: GraphConfig):  # noqa: ANN001, ANN202 - DataFrame
     from pyspark.sql import Window
 
     labels = _cut(adj.select(F.col("u").alias("node")).distinct().withColumn("lab", F.col("node")))
+    limit = int(cfg.lpa_tol * labels.count())
     rounds = 0
     while rounds < cfg.max_iter:
         around = (
@@ -205,7 +206,8 @@ def _propagate_spark(adj, cfg: GraphConfig):  # noqa: ANN001, ANN202 - DataFrame
             )
         )
         rounds += 1
-        if step.where(~F.col("keep")).limit(1).count() == 0:
+        # `lpa_tol` as in the compiled kernel: stop when at most that share of nodes would move.
+        if step.where(~F.col("keep")).limit(limit + 1).count() <= limit:
             break
         labels = step.drop("keep")
     return labels.select("node", "lab"), rounds
