@@ -192,7 +192,14 @@ def profile(db: Path, memory_limit: str, outputs: Path | None = None, step: str 
     from benchmarks.scale import own_memory
     from wallet_pipeline.settings import duckdb_settings
 
-    log: list[dict] = []
+    class _Printed(list):
+        """Each row is printed as it comes: a run that fails midway still shows its pieces."""
+
+        def append(self, row: dict) -> None:
+            super().append(row)
+            print(json.dumps(row), flush=True)
+
+    log: list[dict] = _Printed()
     held: list[duckdb.DuckDBPyConnection] = []
     last = ["start"]
 
@@ -325,8 +332,7 @@ def main() -> None:
             print(done.stdout.strip().splitlines()[-1])
         return
     if args.profile:
-        for row in profile(args.profile, args.memory_limit, args.outputs, args.step):
-            print(json.dumps(row))
+        profile(args.profile, args.memory_limit, args.outputs, args.step)  # prints each piece
         return
     if args.child:
         print(json.dumps(one_size(args.child, args.memory_limit)))
