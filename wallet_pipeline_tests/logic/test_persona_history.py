@@ -2,8 +2,8 @@
 
 `prior_tx_count` (the lowest nonce of a wallet's sent transactions in the data) is what the wallet
 sent before the data began. Served (not in training), a wallet quiet since early in the window with
-more history than nine in ten senders, silent for fewer than RELEASE_MAX_GAPS of the population's
-typical gaps between active days, is scored by the model (population.long_history, model.py).
+more history than nine in ten senders still in use, silent for fewer than RELEASE_MAX_GAPS of the
+population's typical gaps between active days, is scored by the model (population.long_history).
 """
 
 from __future__ import annotations
@@ -96,6 +96,18 @@ def test_a_veteran_quiet_for_under_seven_typical_gaps_is_scored_and_training_doe
         assert (
             off.predict(table).set_index("address").loc[table.address[veterans], "persona"].eq(DORMANT).all()
         )
+
+
+def test_the_prior_line_is_read_from_the_senders_still_in_use() -> None:
+    table, veterans = _with_history()
+    # Stopped wallets with 50 transactions behind them: a fifth of the senders, enough to set the
+    # senders' 0.9 quantile; the wallets in use have 5 each, and 5 is the line.
+    stopped = table.index[(table.group == "dormant") & ~table.index.isin(veterans)]
+    table.loc[stopped, "prior_tx_count"] = 50.0
+    senders = table.loc[table.tx_count > 0, "prior_tx_count"]
+    assert np.quantile(senders, DORMANT_PRIOR_QUANTILE) == 50.0
+    model, _ = train_personas(table, FAST)
+    assert model.config.dormant_max_prior == pytest.approx(5.0)
 
 
 def test_a_model_pickled_before_the_history_test_keeps_its_dormant_holders() -> None:

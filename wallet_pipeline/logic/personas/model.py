@@ -97,7 +97,7 @@ class PersonaConfig:
     dormant_gap_multiple: float | None = DORMANT_GAP_MULTIPLE
     # ... and the wallet sent at most this many transactions before the data began
     # (`prior_tx_count`): a longer history is a wallet in use, not a holder (population.py, rule 2).
-    # "auto" sets it at training to a quantile of the population (population.fit_dormant_max_prior);
+    # "auto" sets it at training to a quantile of the senders still in use (population.py);
     # None switches the test off.
     dormant_max_prior: float | str | None = "auto"
     # ... while its silence is under this many days: "auto", RELEASE_MAX_GAPS of the population's
@@ -456,7 +456,11 @@ def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tupl
         how = "fixed by configuration"
     if config.dormant_max_prior == "auto":
         if PRIOR_COLUMN in features:
-            prior = pd.to_numeric(features.loc[sent, PRIOR_COLUMN], errors="coerce").to_numpy(dtype=float)
+            # Read from the wallets still in use (not quiet by the window): a population that is
+            # mostly stopped wallets would otherwise pull the line into their own short histories.
+            since = pd.to_numeric(features[config.recency_column], errors="coerce").to_numpy(dtype=float)
+            in_use = sent & (since < config.dormant_days)
+            prior = pd.to_numeric(features.loc[in_use, PRIOR_COLUMN], errors="coerce").to_numpy(dtype=float)
             line, prior_how = fit_dormant_max_prior(prior)
         else:
             line, prior_how = None, f"off: no {PRIOR_COLUMN} column"

@@ -41,7 +41,8 @@ Rule (in this order; a later match overrides an earlier one):
    window and ten gaps) lowered the median ARI (docs/personas.md).
    Served, not in training: a wallet long in use before the data is scored by the model instead,
    when it had sent more transactions before the data began (`prior_tx_count`, the nonce of its
-   first sent transaction in it) than DORMANT_PRIOR_QUANTILE (0.9) of the senders and its silence
+   first sent transaction in it) than DORMANT_PRIOR_QUANTILE (0.9) of the senders still in use
+   (not quiet by the window: a mostly stopped population would pull the line down) and its silence
    is under RELEASE_MAX_GAPS (7) of the population's typical gaps between active days
    (`long_history`; both lines set at training and stored). A holder's whole history is short; in
    a window of a few days, a slow retail wallet with hundreds of transactions behind it that sent
@@ -127,7 +128,7 @@ DORMANT_GAP_MULTIPLE = 3.0
 RHYTHM_COLUMNS = ("active_days", "wallet_age_days")
 # A holder's whole history is short: a wallet that had sent more transactions before the data
 # began (`prior_tx_count`, the nonce of its first sent transaction in the data) than this share of
-# the wallets that send in the data is in long use, not holding (module docstring, 2).
+# the senders still in use (not quiet by the window) is in long use, not holding (module docstring, 2).
 DORMANT_PRIOR_QUANTILE = 0.9
 PRIOR_COLUMN = "prior_tx_count"
 # ... and only while its silence is shorter than this many of the population's typical gaps between
@@ -374,7 +375,7 @@ def typical_gap_days(features: pd.DataFrame, recency_column: str = "days_since_l
 def fit_dormant_max_prior(prior_tx_count: np.ndarray) -> tuple[float | None, str]:
     """The most transactions sent before the data a Dormant Holder may have, and how it was found.
 
-    The DORMANT_PRIOR_QUANTILE quantile of `prior_tx_count` over the wallets that send in the data;
+    The DORMANT_PRIOR_QUANTILE quantile of `prior_tx_count` (given over the senders still in use);
     None (the test off) when none has a known count or the quantile is 0 (data that starts at the
     chain's beginning: every wallet's history is inside it).
     """
@@ -386,7 +387,7 @@ def fit_dormant_max_prior(prior_tx_count: np.ndarray) -> tuple[float | None, str
     if line <= 0:
         return None, "off: nine in ten wallets sent nothing before the data"
     return line, (
-        f"quantile {DORMANT_PRIOR_QUANTILE:g} of prior_tx_count over the wallets that send: "
+        f"quantile {DORMANT_PRIOR_QUANTILE:g} of prior_tx_count over the senders in use: "
         f"a wallet with more than {line:g} transactions before the data is not dormant"
     )
 
