@@ -292,13 +292,24 @@ def _top_models(work: Path, top: int) -> list[str]:
     ]
 
 
+def _hooks(node: dict, key: str) -> list[str]:
+    """The SQL of a model's pre- or post-hooks as the manifest holds it (rendered at parse time)."""
+    hooks = [hook["sql"] for hook in node["config"].get(key, [])]
+    for sql in hooks:
+        if "{{" in sql or "{%" in sql:
+            raise ValueError(f"model {node['name']}: its {key} {sql!r} needs dbt to render it")
+    return hooks
+
+
 def model_cpu(con: duckdb.DuckDBPyConnection, target: Path, tries: int = 2) -> list[tuple[str, float, float]]:
     """CPU seconds of each table model's compiled select on a built file, slowest first.
 
     Per model (name, into a temp table, into a table of the file), best of `tries`: the first is
     the query, the second adds what writing it to disk costs (compression), the part a dbt run
-    pays per model beyond its query. `target` is dbt's target folder of the build (manifest.json
-    and compiled/). The tables written go into a scratch schema that is dropped again.
+    pays per model beyond its query, with the model's pre- and post-hooks around the write as dbt
+    runs them (decoded.dex_trades sets its compression there). `target` is dbt's target folder of
+    the build (manifest.json and compiled/). The tables written go into a scratch schema that is
+    dropped again.
     """
     manifest_path = target / "manifest.json"
     if not manifest_path.exists():
@@ -317,12 +328,20 @@ def model_cpu(con: duckdb.DuckDBPyConnection, target: Path, tries: int = 2) -> l
                     f"model {node['name']}: no compiled SQL at {compiled} (was it part of the run?)"
                 )
             sql = compiled.read_text()
+            before, after = (_hooks(node, key) for key in ("pre-hook", "post-hook"))
             seconds = []
-            for into in ("temp table feature_build_model", "table feature_build_scratch.model"):
+            for into, hooked in (
+                ("temp table feature_build_model", False),
+                ("table feature_build_scratch.model", True),
+            ):
                 best = float("inf")
                 for _ in range(tries):
                     started = time.process_time()
+                    for hook in before if hooked else ():
+                        con.execute(hook)
                     con.execute(f"create or replace {into} as {sql}")
+                    for hook in after if hooked else ():
+                        con.execute(hook)
                     best = min(best, time.process_time() - started)
                 seconds.append(best)
             con.execute("drop table feature_build_model; drop table feature_build_scratch.model")

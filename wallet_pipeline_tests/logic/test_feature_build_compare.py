@@ -90,18 +90,28 @@ def test_a_changed_column_type_or_a_missing_table_is_reported(tmp_path: Path, re
         assert "not in the reference file" in compare_outputs(con, reference, ("marts.other",))[0]
 
 
-def _target(tmp_path: Path, models: dict[str, tuple[str, str | None]]) -> Path:
-    """A dbt target folder: manifest.json and compiled SQL for {name: (materialized, sql or None)}."""
+def _target(
+    tmp_path: Path,
+    models: dict[str, tuple[str, str | None]],
+    hooks: dict[str, dict[str, list[str]]] | None = None,
+) -> Path:
+    """A dbt target folder: manifest.json and compiled SQL for {name: (materialized, sql or None)}.
+
+    `hooks` gives a model's {"pre-hook": [sql], "post-hook": [sql]} as dbt's manifest holds them.
+    """
     target = tmp_path / "target"
     nodes = {}
     for name, (materialized, sql) in models.items():
         original = f"models/{name}.sql"
+        config: dict = {"materialized": materialized}
+        for key, statements in (hooks or {}).get(name, {}).items():
+            config[key] = [{"sql": statement, "transaction": True, "index": None} for statement in statements]
         nodes[f"model.wallet_pipeline.{name}"] = {
             "resource_type": "model",
             "name": name,
             "package_name": "wallet_pipeline",
             "original_file_path": original,
-            "config": {"materialized": materialized},
+            "config": config,
         }
         if sql is not None:
             compiled = target / "compiled" / "wallet_pipeline" / original
@@ -138,3 +148,25 @@ def test_model_cpu_names_the_model_whose_compiled_sql_is_missing(tmp_path: Path)
         model_cpu(con, target)
     with duckdb.connect() as con, pytest.raises(FileNotFoundError, match="no dbt manifest"):
         model_cpu(con, tmp_path / "nowhere")
+
+
+def test_model_cpu_runs_a_models_hooks_around_each_write_into_the_file_only(tmp_path: Path) -> None:
+    count = "set variable {0} = coalesce(getvariable('{0}'), 0) + 1"
+    target = _target(
+        tmp_path,
+        {"hooked": ("table", "select range as k from range(1000)")},
+        {"hooked": {"pre-hook": [count.format("pre")], "post-hook": [count.format("post")]}},
+    )
+    with duckdb.connect(str(tmp_path / "built.duckdb")) as con:
+        model_cpu(con, target, tries=2)
+        assert con.execute("select getvariable('pre'), getvariable('post')").fetchone() == (2, 2)
+
+
+def test_model_cpu_refuses_a_hook_that_dbt_would_have_to_render(tmp_path: Path) -> None:
+    target = _target(
+        tmp_path,
+        {"templated": ("table", "select 1 as x")},
+        {"templated": {"post-hook": ["analyze {{ this }}"]}},
+    )
+    with duckdb.connect() as con, pytest.raises(ValueError, match="model templated: its post-hook"):
+        model_cpu(con, target)
