@@ -156,13 +156,17 @@ def _proc_stats(pid: int) -> tuple[float, float]:
 
 def run_spark(n_edges: int, which: str, seed: int = 0) -> dict:
     """Time Spark's clustering (local[2]) on the planted graph: components alone, or the whole clustering."""
+    with tempfile.TemporaryDirectory(prefix="spark_bench_") as root:
+        return _run_spark(Path(root), n_edges, which, seed)
+
+
+def _run_spark(root: Path, n_edges: int, which: str, seed: int) -> dict:
     import pandas as pd
 
     from wallet_pipeline.logic.graph.config import GraphConfig
     from wallet_pipeline.logic.spark.clustering import cluster_edges_spark, connected_components
-    from wallet_pipeline.logic.spark.session import local_session
+    from wallet_pipeline.logic.spark.session import local_session, stop_session
 
-    root = Path(tempfile.mkdtemp(prefix="spark_bench_"))
     spark = local_session(root)
     jvm = spark.sparkContext._gateway.proc.pid
     n, a, b, w = (
@@ -190,6 +194,7 @@ def run_spark(n_edges: int, which: str, seed: int = 0) -> dict:
     labels = pd.factorize(named.fillna(pd.Series(np.arange(n)).map("single_{}".format)))[0]
     jvm_rss, jvm_cpu = _proc_stats(jvm)
     me = resource.getrusage(resource.RUSAGE_SELF)
+    stop_session(spark)
     return {
         "impl": which,
         "edges": int(len(a)),
@@ -311,9 +316,12 @@ def main() -> None:
 
 def _spark_table(sizes: list[float]) -> None:
     """Spark's rows, each in its own process, printed as JSON lines and a table."""
-    rows = [_sub(["--one", which, "--edges", str(int(e))]) for e in sizes for which in SPARK_IMPLS]
-    for r in rows:
-        print(json.dumps(r))
+    rows = []
+    for e in sizes:
+        for which in SPARK_IMPLS:
+            # Printed as each ends: a long run stopped later keeps the rows already measured.
+            rows.append(_sub(["--one", which, "--edges", str(int(e))]))
+            print(json.dumps(rows[-1]), flush=True)
     print(
         f"\n{'impl':28} {'edges':>11} {'cluster s':>9} {'CPU s':>7} {'iter':>4} {'rounds':>6} "
         f"{'RSS MB':>7} {'load':>5}"
