@@ -250,3 +250,18 @@ def test_drift_columns_include_the_deposit_columns_only_for_a_model_that_reads_t
     off = SimpleNamespace(config=PersonaConfig(deposit_by_wallet=False), feature_columns=on.feature_columns)
     assert {"collector_payment_share", "dex_trades"} <= set(drift_columns(on, table))
     assert "collector_payment_share" not in drift_columns(off, table)
+
+
+def test_drift_columns_include_the_history_columns_only_for_a_model_that_reads_them() -> None:
+    from types import SimpleNamespace
+
+    from wallet_pipeline.logic.personas import PersonaConfig
+
+    table = ["address", "forwarded_to_eoa_6h_share", "prior_tx_count", "active_days", "wallet_age_days"]
+    history = {"prior_tx_count", "active_days", "wallet_age_days"}
+    features = ("forwarded_to_eoa_6h_share",)
+    on = SimpleNamespace(config=PersonaConfig(dormant_max_prior=40.0), feature_columns=features)
+    off = SimpleNamespace(config=PersonaConfig(dormant_max_prior=None), feature_columns=features)
+    assert history <= set(drift_columns(on, table))
+    # The window's own rhythm (active days) is read by other rules too; the history count only here.
+    assert "prior_tx_count" not in drift_columns(off, table)

@@ -456,7 +456,9 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
     from wallet_pipeline.logic.personas.population import (
         DEPOSIT_COLUMNS,
         OPERATOR_COLUMNS,
+        PRIOR_COLUMN,
         RECEIVED_COLUMNS,
+        RHYTHM_COLUMNS,
         SPOOFED_OUT_COLUMN,
     )
 
@@ -469,6 +471,9 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
     # Models pickled before the per-wallet deposit test have no such setting.
     if getattr(config, "deposit_by_wallet", False):
         rule += list(DEPOSIT_COLUMNS)
+    # The history test (a wallet long in use before the window is not Dormant Holder); older models lack it.
+    if getattr(config, "dormant_max_prior", None) is not None:
+        rule += [PRIOR_COLUMN, *RHYTHM_COLUMNS]
     present = set(features_columns)
     out = list(model.feature_columns)
     out += [c for c in dict.fromkeys(rule) if c and c in present and c not in out]  # each column once
