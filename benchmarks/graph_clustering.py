@@ -246,7 +246,7 @@ def _sub(args: list[str], env: dict | None = None) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
     if out.returncode:
         # The run's own traceback, not only its exit status: a 1M-edge Spark run failed after
-        # about 35 minutes with nothing else to show for it.
+        # about 21 minutes with nothing else to show for it.
         raise RuntimeError(f"{' '.join(args)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
