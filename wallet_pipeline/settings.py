@@ -14,6 +14,7 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 ENVIRONMENTS = ("local", "ci", "prod")
 SOURCES = ("simulator", "files", "dune")
+ENGINES = ("duckdb", "spark")
 
 # Asset groups, one per pipeline stage; jobs select by these.
 INGESTION = "ingestion"
@@ -42,6 +43,27 @@ def get_environment() -> str:
 def get_source() -> str:
     """`WALLET_SOURCE`: where raw data comes from: simulator (default), files or dune."""
     return _choice("WALLET_SOURCE", "simulator", SOURCES)
+
+
+def get_engine() -> str:
+    """`WALLET_ENGINE`: what runs the dbt models: duckdb (default) or spark (docs/spark.md)."""
+    return _choice("WALLET_ENGINE", "duckdb", ENGINES)
+
+
+def dbt_target() -> str:
+    """The dbt profile's target: the environment's name, with `_spark` when Spark runs the models."""
+    return get_environment() + ("_spark" if get_engine() == "spark" else "")
+
+
+def spark_dir() -> Path:
+    """`WALLET_SPARK_DIR`: Spark's warehouse, metastore and landed raw Parquet (`<data>/spark`)."""
+    explicit = os.environ.get("WALLET_SPARK_DIR")
+    return Path(explicit).resolve() if explicit else data_dir() / "spark"
+
+
+def spark_raw_dir() -> Path:
+    """Where the raw tables land as Parquet for Spark, one folder per table."""
+    return spark_dir() / "raw_parquet"
 
 
 def data_dir() -> Path:
@@ -114,6 +136,8 @@ def dbt_env() -> dict[str, str]:
         "WALLET_DUCKDB_MEMORY_LIMIT": str(s["memory_limit"]),
         "WALLET_DUCKDB_THREADS": str(s["threads"]),
         "WALLET_DUCKDB_TEMP_DIR": str(s["temp_directory"]),
+        "WALLET_SPARK_DIR": str(spark_dir()),
+        "WALLET_SPARK_RAW_DIR": str(spark_raw_dir()),
     }
 
 
@@ -365,11 +389,13 @@ def check_all() -> str:
     """
     get_environment()
     source = get_source()
+    get_engine()
     _usable_dir("WALLET_DATA_DIR", data_dir())
     _usable_dir("WALLET_DUCKDB_PATH (its folder)", duckdb_path().parent)
     if duckdb_path().is_dir():
         raise SettingsError(f"WALLET_DUCKDB_PATH: {duckdb_path()} is a folder, not a DuckDB file")
     _usable_dir("WALLET_SNAPSHOT_DIR", snapshot_dir())
+    _usable_dir("WALLET_SPARK_DIR", spark_dir())
     if flags_path().is_dir():
         raise SettingsError(f"WALLET_FLAGS_PATH: {flags_path()} is a folder, not a SQLite file")
     _usable_dir("WALLET_FLAGS_PATH (its folder)", flags_path().parent)

@@ -35,6 +35,45 @@ def test_a_value_the_pipeline_cannot_use_is_refused_with_the_variable_named(
         reader()
 
 
+def test_an_unknown_engine_is_refused_naming_the_variable_and_the_engines_there_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WALLET_ENGINE", "trino")
+    with pytest.raises(settings.SettingsError) as raised:
+        settings.check_all()
+    assert str(raised.value) == "WALLET_ENGINE='trino' is not one of duckdb, spark"
+
+
+@pytest.mark.parametrize(
+    ("env", "engine", "target"),
+    [
+        ("local", "", "local"),
+        ("ci", "duckdb", "ci"),
+        ("local", "Spark", "local_spark"),
+        ("prod", "spark", "prod_spark"),
+    ],
+)
+def test_the_engine_picks_the_dbt_target_of_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: str, engine: str, target: str
+) -> None:
+    monkeypatch.setenv("WALLET_ENV", env)
+    monkeypatch.setenv("WALLET_ENGINE", engine)
+    assert settings.dbt_target() == target
+
+
+def test_every_dbt_target_is_an_output_of_the_profile() -> None:
+    import yaml
+
+    profile = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "dbt_project" / "profiles.yml").read_text()
+    )
+    outputs = profile["wallet_pipeline"]["outputs"]
+    expected = {env + suffix for env in settings.ENVIRONMENTS for suffix in ("", "_spark")}
+    assert set(outputs) == expected
+    assert {outputs[env]["type"] for env in settings.ENVIRONMENTS} == {"duckdb"}
+    assert {outputs[env + "_spark"]["type"] for env in settings.ENVIRONMENTS} == {"spark"}
+
+
 def test_dbt_reads_the_same_file_as_dagster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WALLET_DUCKDB_PATH", str(tmp_path / "x.duckdb"))
     assert settings.dbt_env()["WALLET_DUCKDB_PATH"] == str(tmp_path / "x.duckdb")

@@ -28,7 +28,7 @@ decoded as (
 
     select
         decoded.tx_hash, decoded.evt_index, decoded.block_number, decoded.block_time, decoded.block_date,
-        cast(null as varchar) as project, decoded.taker, decoded.taker_key,
+        cast(null as {{ text_type() }}) as project, decoded.taker, decoded.taker_key,
         decoded.token_bought_address, decoded.token_sold_address, decoded.token_bought_amount_raw,
         decoded.token_sold_amount_raw, cast(null as double) as provided_amount_usd, decoded.tx_from,
         decoded.tx_to, decoded.project_contract_address,

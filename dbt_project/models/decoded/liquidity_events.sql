@@ -111,10 +111,10 @@ per_token as (
         count(*) filter (where leg = 'in') as n_in,
         count(*) filter (where leg = 'out') as n_out,
         case when max(length(value_raw)) filter (where leg = 'in') <= 35 then
-            cast(sum(try_cast(value_raw as hugeint)) filter (where leg = 'in' and length(value_raw) <= 35) as varchar)
+            cast(sum(try_cast(value_raw as {{ wide_int() }})) filter (where leg = 'in' and length(value_raw) <= 35) as {{ text_type() }})
         end as amount_in_raw,
         case when max(length(value_raw)) filter (where leg = 'out') <= 35 then
-            cast(sum(try_cast(value_raw as hugeint)) filter (where leg = 'out' and length(value_raw) <= 35) as varchar)
+            cast(sum(try_cast(value_raw as {{ wide_int() }})) filter (where leg = 'out' and length(value_raw) <= 35) as {{ text_type() }})
         end as amount_out_raw,
         min(log_index) as first_log_index,
     from legs
@@ -133,12 +133,12 @@ per_pool as (
         min(token_key) filter (where n_in > 0) as in_token_key,
         min(token_key) filter (where n_in > 0) as in_a,
         max(token_key) filter (where n_in > 0) as in_b,
-        arg_min(amount_in_raw, token_key) filter (where n_in > 0) as in_a_raw,
-        arg_max(amount_in_raw, token_key) filter (where n_in > 0) as in_b_raw,
+        min_by(amount_in_raw, token_key) filter (where n_in > 0) as in_a_raw,
+        max_by(amount_in_raw, token_key) filter (where n_in > 0) as in_b_raw,
         min(token_key) filter (where n_out > 0) as out_a,
         max(token_key) filter (where n_out > 0) as out_b,
-        arg_min(amount_out_raw, token_key) filter (where n_out > 0) as out_a_raw,
-        arg_max(amount_out_raw, token_key) filter (where n_out > 0) as out_b_raw,
+        min_by(amount_out_raw, token_key) filter (where n_out > 0) as out_a_raw,
+        max_by(amount_out_raw, token_key) filter (where n_out > 0) as out_b_raw,
         min(first_log_index) as evt_index,
     from per_token
     group by tx_key, pool_key

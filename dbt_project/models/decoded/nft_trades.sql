@@ -45,7 +45,7 @@ combined as (
 final as (
 
     select
-        combined.* exclude (amount_usd, origin),
+        {{ star_except('combined', ['amount_usd', 'origin']) }},
         coalesce(combined.amount_usd, cast(combined.amount_eth as double) * prices.eth_usd) as amount_usd,
         combined.origin,
     from combined

@@ -51,16 +51,15 @@ observed as (
 days as (
 
     -- Every day of the data, trades from a source's own table included.
-    select cast(unnest(generate_series(min(first_day), max(last_day), interval 1 day)) as date) as block_date
-    from (
+    {%- set day_bounds %}
         select min(block_date) as first_day, max(block_date) as last_day
         from {{ ref('stg_ethereum__transactions') }}
         union all
         select min(block_date), max(block_date) from {{ ref('stg_ethereum__dex_trades') }}
         union all
         select min(block_date), max(block_date) from {{ ref('stg_ethereum__nft_trades') }}
-    )
-    having count(first_day) > 0
+    {%- endset %}
+    {{ date_spine(day_bounds) }}
 
 ),
 
@@ -72,7 +71,8 @@ carried as (
         before.eth_usd as before_usd,
         before.swaps as before_swaps,
     from days
-    asof left join observed as before on before.block_date <= days.block_date
+    {{ asof_left_join() }} observed as before on before.block_date <= days.block_date
+    {{ asof_nearest('days.block_date', 'before.block_date desc') }}
 
 ),
 
@@ -84,8 +84,9 @@ final as (
         coalesce(carried.before_date, after.block_date) as priced_on,
         coalesce(carried.before_swaps, after.swaps) as swaps_on_that_day,
     from carried
-    asof left join observed as after on after.block_date >= carried.block_date
+    {{ asof_left_join() }} observed as after on after.block_date >= carried.block_date
     where coalesce(carried.before_usd, after.eth_usd) is not null
+    {{ asof_nearest('carried.block_date', 'after.block_date') }}
 
 )
 

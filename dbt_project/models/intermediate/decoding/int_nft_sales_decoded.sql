@@ -59,7 +59,7 @@ paid as (
         transfers.from_key as payer_key,
         transfers.token_key,
         weth.token_key is not null as is_weth,
-        cast(sum(try_cast(transfers.value_raw as hugeint)) as decimal(38, 0)) as paid_raw,
+        cast(sum(try_cast(transfers.value_raw as {{ wide_int() }})) as decimal(38, 0)) as paid_raw,
     from {{ ref('stg_ethereum__token_transfers') }} as transfers
     semi join (select distinct tx_hash from nft_transfers) as with_nft using (tx_hash)
     semi join (
@@ -159,7 +159,7 @@ final as (
         seller,
         buyer_key,
         seller_key,
-        cast(paid_raw // count(*) over (partition by tx_hash, buyer_key, currency_symbol) as decimal(38, 0))
+        cast({{ amount_div('paid_raw', 'count(*) over (partition by tx_hash, buyer_key, currency_symbol)') }} as decimal(38, 0))
             as amount_raw,
         currency_symbol,
         tx_from,

@@ -40,7 +40,7 @@ ranked as (
 
 final as (
 
-    select wallet_key, arg_min(rule, priority) as contract_rule, min(created_at) as created_at
+    select wallet_key, min_by(rule, priority) as contract_rule, min(created_at) as created_at
     from ranked
     group by wallet_key
 

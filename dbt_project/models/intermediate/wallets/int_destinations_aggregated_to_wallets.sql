@@ -51,7 +51,7 @@ payees as (
 
 line as (
 
-    select quantile_disc(payers, {{ collector_payer_percentile }}) as min_payers from payees
+    select percentile_disc({{ collector_payer_percentile }}) within group (order by payers) as min_payers from payees
 
 ),
 

@@ -29,7 +29,7 @@ inflows as (
 
     -- An asset is (is_eth, token_key); ETH's token_key 0 is a placeholder the flag keeps apart
     -- from a token whose key is 0. Mints count: an airdrop or NFT mint is received like a transfer.
-    select to_key as wallet_key, true as is_eth, cast(0 as ubigint) as token_key, block_time
+    select to_key as wallet_key, true as is_eth, cast(0 as {{ key_type() }}) as token_key, block_time
     from transactions
     union all
     select to_key, false, token_key, block_time
@@ -43,7 +43,7 @@ outflows_to_eoas as (
     select
         transactions.from_key as wallet_key,
         true as is_eth,
-        cast(0 as ubigint) as token_key,
+        cast(0 as {{ key_type() }}) as token_key,
         transactions.block_time,
     from transactions
     anti join contracts on contracts.wallet_key = transactions.to_key
@@ -66,22 +66,7 @@ forwarding_assets as (
 
 forwarded as (
 
-    -- The first outflow of the same asset at or after each inflow (>=: a forward in the same
-    -- block counts). An ASOF join sorts each side once, where a range self-join grows with
-    -- inflows x outflows per wallet. Windows over the union of both were worse at 11M
-    -- transactions: min() over the following rows cost 23 CPU s against 16 (it pays per
-    -- (wallet, asset)), and first_value ignore nulls grows with the square of a run of inflows
-    -- without an outflow (6.5 s for one run of 800k).
-    select inflows.wallet_key, count(*) as forwarded_inflow_count_6h,
-    from inflows
-    semi join forwarding_assets using (wallet_key, is_eth, token_key)
-    asof join outflows_to_eoas as outflows
-        on outflows.wallet_key = inflows.wallet_key
-        and outflows.is_eth = inflows.is_eth
-        and outflows.token_key = inflows.token_key
-        and outflows.block_time >= inflows.block_time
-    where outflows.block_time < inflows.block_time + interval 6 hour
-    group by inflows.wallet_key
+    {{ count_forwarded_inflows('inflows', 'outflows_to_eoas', 'forwarding_assets', hours=6) }}
 
 ),
 

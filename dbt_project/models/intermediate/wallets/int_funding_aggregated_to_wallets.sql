@@ -32,8 +32,8 @@ first_funding as (
     -- The first ETH in chain order; (block, index) makes the choice the same on every run.
     select
         to_key as wallet_key,
-        arg_min(from_key, (block_number, transaction_index)) as funder_key,
-        arg_min(value_eth, (block_number, transaction_index)) as amount,
+        min_by(from_key, (block_number, transaction_index)) as funder_key,
+        min_by(value_eth, (block_number, transaction_index)) as amount,
         min(block_time) as funded_at,
     from transactions
     group by to_key

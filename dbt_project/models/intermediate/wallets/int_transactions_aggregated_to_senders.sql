@@ -20,7 +20,7 @@ times as (
 
     -- Read twice (hourly counts, gaps), so the database keeps it: two columns rather than all of
     -- the above cut this model's CPU by 15% at 1.1M transactions (benchmarks/feature_build.py).
-    select from_key as wallet_key, epoch_ms(block_time) // 1000 as block_epoch
+    select from_key as wallet_key, {{ epoch_seconds('block_time') }} as block_epoch
     from {{ ref('stg_ethereum__transactions') }}
 
 ),
@@ -43,7 +43,7 @@ totals as (
         -- NULL as soon as one fee is unknown: a partial sum would understate the wallet's spend.
         case when count(fee_wei) = count(*) then {{ wei_to_eth('sum(fee_wei)') }} end as total_gas_spent_eth,
         -- Distinct over a 64-bit hash of the 4-byte selector: the same count, without strings.
-        count(distinct hash(method_id)) as unique_method_ids,
+        count(distinct {{ hash64('method_id') }}) as unique_method_ids,
         count(distinct to_key) filter (where method_id is not null) as unique_contracts_called,
         count(*) filter (where to_key is null) as contracts_deployed,
         min(block_time) as first_sent,
@@ -58,7 +58,7 @@ per_clock_hour as (
     -- One pass to hourly counts; days, the busiest hour and the hour-of-day profile all come
     -- from this table, which is far smaller than the transactions.
     -- Undated transactions (a transfer list with only sender and receiver) have no hour.
-    select wallet_key, block_epoch // 3600 as hour_bucket, count(*) as n
+    select wallet_key, {{ int_div('block_epoch', 3600) }} as hour_bucket, count(*) as n
     from times
     where block_epoch is not null
     group by all
@@ -69,7 +69,7 @@ hourly as (
 
     select
         wallet_key,
-        count(distinct hour_bucket // 24) as active_days,
+        count(distinct {{ int_div('hour_bucket', 24) }}) as active_days,
         max(n) as max_tx_per_hour,
     from per_clock_hour
     group by wallet_key
@@ -123,8 +123,8 @@ regularity as (
         select
             wallet_key,
             count(gap_seconds) as n,
-            sum(cast(gap_seconds as hugeint)) as s1,
-            sum(cast(gap_seconds as hugeint) * gap_seconds) as s2,
+            sum(cast(gap_seconds as {{ wide_int() }})) as s1,
+            sum(cast(gap_seconds as {{ wide_int() }}) * gap_seconds) as s2,
         from gaps
         group by wallet_key
     )

@@ -33,8 +33,8 @@ final as (
         any_value(address) as address,
         -- Two addresses on one key would show as two values of an independent second hash;
         -- comparing integers costs half of comparing the address strings (measured).
-        min(hash(address || chr(1))) as check_hash_min,
-        max(hash(address || chr(1))) as check_hash_max,
+        min({{ hash64('address || chr(1)') }}) as check_hash_min,
+        max({{ hash64('address || chr(1)') }}) as check_hash_max,
     from participants
     where address <> {{ zero_address() }}
     group by wallet_key
