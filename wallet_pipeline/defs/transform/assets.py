@@ -7,9 +7,11 @@ import dagster as dg
 import duckdb as duckdb_lib
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from wallet_pipeline import settings
 from wallet_pipeline.defs.transform.project import wallet_dbt_project
 from wallet_pipeline.lib.dbt_translator import WalletDbtTranslator
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
+from wallet_pipeline.logic.spark.landing import built_tables, land_raw, read_back
 from wallet_pipeline.logic.transform.table_facts import TableFacts, read_table_facts
 
 
@@ -30,7 +32,19 @@ def wallet_dbt_models(
     its end instead of model by model; dbt's own output (the step's compute log, the CLI's log
     file) still shows its progress live. When dbt fails, the models it did build are reported
     before the failure is raised.
+
+    With `WALLET_ENGINE=spark` (docs/spark.md) the raw tables land as Parquet first, dbt builds on
+    Spark, and the tables it built are read back into the DuckDB file, where the graph, entity
+    and persona steps read them.
     """
+    spark = settings.get_engine() == "spark"
+    if spark:
+        with duckdb.get_connection() as con:
+            landed = land_raw(con, settings.spark_raw_dir())
+        context.log.info(f"raw tables landed as Parquet in {settings.spark_raw_dir()}: {landed}")
+        # The same resource on the profile's Spark output: the run's resources stay the same.
+        fields = {name: getattr(dbt, name) for name in DbtCliResource.model_fields}
+        dbt = DbtCliResource(**{**fields, "target": settings.dbt_target()})
     events: list[Any] = []
     failure: Exception | None = None
     try:
@@ -43,7 +57,13 @@ def wallet_dbt_models(
         for event in events
         if isinstance(event, dg.Output)
     }
-    facts = _facts(context, [tuple(key.path) for key in keys.values() if len(key.path) == 2], duckdb.database)
+    relations = [tuple(key.path) for key in keys.values() if len(key.path) == 2]
+    if spark:
+        warehouse = settings.spark_dir() / "warehouse"
+        with duckdb.get_connection() as con:
+            copied = read_back(con, warehouse, built_tables(warehouse, relations))
+        context.log.info(f"tables Spark built, read back into {duckdb.database}: {copied}")
+    facts = _facts(context, relations, duckdb.database)
     for event in events:
         key = keys.get(id(event))
         found = facts.get(tuple(key.path)) if key is not None else None
