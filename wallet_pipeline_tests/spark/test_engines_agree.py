@@ -12,6 +12,7 @@ which each engine hashes its own way (docs/spark.md).
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +45,15 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
         )
     raw_only = work / "raw_tables.duckdb"
     shutil.copy(world, raw_only)
-    build_duckdb(world, work)
-    build_spark(raw_only, work, work / "spark_build.duckdb")
+    # A few hundred rows a table: two shuffle partitions and two models at once keep the Spark
+    # build's time to its fixed costs. The engines build side by side, in processes of their own.
+    with pytest.MonkeyPatch.context() as env, ThreadPoolExecutor(2) as pool:
+        env.setenv("WALLET_SPARK_SHUFFLE_PARTITIONS", "2")
+        env.setenv("WALLET_SPARK_THREADS", "2")
+        duckdb_build = pool.submit(build_duckdb, world, work)
+        spark_build = pool.submit(build_spark, raw_only, work, work / "spark_build.duckdb")
+        duckdb_build.result()
+        spark_build.result()
     return Builds(work, world, work / "spark_build.duckdb")
 
 
