@@ -36,6 +36,7 @@ from benchmarks.feature_build import COMPARED_TABLES, _fill, compare_outputs  # 
 from wallet_pipeline import settings  # noqa: E402
 from wallet_pipeline.logic.spark.landing import land_raw, read_back  # noqa: E402
 
+RAW_ROWS = ("transactions", "token_transfers")
 # Keys are 64-bit hashes of addresses and hashes: DuckDB's hash() and Spark's xxhash64 give the
 # same rows different keys (dbt_project/macros/dialect/types_and_functions.sql), so they are left
 # out of the comparison; the rows they join are compared.
@@ -225,6 +226,9 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", type=Path, help="folder for the files (default: a temporary one, removed)")
+    parser.add_argument(
+        "--world", type=Path, help="a DuckDB file with raw tables, built instead of a simulated one"
+    )
     options = parser.parse_args()
     root = options.keep or Path(tempfile.mkdtemp(prefix="engines-"))
     failed = False
@@ -234,7 +238,12 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
             db = work / "duckdb_build.duckdb"
-            counts = _fill(db, transactions, options.seed)
+            if options.world:
+                shutil.copy(options.world, db)
+                with duckdb.connect(str(db), read_only=True) as con:
+                    counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_ROWS}
+            else:
+                counts = _fill(db, transactions, options.seed)
             raw_rows = counts["transactions"] + counts["token_transfers"]
             print(
                 f"{counts['transactions']:,} transactions, {raw_rows:,} raw rows (transactions + transfers)"

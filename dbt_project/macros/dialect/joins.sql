@@ -71,8 +71,11 @@
 {%- endmacro %}
 {% macro spark__count_forwarded_inflows(inflows, outflows, assets, hours) -%}
     -- No ASOF join: the next outflow after each inflow is the smallest outflow time over the
-    -- rows that follow it in time order within its (wallet, asset); an outflow at the same
-    -- time sorts after the inflow, so it counts (>=), as in DuckDB.
+    -- rows at or after it within its (wallet, asset). Walked latest first, so the frame grows
+    -- from the partition's start and is computed once: a frame ending at the partition's end
+    -- Spark recomputes for every row (quadratic in a hub's rows; the 1M-transaction build sat in
+    -- this step's models for over 15 minutes with it).
+    -- An outflow at the inflow's time sorts before it, so it counts (>=), as in DuckDB.
     select wallet_key, count(*) as forwarded_inflow_count_6h
     from (
         select
@@ -81,8 +84,8 @@
             is_outflow,
             min(case when is_outflow then block_time end) over (
                 partition by wallet_key, is_eth, token_key
-                order by block_time, is_outflow
-                rows between current row and unbounded following
+                order by block_time desc, is_outflow desc
+                rows between unbounded preceding and current row
             ) as next_outflow
         from (
             select wallet_key, is_eth, token_key, block_time, false as is_outflow
