@@ -27,7 +27,8 @@ def build_resources(source: str = "simulator") -> dict[str, Any]:
         "duckdb": DuckDBFile(database=str(path), connection_config=duckdb_config),
         "dbt": DbtCliResource(
             project_dir=wallet_dbt_project(),
-            target=settings.get_environment(),
+            # WALLET_ENV's output, or its `_spark` twin on WALLET_ENGINE=spark (profiles.yml).
+            target=settings.dbt_target(),
             dbt_executable=settings.dbt_executable(),
         ),
         # EnvVar when set: a remote tracking URI may carry credentials, which config would show.

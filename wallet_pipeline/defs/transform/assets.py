@@ -47,9 +47,6 @@ def wallet_dbt_models(
         with duckdb.get_connection() as con:
             landed = land_raw(con, settings.spark_raw_dir())
         context.log.info(f"raw tables landed as Parquet in {settings.spark_raw_dir()}: {landed}")
-        # The same resource on the profile's Spark output: the run's resources stay the same.
-        fields = {name: getattr(dbt, name) for name in DbtCliResource.model_fields}
-        dbt = DbtCliResource(**{**fields, "target": settings.dbt_target()})
     events: list[Any] = []
     failure: Exception | None = None
     try:
