@@ -90,8 +90,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown command {command!r}; expected one of {', '.join(commands)}")
         return 2
     uv = _uv()
-    # The tests run both engines; the pipeline and the other commands need only the default (DuckDB) one.
-    _sync(uv, *(("spark",) if command == "test" else ()))
+    # The tests run both engines; the other commands need the Spark extra only when WALLET_ENGINE asks for it.
+    spark = command == "test" or os.environ.get("WALLET_ENGINE", "").strip().lower() == "spark"
+    _sync(uv, *(("spark",) if spark else ()))
     code = _run(uv, *commands[command], here=commands[command][0] == "wallet-pipeline")
     if command == "lint" and code == 0:
         code = _run(uv, "ruff", "format", "--check", ".")
