@@ -9,6 +9,9 @@ import datetime as dt
 import os
 from pathlib import Path
 
+# The folder convention of the Spark engine lives with its session (logic/ may not import settings).
+from wallet_pipeline.logic.spark import session as spark_session
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -58,7 +61,7 @@ def dbt_target() -> str:
 def spark_dir() -> Path:
     """`WALLET_SPARK_DIR`: Spark's warehouse, metastore and landed raw Parquet (`<data>/spark`)."""
     explicit = os.environ.get("WALLET_SPARK_DIR")
-    return Path(explicit).resolve() if explicit else data_dir() / "spark"
+    return Path(explicit).resolve() if explicit else spark_session.spark_dir(data_dir())
 
 
 def spark_raw_dir() -> Path:

@@ -63,8 +63,9 @@ def land_raw(con: duckdb.DuckDBPyConnection, out_dir: Path, schema: str = RAW_SC
         staging.mkdir()
         source = f'"{database}".{schema}."{table}"'
         target = staging / "part-0.parquet"
-        con.execute(f"copy (select {select} from {source}) to '{target}' (format parquet, compression zstd)")
-        counts[table] = con.execute(f"select count(*) from {source}").fetchone()[0]
+        # COPY answers with the rows it wrote: no second scan of the table to count them.
+        copy = f"copy (select {select} from {source}) to '{target}' (format parquet, compression zstd)"
+        counts[table] = con.execute(copy).fetchone()[0]
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
     return counts
