@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from wallet_pipeline import settings
 from wallet_pipeline.cli import PROGRESS_PREFIX  # such log lines also go to the terminal
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 from wallet_pipeline.lib.mlflow_session import MlflowSession
@@ -325,9 +326,11 @@ def wallet_personas(
 
     model, version = _champion(mlflow)
     with duckdb.get_connection() as con:
-        features = read_features(con)
         try:
-            predictions = model.predict(features)
+            if settings.get_engine() == "spark":
+                predictions = _score_on_spark(con, model)
+            else:
+                predictions = model.predict(read_features(con))
         except PersonaInputError as exc:
             raise dg.Failure(f"champion {version} cannot score marts.wallet_features: {exc}") from None
         table = scored_table(predictions, version)
@@ -344,6 +347,19 @@ def wallet_personas(
             ),
         }
     )
+
+
+def _score_on_spark(con, model):  # noqa: ANN001, ANN202 - DuckDB connection, PersonaModel -> DataFrame
+    """Every wallet of the features Spark built, scored on Spark; the predictions in address order."""
+    from wallet_pipeline.logic.spark.landing import table_dir
+    from wallet_pipeline.logic.spark.scoring import score_parquet
+    from wallet_pipeline.logic.spark.session import local_session
+
+    folder = settings.spark_dir()
+    scored = folder / "scored" / "wallet_personas"
+    features = table_dir(folder / "warehouse", FEATURES_TABLE)
+    score_parquet(local_session(settings.data_dir(), folder=folder), features, model, scored)
+    return con.sql(f"select * from read_parquet('{scored}/*.parquet') order by address").df()
 
 
 @dg.asset(

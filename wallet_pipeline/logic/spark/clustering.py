@@ -34,6 +34,7 @@ The propagation step comes in two forms (`propagation=`):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -418,3 +419,23 @@ def edges_frame(spark, edges: pd.DataFrame):  # noqa: ANN001, ANN201 - SparkSess
         raise ValueError(f"edge table lacks column(s) {missing}; it has {list(edges.columns)}")
     frame = edges[["src", "dst", "weight"]].astype({"src": object, "dst": object, "weight": float})
     return spark.createDataFrame(frame, schema="src string, dst string, weight double")
+
+
+def spark_clusterer(spark, propagation: str = "driver") -> Callable[..., ClusterResult]:  # noqa: ANN001
+    """`cluster_edges` on Spark: a function of the same arguments and result, to hand to a caller of it.
+
+    The entity step clusters an edge table it derived in pandas (the customer edges of
+    `graph.entities.build_entities`); this ships it to Spark, clusters it there and collects the
+    assignment, so the step around it does not change. `"driver"` propagation (the default) gives
+    `cluster_edges`' clusters exactly (docs/spark_graph.md).
+
+    Raises:
+        ValueError: an unknown propagation, named, before any edge is read.
+    """
+    if propagation not in PROPAGATIONS:
+        raise ValueError(f"unknown propagation {propagation!r}; choose one of {PROPAGATIONS}")
+
+    def cluster(edges: pd.DataFrame, cfg: GraphConfig | None = None) -> ClusterResult:
+        return cluster_edges_spark(edges_frame(spark, edges), cfg, propagation).to_result()
+
+    return cluster

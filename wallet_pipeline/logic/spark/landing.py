@@ -71,10 +71,16 @@ def land_raw(con: duckdb.DuckDBPyConnection, out_dir: Path, schema: str = RAW_SC
     return counts
 
 
+def table_dir(warehouse: Path, name: str) -> Path:
+    """The folder of the Spark managed table `schema.table`: `<warehouse>/<schema>.db/<table>`."""
+    schema, table = name.split(".")
+    return warehouse / f"{schema}.db" / table
+
+
 def built_tables(warehouse: Path, relations: list[tuple[str, ...]]) -> list[str]:
     """The `schema.table` names among `relations` that Spark built as tables (views have no files)."""
     return sorted(
-        f"{schema}.{name}" for schema, name in relations if (warehouse / f"{schema}.db" / name).is_dir()
+        f"{schema}.{name}" for schema, name in relations if table_dir(warehouse, f"{schema}.{name}").is_dir()
     )
 
 
@@ -91,7 +97,7 @@ def read_back(con: duckdb.DuckDBPyConnection, warehouse: Path, tables: list[str]
     counts = {}
     for name in tables:
         schema, table = name.split(".")
-        folder = warehouse / f"{schema}.db" / table
+        folder = table_dir(warehouse, name)
         if not any(folder.glob("*.parquet")):
             raise LandingError(f"{name}: no Parquet files in {folder}: did the Spark build run?")
         described = con.execute(f"describe select * from read_parquet('{folder}/*.parquet')").fetchall()

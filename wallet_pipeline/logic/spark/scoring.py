@@ -11,6 +11,7 @@ wallet's answer.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 
@@ -59,3 +60,39 @@ def score_wallets(features, model: PersonaModel, batch_rows: int = 10_000):  # n
                 yield out
 
     return features.mapInPandas(predict, schema)
+
+
+def score_parquet(
+    spark,  # noqa: ANN001 - pyspark.sql.SparkSession, imported lazily
+    features_dir: Path,
+    model: PersonaModel,
+    out_dir: Path,
+    batch_rows: int = 10_000,
+) -> None:
+    """Score the wallet features Spark built (a Parquet folder); the predictions go to `out_dir`.
+
+    Decimal columns (money) are read as doubles, as DuckDB hands them to `predict` on the driver:
+    a rule comparing an amount with a threshold must see the same kind of number on both engines.
+    The predictions replace whatever `out_dir` held, as Parquet.
+
+    Args:
+        spark: the SparkSession.
+        features_dir: the `marts.wallet_features` table Spark built (`<warehouse>/marts.db/wallet_features`).
+        model: the persona model to score with (the champion).
+        out_dir: the folder the predictions are written to.
+        batch_rows: see `score_wallets`.
+
+    Raises:
+        FileNotFoundError: `features_dir` holds no Parquet file, named.
+    """
+    if not any(features_dir.glob("*.parquet")):
+        raise FileNotFoundError(f"no Parquet files in {features_dir}: has Spark built the features?")
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
+
+    features = spark.read.parquet(str(features_dir))
+    money = {f.name for f in features.schema.fields if isinstance(f.dataType, DecimalType)}
+    features = features.select(
+        *(F.col(c).cast("double").alias(c) if c in money else F.col(c) for c in features.columns)
+    )
+    score_wallets(features, model, batch_rows).write.mode("overwrite").parquet(str(out_dir))

@@ -32,6 +32,7 @@ def local_session(
     shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS,
     driver_memory: str = "2g",
     app_name: str = "wallet_pipeline",
+    folder: Path | None = None,
 ):  # noqa: ANN201 - pyspark.sql.SparkSession, imported lazily
     """Start (or return the running) local SparkSession with the project's settings.
 
@@ -47,6 +48,7 @@ def local_session(
         driver_memory: the JVM heap of the driver (in local mode, of the whole engine). Only
             takes effect when this call starts the JVM.
         app_name: the application name shown in logs.
+        folder: Spark's own folder when it is not `spark_dir(root)` (`WALLET_SPARK_DIR`).
 
     Returns:
         The SparkSession.
@@ -56,7 +58,7 @@ def local_session(
     # Python workers must run this interpreter (the venv with pandas, pyarrow and the model's
     # libraries), not the `python3` first on PATH; pyspark reads only the environment for it.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    base = spark_dir(root)
+    base = folder or spark_dir(root)
     (base / "checkpoints").mkdir(parents=True, exist_ok=True)
     (base / "tmp").mkdir(parents=True, exist_ok=True)
     spark = (

@@ -10,7 +10,12 @@ import pytest
 from wallet_pipeline.logic.graph import build_edges, cluster_edges
 from wallet_pipeline.logic.graph.config import GraphConfig
 from wallet_pipeline.logic.ingestion.simulator import SimulatorConfig, load_simulation
-from wallet_pipeline.logic.spark.clustering import cluster_edges_spark, connected_components, edges_frame
+from wallet_pipeline.logic.spark.clustering import (
+    cluster_edges_spark,
+    connected_components,
+    edges_frame,
+    spark_clusterer,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -107,3 +112,22 @@ def test_an_edge_table_without_weights_is_refused_by_name(spark) -> None:
     edges = spark.createDataFrame([("a", "b")], "src string, dst string")
     with pytest.raises(ValueError, match=r"\['weight'\]"):
         cluster_edges_spark(edges)
+
+
+def test_the_clusterer_answers_as_cluster_edges_does_for_an_entity_step(spark) -> None:
+    # What `build_entities` gets in place of `cluster_edges`: pandas in, a ClusterResult out.
+    hub = addr(999)
+    rows = [(hub, addr(g * 100 + i), 1.0) for g in (1, 2) for i in range(12)]
+    rows += [(addr(g * 100 + i), addr(g * 100 + i + 1), 1.0) for g in (1, 2) for i in range(11)]
+    edges = pd.DataFrame(rows, columns=["src", "dst", "weight"])
+    cfg = GraphConfig(max_cluster_size=20, max_cluster_share=1.0)
+    cluster = spark_clusterer(spark)
+    got, expected = cluster(edges, cfg), cluster_edges(edges, cfg)
+    pd.testing.assert_frame_equal(got.clusters, expected.clusters.sort_values("address", ignore_index=True))
+    assert got.super_clusters == expected.super_clusters
+    pd.testing.assert_frame_equal(cluster(edges.iloc[:0]).clusters, cluster_edges(edges.iloc[:0]).clusters)
+
+
+def test_an_unknown_propagation_is_refused_by_name(spark) -> None:
+    with pytest.raises(ValueError, match="'pregel'"):
+        spark_clusterer(spark, "pregel")
