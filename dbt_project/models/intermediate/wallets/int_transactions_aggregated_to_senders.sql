@@ -12,6 +12,7 @@ transactions as (
         method_id,
         is_failed,
         receipt_status,
+        nonce,
     from {{ ref('stg_ethereum__transactions') }}
 
 ),
@@ -48,6 +49,10 @@ totals as (
         count(*) filter (where to_key is null) as contracts_deployed,
         min(block_time) as first_sent,
         max(block_time) as last_sent,
+        -- A nonce counts the transactions an address sent before it: the lowest one in the data
+        -- is the history before the data began (0 for a wallet new in it). Here rather than in
+        -- the mart, which grouped every transaction by sender a second time for it.
+        min(nonce) as prior_tx_count,
     from transactions
     group by wallet_key
 

@@ -25,14 +25,6 @@ destinations as (select * from {{ ref('int_destinations_aggregated_to_wallets') 
 
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
--- A nonce counts the transactions an address sent before it: the lowest one in the data is the
--- history before the data began (0 for a wallet new in it), which a window's own counts miss.
-history as (
-    select from_key as wallet_key, min(nonce) as prior_tx_count,
-    from {{ ref('stg_ethereum__transactions') }}
-    group by from_key
-),
-
 -- A token contract acts whenever its Transfer events are emitted, even if no one calls it directly.
 emitted as (
     select token_key as wallet_key, first_transfer as first_emitted, last_transfer as last_emitted,
@@ -68,7 +60,8 @@ horizon as (
 
     -- Ages are measured to the newest block in the data, not to the clock, so features of the
     -- same data are the same whenever they are built.
-    select max(block_time) as as_of from {{ ref('stg_ethereum__transactions') }}
+    -- Every transaction has a sender, so the senders' last times hold the newest block.
+    select max(last_sent) as as_of from senders
 
 ),
 
@@ -129,7 +122,7 @@ joined as (
         destinations.payments_to_collectors,
         destinations.payments_to_top_destination,
         balances.eth_balance,
-        history.prior_tx_count,
+        senders.prior_tx_count,
         coverage.*,
         horizon.as_of,
     from wallets
@@ -145,7 +138,6 @@ joined as (
     left join destinations using (wallet_key)
     left join contracts using (wallet_key)
     left join emitted using (wallet_key)
-    left join history using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
 
 ),
