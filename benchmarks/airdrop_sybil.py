@@ -40,7 +40,16 @@ wallets that share a cluster with a member of their own group (expected near zer
 
 `--direct` skips Dagster: it reuses each draw's loaded `raw.transactions` (run the pipeline once
 first) and calls `build_edges` and `cluster_edges` in-process, for iterating on the rules; the
-figures to quote come from pipeline runs.
+figures to quote come from pipeline runs. `--reuse` scores the draws as the pipeline last left
+them (nothing is run), e.g. draws loaded by an older commit.
+
+Risk, per draw (`risk_scores`): how well a score ranks the sybil addresses (every planted address,
+exchange-only groups included) above the real background addresses (every address of the
+background's pairs): ROC AUC and average precision of our wallet risk (`entities.wallet_risk`,
+an address without a row scores 0), beside three plain scores: degree (distinct counterparties),
+the size of our cluster (1 when unclustered) and the size of its component without hubs. Also
+the share of sybils at Medium or above and at High or above, and of background addresses at High
+or above.
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -370,6 +380,47 @@ def score(truth: pd.DataFrame, labels: pd.Series, background: set[str]) -> dict:
     }
 
 
+RISK_SCORES = ("risk", "degree", "our_cluster_size", "component_without_hubs_size")
+
+
+def risk_scores(
+    folder: Path, truth: pd.DataFrame, background: set[str], pairs: pd.DataFrame, components: pd.Series
+) -> dict:
+    """Ranking of sybils above real background addresses by our risk and the plain scores.
+
+    `components` labels every address by its component without hubs (`baselines`).
+    """
+    con = duckdb.connect(str(folder / "data" / "wallet_pipeline.duckdb"), read_only=True)
+    try:
+        risk = con.sql("select address, risk_score, risk_level from entities.wallet_risk").df()
+        clusters = con.sql("select address, cluster_id from entities.wallet_clusters").df()
+    finally:
+        con.close()
+    sybils = set(truth["address"])
+    nodes = pd.Index(sorted((background | sybils) & (set(pairs["from_address"]) | set(pairs["to_address"]))))
+    y = nodes.isin(sybils)
+    cid = clusters.set_index("address")["cluster_id"]
+    r = risk.set_index("address")
+    level = r["risk_level"].reindex(nodes).fillna("Minimal")
+    scores = {
+        "risk": r["risk_score"].reindex(nodes).fillna(0.0),
+        "degree": degrees(pairs).reindex(nodes).fillna(0),
+        "our_cluster_size": cid.map(cid.value_counts()).reindex(nodes).fillna(1),
+        "component_without_hubs_size": components.map(components.value_counts()).reindex(nodes).fillna(1),
+    }
+    high = level.isin(["High", "Critical"]).to_numpy()
+    medium = high | (level == "Medium").to_numpy()
+    return {
+        "sybils": int(y.sum()),
+        "background": int((~y).sum()),
+        "auc": {k: float(roc_auc_score(y, v)) for k, v in scores.items()},
+        "average_precision": {k: float(average_precision_score(y, v)) for k, v in scores.items()},
+        "sybils_medium_or_above": float(medium[y].mean()),
+        "sybils_high_or_above": float(high[y].mean()),
+        "background_high_or_above": float(high[~y].mean()),
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     """Every draw: make it, run the pipeline (unless `direct`), score ours and the baselines."""
     background = load_background()
@@ -379,7 +430,7 @@ def run(args: argparse.Namespace) -> dict:
         seed = args.first_seed + k
         folder = args.work / f"draw_{seed}"
         started = time.monotonic()
-        if not args.direct:
+        if not (args.direct or args.reuse):
             shutil.rmtree(folder, ignore_errors=True)
             world = make_draw(seed, background, folder)
             cpu = run_pipeline(folder)
@@ -389,14 +440,16 @@ def run(args: argparse.Namespace) -> dict:
         truth = pd.read_csv(folder / "truth.csv")
         ours = our_clusters(folder, args.direct)
         labels = {"ours": ours.set_index("address")["cluster_id"]}
+        pairs = pd.read_csv(folder / "export" / "transactions.csv")
         if not args.no_baselines:
-            pairs = pd.read_csv(folder / "export" / "transactions.csv")
             base = baselines(pairs, seed)
             world["hub_cut_degree"] = float(base.pop("cut").iloc[0])
             labels.update(base)
         row = {"seed": seed, "world": world, "cpu_s": cpu, "wall_s": time.monotonic() - started}
         row["scores"] = {name: score(truth, lab, bg_addresses) for name, lab in labels.items()}
         row["edges"] = edge_precision(folder, truth, args.direct)
+        if not (args.direct or args.no_baselines):
+            row["risk"] = risk_scores(folder, truth, bg_addresses, pairs, labels["components_without_hubs"])
         results.append(row)
         o = row["scores"]["ours"]
         print(
@@ -405,6 +458,15 @@ def run(args: argparse.Namespace) -> dict:
             f"{o['precision_with_background']:.3f}); pipeline CPU {cpu:.1f} s",
             flush=True,
         )
+        if "risk" in row:
+            auc = row["risk"]["auc"]
+            print(
+                "  risk AUC "
+                + ", ".join(f"{k} {auc[k]:.3f}" for k in RISK_SCORES)
+                + f"; sybils at High+ {row['risk']['sybils_high_or_above']:.3f}, background at High+ "
+                f"{row['risk']['background_high_or_above']:.4f}",
+                flush=True,
+            )
     return {"draws": results}
 
 
@@ -455,6 +517,23 @@ def report(out: dict) -> None:
         )
         print("\nEdges per rule and weight, pooled over the draws (precision: of edges touching a sybil):")
         print(pooled.to_string(float_format=lambda x: f"{x:.3f}"))
+    risked = [d["risk"] for d in draws if "risk" in d]
+    if risked:
+        print("\nSybils above real background addresses, per score (median / worst decile over the draws):")
+        print(f"{'score':>30}{'ROC AUC':>18}{'average precision':>20}")
+        for k in RISK_SCORES:
+            auc = [r["auc"][k] for r in risked]
+            ap = [r["average_precision"][k] for r in risked]
+            print(
+                f"{k:>30}{_q(auc, 0.5):>10.3f} / {_q(auc, 0.1):.3f}{_q(ap, 0.5):>12.3f} / {_q(ap, 0.1):.3f}"
+            )
+        for key, worst in (
+            ("sybils_medium_or_above", 0.1),
+            ("sybils_high_or_above", 0.1),
+            ("background_high_or_above", 0.9),
+        ):
+            vals = [r[key] for r in risked]
+            print(f"{key}: {_q(vals, 0.5):.4f} / {_q(vals, worst):.4f}")
     cpu = [d["cpu_s"] for d in draws]
     print(f"\npipeline CPU seconds per draw: median {_q(cpu, 0.5):.1f}, max {max(cpu):.1f}")
 
@@ -466,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/airdrop_sybil"))
     parser.add_argument("--direct", action="store_true", help="reuse loaded draws, cluster in-process")
+    parser.add_argument("--reuse", action="store_true", help="score the draws as last loaded, run nothing")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)

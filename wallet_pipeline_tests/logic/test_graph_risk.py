@@ -157,6 +157,20 @@ def test_reputation_with_only_transfers_reports_the_factors_it_could_not_compute
     assert left.fetchall() == []
 
 
+def test_without_timestamps_counterparties_earn_no_reputation_and_with_them_they_do() -> None:
+    # A(1) pays one address, A(2) pays four: over an unknown span the count says nothing of a life.
+    pairs = [(A(1), A(10))] + [(A(2), A(20 + k)) for k in range(4)]
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw.transactions (from_address varchar, to_address varchar)")
+    con.execute("insert into raw.transactions values " + ", ".join(f"('{a}', '{b}')" for a, b in pairs))
+    rep = wallet_reputation(con, features_table=None).set_index("address")
+    assert rep.at[A(1), "reputation"] == rep.at[A(2), "reputation"]
+    assert rep.at[A(2), "n_counterparties"] == 4
+    timed = wallet_reputation(db([tx(a, b) for a, b in pairs]), features_table=None).set_index("address")
+    assert timed.at[A(2), "reputation"] > timed.at[A(1), "reputation"]
+
+
 def test_a_wallet_showing_a_malicious_pattern_scores_higher_than_its_clean_twin() -> None:
     rows = [tx(A(1), A(2)), tx(A(3), A(4))]
     con = db(rows)

@@ -11,7 +11,9 @@ Factors, each in [0, 1]:
   first; it gave sybil members of 6 weeks 0.34 and kept their farms just under High.)
 - **activity_diversity**: half the share of the five kinds of action it shows (ETH transfers, token
   transfers, DEX swaps, NFT trades, contract calls), half `min(1, ln(1 + counterparties) /
-  ln(1 + RepConfig.counterparties_full))` over its distinct counterparties.
+  ln(1 + RepConfig.counterparties_full))` over its distinct counterparties. Without timestamps
+  (age unknown) only the share of kinds: a count of counterparties over an unknown span says
+  nothing of the wallet's life.
 - **counterparty_quality**: 0.5 when it never meets a labelled address; raised towards 1 by the share
   of its interactions (transactions, token transfers, trades) with reputable services (labels
   `exchange, dex, bridge, nft_marketplace, defi, airdrop`): `+0.5 * min(1, good_share / 0.5)`;
@@ -240,6 +242,13 @@ def wallet_reputation(
     df["n_counterparties"] = df["n_cp"]
     cp_score = np.minimum(1.0, np.log1p(df["n_cp"]) / np.log1p(cfg.counterparties_full))
     df["activity_diversity"] = 0.5 * kinds / max(n_known_kinds, 1) + 0.5 * cp_score
+    no_time = df["age"].isna()
+    if no_time.any():
+        # Without timestamps the counterparties are those of the export's window, not of the
+        # wallet's life, and a farm makes them to order: on the airdrop draws (sender/receiver
+        # pairs) sybil members touching two or three exchanges out-scored the real addresses seen
+        # once and ranked below them by risk (docs/risk.md, "Farms from pairs alone").
+        df.loc[no_time, "activity_diversity"] = kinds[no_time] / max(n_known_kinds, 1)
     tot = df["interactions"].clip(lower=1)
     good_share = df["good_interactions"] / tot
     bad_share = df["bad_interactions"] / tot

@@ -69,6 +69,8 @@ import duckdb
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
 from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, GOOD_LABELS, RepConfig
@@ -88,7 +90,10 @@ FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
 # wallets against 528 launderers over the 20 kept worlds). NFT repeat trades 0.5: friends trading
 # one NFT back and forth do it too (44 benign wallets against 86 wash traders there). The phishing
 # shapes: their precision over the 10 phishing-network draws and the 20 kept worlds, pooled
-# (174 of 179 and 177 of 195; docs/risk.md).
+# (174 of 179 and 177 of 195; docs/risk.md). The farms from pairs alone: the lower of their precision
+# on the airdrop draws (sybils against real addresses, seeds 1-10) and in the 20 kept worlds
+# (malicious against benign): `farm_swept` 864 of 1,063 and 609 of 609; `farm_structure` (when not
+# also `farm_swept`) 5,676 of 11,714 and 647 of 744 (docs/risk.md, "Farms from pairs alone").
 PATTERN_SIDE = {
     "label": "the labelled address itself",
     "rug_creator": "the creator who pulled liquidity or dumped on buyers",
@@ -103,11 +108,13 @@ PATTERN_SIDE = {
         "the receiver paid once by many people, paying none back and forwarding most of it fast to a few"
     ),
     "phishing_inflow_small": "the same receiver, with fewer payers than the fan-in bound",
+    "farm_swept": "wallets both funded and sweeping to one collector, their funder and their collector",
+    "farm_structure": "every wallet of a strong funding tree or collector star (a farm or a payout)",
 }
 PATTERN_STRENGTH = {
     "label": 1.0, "rug_creator": 1.0, "honeypot_creator": 1.0, "rug_co_creation": 1.0,
     "token_ring": 1.0, "sybil": 1.0, "poisoning": 1.0, "peel_chain": 0.8, "nft_wash": 0.5,
-    "phishing_inflow": 0.97, "phishing_inflow_small": 0.91,
+    "phishing_inflow": 0.97, "phishing_inflow_small": 0.91, "farm_swept": 0.81, "farm_structure": 0.48,
 }  # fmt: skip
 
 
@@ -131,6 +138,9 @@ class RiskConfig:
     rug_dump_ratio: float = 0.5
     # Sybil farms: funder / collector of at least this many funded-and-swept wallets.
     sybil_min_members: int = 3
+    # Farms from pairs alone (`farm_wallets`): the weight the graph gives funding trees of >= 11
+    # wallets and collector stars of >= 10 senders, its strong links (docs/graph.md).
+    farm_strong_weight: float = 1.0
     # Token rings.
     # Twice, as the graph's wash_cycle: a short window cuts a ring's last round (fresh world 3205).
     # Over the 20 kept and 10 fresh worlds: 263 wallets flagged, all malicious (3: 257, all malicious).
@@ -524,6 +534,73 @@ def crush_labelled(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> set[s
     return {r[0] for r in rows}
 
 
+FARM_FUNDING = ("common_funder", "funding_tree")
+FARM_SWEEPS = ("sweep", "collector")
+FARM_FIGURES = ["structure_wallets", "funded_by", "sweeps_to", "funder_members", "collector_members"]
+
+
+def farm_wallets(edges: pd.DataFrame, cfg: RiskConfig | None = None) -> pd.DataFrame:
+    """Farms seen from sender/receiver pairs alone (no time, no value), with the figures behind the call.
+
+    *Funding* links are `funding_tree` (a payer and the wallets it is the only payer of) and the
+    timed `common_funder`; *sweep* links are `collector` (wallets paying one person) and the timed
+    `sweep`. Two patterns, each naming the wallets it incriminates:
+
+    - `farm_swept`: a wallet both funded and sweeping (at any weight) whose funder or collector
+      has at least `sybil_min_members` such wallets, and that funder or collector itself. A farm
+      operator funds wallets and takes the proceeds back; a payout address pays people who keep
+      what they got, and a collector of strangers funded none of them.
+    - `farm_structure`: every wallet of a connected structure of strong (weight at least
+      `farm_strong_weight`) funding and sweep links: the graph keeps such links for trees of at
+      least 11 wallets and collector stars of at least 10 senders (docs/graph.md).
+
+    Returns one row per wallet with either pattern: `address, farm_swept, farm_structure` and the
+    figures `structure_wallets` (wallets in its strong structure, 0 when in none), `funded_by` and
+    `sweeps_to` (its funder and collector, or None), `funder_members` and `collector_members`
+    (their funded-and-swept wallets). Hubs never get here: the graph's rules leave them out.
+    """
+    cfg = cfg or RiskConfig()
+    cols = ["address", "farm_swept", "farm_structure", *FARM_FIGURES]
+    if not len(edges):
+        return pd.DataFrame(columns=cols)
+    links = edges[edges["edge_type"].isin(FARM_FUNDING + FARM_SWEEPS)]
+    fund = links[links["edge_type"].isin(FARM_FUNDING)]
+    sweep = links[links["edge_type"].isin(FARM_SWEEPS)]
+    both = set(fund["dst"]) & set(sweep["src"])
+    fund_b = fund[fund["dst"].isin(both)].drop_duplicates(["src", "dst"])
+    sweep_b = sweep[sweep["src"].isin(both)].drop_duplicates(["src", "dst"])
+    per_funder = fund_b.groupby("src")["dst"].nunique()
+    per_collector = sweep_b.groupby("dst")["src"].nunique()
+    k = cfg.sybil_min_members
+    fund_k = fund_b[fund_b["src"].map(per_funder) >= k]
+    sweep_k = sweep_b[sweep_b["dst"].map(per_collector) >= k]
+    swept = set(fund_k["src"]) | set(fund_k["dst"]) | set(sweep_k["src"]) | set(sweep_k["dst"])
+    strong = links[links["weight"] >= cfg.farm_strong_weight]
+    nodes, inv = np.unique(strong[["src", "dst"]].to_numpy(dtype=object).ravel(), return_inverse=True)
+    n = len(nodes)
+    graph = sp.coo_matrix((np.ones(len(strong)), (inv[0::2], inv[1::2])), shape=(n, n))
+    labels = connected_components(graph, directed=False)[1] if n else np.array([], dtype=int)
+    size = pd.Series(np.bincount(labels)[labels] if n else [], index=nodes, dtype=int)
+    out = pd.DataFrame({"address": sorted(swept | set(nodes))}, dtype=object)
+    out["farm_swept"] = out["address"].isin(swept)
+    out["farm_structure"] = out["address"].isin(set(nodes))
+    out["structure_wallets"] = out["address"].map(size).fillna(0).astype(int)
+    out["funded_by"] = out["address"].map(_busiest(fund_b, "src", "dst", per_funder))
+    out["sweeps_to"] = out["address"].map(_busiest(sweep_b, "dst", "src", per_collector))
+    for role, per in (("funded_by", per_funder), ("sweeps_to", per_collector)):
+        # A member counts its funder's (collector's) wallets; a funder (collector) its own.
+        count = out[role].map(per).fillna(out["address"].map(per)).fillna(0).astype(int)
+        out["funder_members" if role == "funded_by" else "collector_members"] = count
+        out[role] = out[role].astype(object).where(out[role].notna(), None)
+    return out[cols]
+
+
+def _busiest(links: pd.DataFrame, hub: str, member: str, members: pd.Series) -> pd.Series:
+    """Per `member` address, its `hub` (funder or collector) with the most members, ties by address."""
+    ranked = links.assign(m=links[hub].map(members)).sort_values(["m", hub], ascending=[False, True])
+    return ranked.drop_duplicates(member).set_index(member)[hub]
+
+
 def pattern_wallets(
     con: duckdb.DuckDBPyConnection,
     edges: pd.DataFrame,
@@ -566,6 +643,9 @@ def pattern_wallets(
     collectors = sweep[sweep["src"].isin(members)].groupby("dst").size()
     add(funders[funders >= cfg.sybil_min_members].index, "sybil")
     add(collectors[collectors >= cfg.sybil_min_members].index, "sybil")
+    farms = farm_wallets(edges, cfg)
+    for name in ("farm_swept", "farm_structure"):
+        note(farms[farms[name].astype(bool)], name, FARM_FIGURES)
     nft = of("nft_repeat_trade")
     trippers = _nft_round_trippers(con, schema)
     add((set(nft["src"]) | set(nft["dst"])) & trippers, "nft_wash")
@@ -585,8 +665,10 @@ def pattern_wallets(
     add(set(co["src"]) | set(co["dst"]), "rug_co_creation")
     phish = phishing_inflow(con, cfg, schema, hubs=_hubs(con))
     phish_cols = [c for c in PHISHING_COLUMNS if c not in ("address", "phishing", "phishing_small")]
-    note(phish[phish["phishing"]], "phishing_inflow", phish_cols)
-    note(phish[phish["phishing_small"]], "phishing_inflow_small", phish_cols)
+    # As booleans: without the columns the shape needs, the frame is empty and of object type, and
+    # indexing by an empty object column would select columns instead of rows.
+    note(phish[phish["phishing"].astype(bool)], "phishing_inflow", phish_cols)
+    note(phish[phish["phishing_small"].astype(bool)], "phishing_inflow_small", phish_cols)
     add(crush_labelled(con, schema), "label")
     return pd.DataFrame(
         {
