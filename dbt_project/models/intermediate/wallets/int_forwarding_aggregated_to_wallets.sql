@@ -55,18 +55,46 @@ outflows_to_eoas as (
 
 ),
 
-forwarding_assets as (
+outflow_buckets as (
 
-    -- Only an inflow of an asset its wallet ever sends to an EOA can be forwarded: the ASOF join
-    -- below sorts just those, the rest are only counted (16-24% less of this model's CPU at 1.1M
-    -- transactions, benchmarks/feature_build.py).
-    select distinct wallet_key, is_eth, token_key from outflows_to_eoas
+    -- Forwarded within 6 hours: an outflow of the same asset at or after the inflow (>=: a
+    -- forward in the same block counts) and less than 6 hours later. With time cut into 6-hour
+    -- buckets such an outflow lies in the inflow's bucket or the next one: in its own bucket any
+    -- outflow at or after the inflow is less than 6 hours later, in the next any is after it. So
+    -- the latest and the earliest outflow per (wallet, asset, bucket) decide, through two hash
+    -- joins and no sort (an ASOF join sorted both sides, and Spark has none). Block times are
+    -- after 1970, where the integer division rounds down and every bucket is 6 hours wide.
+    select
+        wallet_key,
+        is_eth,
+        token_key,
+        {{ int_div(epoch_seconds('block_time'), 21600) }} as bucket,
+        max(block_time) as latest,
+        min(block_time) as earliest,
+    from outflows_to_eoas
+    group by all
 
 ),
 
 forwarded as (
 
-    {{ count_forwarded_inflows('inflows', 'outflows_to_eoas', 'forwarding_assets', hours=6) }}
+    select inflows.wallet_key, count(*) as forwarded_inflow_count_6h,
+    from (
+        select *, {{ int_div(epoch_seconds('block_time'), 21600) }} as bucket from inflows
+    ) as inflows
+    left join outflow_buckets as own_bucket
+        on own_bucket.wallet_key = inflows.wallet_key
+        and own_bucket.is_eth = inflows.is_eth
+        and own_bucket.token_key = inflows.token_key
+        and own_bucket.bucket = inflows.bucket
+    left join outflow_buckets as next_bucket
+        on next_bucket.wallet_key = inflows.wallet_key
+        and next_bucket.is_eth = inflows.is_eth
+        and next_bucket.token_key = inflows.token_key
+        and next_bucket.bucket = inflows.bucket + 1
+    where own_bucket.latest >= inflows.block_time
+        or next_bucket.earliest < inflows.block_time + interval 6 hour
+    group by inflows.wallet_key
 
 ),
 
