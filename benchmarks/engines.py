@@ -9,6 +9,11 @@ mart and the decoded tables is compared (`compare_engines`): exit code 1 on any 
 
     .venv/bin/python benchmarks/engines.py --transactions 1000000
     .venv/bin/python benchmarks/engines.py --transactions 1000000 10000000 --keep /tmp/engines
+    .venv/bin/python benchmarks/engines.py --edges 1000000
+
+`--edges N` clusters a planted graph of N edges as each engine's entity step does
+(`cluster_edges`; `spark_clusterer` with the driver's propagation), each in a process measured
+the same way, and compares the clusters wallet by wallet (exit 1 when they differ).
 
 The test wallet_pipeline_tests/spark/test_engines_agree.py runs the same build and comparison on
 a small world.
@@ -28,13 +33,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.feature_build import COMPARED_TABLES, _fill, compare_outputs  # noqa: E402
 from wallet_pipeline import settings  # noqa: E402
+from wallet_pipeline.logic.graph.clustering import cluster_edges  # noqa: E402
+from wallet_pipeline.logic.graph.config import GraphConfig  # noqa: E402
+from wallet_pipeline.logic.spark.clustering import spark_clusterer  # noqa: E402
 from wallet_pipeline.logic.spark.landing import land_raw, read_back  # noqa: E402
+from wallet_pipeline.logic.spark.session import local_session, stop_session  # noqa: E402
 
 RAW_ROWS = ("transactions", "token_transfers")
 # Keys are 64-bit hashes of addresses and hashes: DuckDB's hash() and Spark's xxhash64 give the
@@ -218,22 +228,101 @@ def _comparable(columns: list[tuple[str, str]], pairs: tuple[tuple[str, ...], ..
     return ", ".join(f'{expr} as "{c}"' for c, expr in typed.items())
 
 
+def planted_edges(n_edges: int) -> pd.DataFrame:
+    """An edge table (src, dst, weight) of `n_edges` pairs among planted communities of 20 wallets.
+
+    The graph of benchmarks/graph_clustering.py's whole clustering (30% of the in-community pairs
+    strong, the rest weak, random pairs across), its nodes written as addresses, which both
+    engines cluster as the entity step hands them over.
+    """
+    from benchmarks.graph_clustering import _strong_graph
+
+    _, a, b, w = _strong_graph(n_edges)
+    address = "0x{:040x}".format
+    return pd.DataFrame({"src": pd.Series(a).map(address), "dst": pd.Series(b).map(address), "weight": w})
+
+
+def cluster_one(engine: str, graph: Path, out: Path) -> None:
+    """Cluster the edge table in `graph` (Parquet) as `engine`'s entity step does; clusters to `out`.
+
+    duckdb: `cluster_edges` (the compiled kernel); spark: `spark_clusterer` in a local[2] session
+    with the driver's propagation, Spark's scratch beside `out`.
+    """
+    edges = pd.read_parquet(graph)
+    if engine == "duckdb":
+        result = cluster_edges(edges, GraphConfig())
+    else:
+        spark = local_session(out.parent, folder=out.parent / f"spark_{out.stem}")
+        result = spark_clusterer(spark)(edges, GraphConfig())
+        stop_session(spark)
+    result.clusters.to_parquet(out)
+    print(
+        f"  {engine}: {result.clusters['cluster_id'].nunique():,} clusters, {len(result.clusters):,} wallets"
+    )
+
+
+def compare_clusters(duckdb_clusters: Path, spark_clusters: Path) -> int:
+    """Wallets whose cluster id or size differs between the two results (0: the same clusters)."""
+    a, b = pd.read_parquet(duckdb_clusters), pd.read_parquet(spark_clusters)
+    both = a.merge(b, on="address", how="outer", suffixes=("_duckdb", "_spark"), indicator=True)
+    same = (both["_merge"] == "both") & (both["cluster_id_duckdb"] == both["cluster_id_spark"])
+    return int((~(same & (both["cluster_size_duckdb"] == both["cluster_size_spark"]))).sum())
+
+
+def benchmark_clustering(n_edges: int, root: Path) -> bool:
+    """Cluster a planted graph on both engines, each in a measured process; True when they agree."""
+    work = root / f"edges_{n_edges}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    graph = work / "edges.parquet"
+    planted_edges(n_edges).to_parquet(graph)
+    print(f"{n_edges:,} edges: clustering (entity step) on both engines")
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        outs[engine] = work / f"clusters_{engine}.parquet"
+        args = [sys.executable, __file__, "--cluster-one", engine, str(graph), str(outs[engine])]
+        build = run_measured(args, dict(os.environ))
+        print(
+            f"  {engine:15s} {build.wall:7.1f} s wall {build.cpu:7.1f} CPU s {build.peak_gb:5.2f} GB peak RSS"
+        )
+    differ = compare_clusters(outs["duckdb"], outs["spark"])
+    print("  same clusters" if not differ else f"  DIFFERENT clusters for {differ:,} wallets")
+    return differ == 0
+
+
 def main() -> None:
     """Build, time and compare at each size; exit 1 when the engines' outputs differ."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--transactions", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--transactions", type=int, nargs="*", help="default: 1000000, none with --edges")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", type=Path, help="folder for the files (default: a temporary one, removed)")
     parser.add_argument(
         "--world", type=Path, help="a DuckDB file with raw tables, built instead of a simulated one"
     )
+    parser.add_argument(
+        "--edges",
+        type=int,
+        nargs="*",
+        default=[],
+        help="then cluster a planted graph of N edges on both engines",
+    )
+    parser.add_argument("--cluster-one", nargs=3, metavar=("ENGINE", "GRAPH", "OUT"), help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.cluster_one:
+        engine, graph, out = options.cluster_one
+        cluster_one(engine, Path(graph), Path(out))
+        return
     root = options.keep or Path(tempfile.mkdtemp(prefix="engines-"))
     failed = False
     try:
-        for transactions in options.transactions:
+        for n_edges in options.edges:
+            failed |= not benchmark_clustering(n_edges, root)
+        sizes = (
+            options.transactions if options.transactions is not None else [] if options.edges else [1_000_000]
+        )
+        for transactions in sizes:
             work = root / f"tx_{transactions}"
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
