@@ -117,3 +117,18 @@
 {% macro spark__full_match(value, pattern) -%}
     ({{ value }} rlike concat('^(?:', {{ pattern }}, ')$'))
 {%- endmacro %}
+
+{#- An order key for (block number, position in the block), unknown ones last, as min_by() on the
+    pair orders them in DuckDB. DuckDB: one 128-bit integer, which min_by() compares faster than
+    the pair (docs/decoded_activity.md, Cost); positions stay below 2^32, blocks below 2^62.
+    Spark keeps the pair: its DECIMAL(38, 0) would not hold the product. -#}
+{% macro chain_order(block_number, transaction_index) -%}
+    {{ adapter.dispatch('chain_order', 'wallet_pipeline')(block_number, transaction_index) }}
+{%- endmacro %}
+{% macro default__chain_order(block_number, transaction_index) -%}
+    cast(coalesce({{ block_number }}, 4611686018427387904) as hugeint) * 4294967296
+        + coalesce({{ transaction_index }}, 4294967295)
+{%- endmacro %}
+{% macro spark__chain_order(block_number, transaction_index) -%}
+    ({{ block_number }}, {{ transaction_index }})
+{%- endmacro %}

@@ -8,14 +8,18 @@ transactions as (
 
     select from_key, to_key, block_time, block_number, transaction_index, value_eth
     from {{ ref('stg_ethereum__transactions') }}
+    -- The ETH of a pure split passes through its contract to the recipients it funds. An anti
+    -- join rather than NOT IN, whose NULL-aware join costs more (docs/decoded_activity.md, Cost);
+    -- the splits' hashes are never NULL (int_internal_eth_transfers tests it).
+    anti join (
+        select tx_hash from {{ ref('int_internal_eth_transfers') }} where is_split
+    ) as splits using (tx_hash)
     -- ETH sent to the zero address is burnt, not a funding: the zero address is nobody's wallet
     -- (int_wallet_keys leaves it out).
     where value_eth > 0
         and to_key is not null
         and to_address is distinct from {{ zero_address() }}
         and not coalesce(is_failed, false)
-        -- The ETH of a pure split passes through its contract to the recipients it funds.
-        and tx_hash not in (select tx_hash from {{ ref('int_internal_eth_transfers') }} where is_split)
     union all
     -- ETH paid inside a contract call funds a wallet too: a Disperse call's signer is the funder
     -- of every wallet it pays (int_internal_eth_transfers).
@@ -32,8 +36,8 @@ first_funding as (
     -- The first ETH in chain order; (block, index) makes the choice the same on every run.
     select
         to_key as wallet_key,
-        min_by(from_key, (block_number, transaction_index)) as funder_key,
-        min_by(value_eth, (block_number, transaction_index)) as amount,
+        min_by(from_key, {{ chain_order('block_number', 'transaction_index') }}) as funder_key,
+        min_by(value_eth, {{ chain_order('block_number', 'transaction_index') }}) as amount,
         min(block_time) as funded_at,
     from transactions
     group by to_key
