@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig
+from wallet_pipeline.logic.graph.config import BURN_ADDRESSES, GraphConfig, first_hashes_sql
 from wallet_pipeline.logic.graph.group_rules import (
     chain_deposit_edges,
     collector_edges,
@@ -204,8 +204,9 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
     return bad
 
 
-def _ev(cfg: GraphConfig, order: str = "t") -> str:
-    return f"list(hash order by {order})[1:{int(cfg.evidence_cap)}]"
+def _ev(cfg: GraphConfig, table: str = "") -> str:
+    """The evidence of a group of transfers: its `evidence_cap` earliest hashes (of `table.`)."""
+    return first_hashes_sql(cfg.evidence_cap, f"{table}t", f"{table}hash")
 
 
 def direct_transfer_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.DuckDBPyRelation:
@@ -341,7 +342,7 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
         f"""
         select x.src, x.dst, 'deposit_address' edge_type, true directed,
                case any_value(p.senders) {case} else {w[-1]} end weight,
-               min(x.t) first_time, max(x.t) last_time, count(*) n, {_ev(cfg, "x.t")} evidence
+               min(x.t) first_time, max(x.t) last_time, count(*) n, {_ev(cfg, "x.")} evidence
         from g_xfer x join g_deposits p on p.d = x.dst
         where x.src not in (select address from g_hubs)
         group by x.src, x.dst
@@ -352,7 +353,7 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
                arg_max(evidence, n) evidence
         from (
             select x.src, x.dst, count(*) n, min(x.t) first_time, max(x.t) last_time,
-                   {_ev(cfg, "x.t")} evidence
+                   {_ev(cfg, "x.")} evidence
             from g_xfer x join g_deposits p on p.d = x.src
             where p.senders >= {int(cfg.deposit_shared_min_senders)}
               and x.dst in (select address from g_hubs where reason not in ({CONTRACT_REASONS_SQL}))
@@ -424,7 +425,7 @@ def nft_repeat_trade_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> 
         select least(buyer, seller) src, greatest(buyer, seller) dst, 'nft_repeat_trade' edge_type,
                false directed, {cfg.nft_repeat_weight} weight,
                min(block_time) first_time, max(block_time) last_time,
-               count(*) n, list(tx_hash order by block_time)[1:{int(cfg.evidence_cap)}] evidence
+               count(*) n, {first_hashes_sql(cfg.evidence_cap, "block_time", "tx_hash")} evidence
         from (select lower(buyer) buyer, lower(seller) seller, block_time, tx_hash from {nft}.nft_trades)
         where buyer <> seller
         group by 1, 2 having count(*) >= {cfg.nft_repeat_min}
@@ -473,7 +474,7 @@ def co_creation_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
         f"""
         select lower(c.creator_address) src, g.tx_from dst, 'co_creation' edge_type, true directed,
                {cfg.co_creation_weight} weight, min(g.t) first_time, max(g.t) last_time, count(*) n,
-               {_ev(cfg, "g.t")} evidence
+               {_ev(cfg, "g.")} evidence
         from {s}.contract_creations c join g_tok g on g.token = lower(c.address)
         where g.tx_from is not null and g.tx_from <> g.src and g.tx_to = g.token
           and g.is_zero is not true and (g.amount is null or g.amount >= {cfg.dust_token_units})
@@ -517,7 +518,7 @@ def deployer_funding_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> 
         )
         select p.a src, p.b dst, 'deployer_funding' edge_type, true directed,
                {cfg.deployer_funding_weight} weight,
-               min(x.t) first_time, max(x.t) last_time, count(*) n, {_ev(cfg, "x.t, x.hash")} evidence
+               min(x.t) first_time, max(x.t) last_time, count(*) n, {_ev(cfg, "x.")} evidence
         from pairs p join g_eth x on (x.src = p.a and x.dst = p.b) or (x.src = p.b and x.dst = p.a)
         group by p.a, p.b
         """

@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from wallet_pipeline.logic.graph.config import GraphConfig
+from wallet_pipeline.logic.graph.config import GraphConfig, first_hashes_sql
 from wallet_pipeline.logic.graph.hubs import CONTRACT_REASONS_SQL
 
 COLUMNS = ["src", "dst", "edge_type", "directed", "weight", "first_time", "last_time", "n", "evidence"]
@@ -109,7 +109,7 @@ def wash_cycle_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
         )
         select token, src, dst, count(*) n, median(amount) amount,
                coalesce(stddev_samp(amount), 0) / nullif(avg(amount), 0) cv,
-               min(t) first_time, max(t) last_time, list(hash order by t)[1:{int(cfg.evidence_cap)}] hashes
+               min(t) first_time, max(t) last_time, {first_hashes_sql(cfg.evidence_cap)} hashes
         from t
         where src not in (select address from g_hubs) and dst not in (select address from g_hubs)
         group by 1, 2, 3 having count(*) >= {int(cfg.wash_min_repeats)}
@@ -195,7 +195,7 @@ def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: Gra
             f"""
             select p.src, p.dst, any_value(p.edge_type) edge_type, true directed, any_value(p.weight) weight,
                    min(x.t) first_time, max(x.t) last_time, count(*) n,
-                   list(x.hash order by x.t, x.hash)[1:{int(cfg.evidence_cap)}] evidence
+                   {first_hashes_sql(cfg.evidence_cap, "x.t", "x.hash")} evidence
             from g_struct_pairs p join g_xfer x on x.src = p.src and x.dst = p.dst
             group by p.src, p.dst
             """
