@@ -17,7 +17,7 @@ payments as (
     -- The payments int_forwarding_aggregated_to_wallets counts as outflows, to any address.
     select from_key, to_key
     from {{ ref('stg_ethereum__transactions') }}
-    where value_eth > 0
+    where value_wei > 0
         and to_key is not null
         and to_address <> {{ zero_address() }}
         and not coalesce(is_failed, false)

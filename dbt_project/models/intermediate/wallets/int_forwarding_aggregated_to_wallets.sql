@@ -8,7 +8,7 @@ transactions as (
     -- wallet; filtering here keeps the address strings out of the materialized CTE (memory).
     select from_key, to_key, block_time
     from {{ ref('stg_ethereum__transactions') }}
-    where value_eth > 0
+    where value_wei > 0
         and to_key is not null
         and to_address <> {{ zero_address() }}
         and not coalesce(is_failed, false)

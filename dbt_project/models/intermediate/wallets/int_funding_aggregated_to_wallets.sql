@@ -16,7 +16,7 @@ transactions as (
     ) as splits using (tx_hash)
     -- ETH sent to the zero address is burnt, not a funding: the zero address is nobody's wallet
     -- (int_wallet_keys leaves it out).
-    where value_eth > 0
+    where value_wei > 0
         and to_key is not null
         and to_address is distinct from {{ zero_address() }}
         and not coalesce(is_failed, false)
