@@ -210,3 +210,6 @@ def test_a_payout_address_paying_people_who_keep_what_they_got_is_no_swept_farm(
     # which keeps it below High (a farm and a payout look alike in the pairs).
     assert ws.loc[payees, "patterns"].fillna("").str.contains("farm_structure").all()
     assert not ws.loc[[payout, *payees], "risk_level"].isin(HIGH).any(), ws.loc[payees, "risk_score"]
+    # With timestamps the burst rules see farms themselves: the structure alone flags nobody.
+    timed, _ = score(db([tx(a, b, ETH, minutes=i) for i, (a, b) in enumerate(pairs)]))
+    assert not timed["patterns"].fillna("").str.contains("farm_structure").any()

@@ -36,11 +36,14 @@ Malicious patterns (`pattern_wallets`), from the edge rules and raw data:
 `poisoning` edge (both ends); `peel_chain` (a wallet both receiving and sending `peel_forward`
 edges, linked by one to another such wallet: a chain of at least two hops); `sybil` (a wallet both
 `common_funder` target and `sweep` source, and the funder and collector of at least
-`sybil_min_members` of them); `nft_wash` (an `nft_repeat_trade` edge whose wallet sold the same NFT
-at least twice); `token_ring` (a directed cycle of 3 to `ring_max_len` wallets passing one token,
-each hop repeated `ring_min_repeats` times at amounts within `ring_amount_tol` of the cycle's
-median); `rug_creator` / `honeypot_creator` (created a rugged token / a honeypot) and
-`rug_co_creation` (a `co_creation` edge with a rug creator); `phishing_inflow` (a receiver paid by
+`sybil_min_members` of them); `farm_swept` and `farm_structure` (`farm_wallets`: the same farm
+from sender/receiver pairs alone, through the structural `funding_tree` and `collector` links,
+and every wallet of a strong funding tree or collector star); `nft_wash` (an `nft_repeat_trade`
+edge whose wallet sold the same NFT at least twice); `token_ring` (a directed cycle of 3 to
+`ring_max_len` wallets passing one token, each hop repeated `ring_min_repeats` times at amounts
+within `ring_amount_tol` of the cycle's median); `rug_creator` / `honeypot_creator` (created a
+rugged token / a honeypot) and `rug_co_creation` (a `co_creation` edge with a rug creator);
+`phishing_inflow` (a receiver paid by
 at least the 99th percentile of receivers' payer counts, its payers mostly low-degree and paying
 once, none of them paid back, most of its inflow forwarded within a day to at most three
 addresses, which also take most of the transactions it signs: `phishing_inflow`) and
@@ -553,6 +556,7 @@ def farm_wallets(edges: pd.DataFrame, cfg: RiskConfig | None = None) -> pd.DataF
     - `farm_structure`: every wallet of a connected structure of strong (weight at least
       `farm_strong_weight`) funding and sweep links: the graph keeps such links for trees of at
       least 11 wallets and collector stars of at least 10 senders (docs/graph.md).
+      `pattern_wallets` uses it only on transactions without timestamps.
 
     Returns one row per wallet with either pattern: `address, farm_swept, farm_structure` and the
     figures `structure_wallets` (wallets in its strong structure, 0 when in none), `funded_by` and
@@ -644,8 +648,12 @@ def pattern_wallets(
     add(funders[funders >= cfg.sybil_min_members].index, "sybil")
     add(collectors[collectors >= cfg.sybil_min_members].index, "sybil")
     farms = farm_wallets(edges, cfg)
-    for name in ("farm_swept", "farm_structure"):
-        note(farms[farms[name].astype(bool)], name, FARM_FIGURES)
+    # A strong structure alone is evidence only where time is unknown: with timestamps the burst
+    # rules see a farm itself (`sybil`), and on the phishing-network draws the structures were
+    # users and their deposit addresses (910 flagged over draws 5000-5004, 1 a phisher).
+    structure = farms["farm_structure"].astype(bool) & (not _timed(con, schema))
+    note(farms[farms["farm_swept"].astype(bool)], "farm_swept", FARM_FIGURES)
+    note(farms[structure], "farm_structure", FARM_FIGURES)
     nft = of("nft_repeat_trade")
     trippers = _nft_round_trippers(con, schema)
     add((set(nft["src"]) | set(nft["dst"])) & trippers, "nft_wash")
@@ -886,6 +894,13 @@ def value_sent(con: duckdb.DuckDBPyConnection, schema: str) -> pd.Series:
         f"where try_cast(value as double) > 0 {status} group by 1"
     ).df()
     return sent.set_index("a")["n"]
+
+
+def _timed(con: duckdb.DuckDBPyConnection, schema: str) -> bool:
+    """True when any transaction has a timestamp (a sender/receiver-only list has none)."""
+    if not _has(con, schema, "transactions", {"block_timestamp"}):
+        return False
+    return con.execute(f"select count(block_timestamp) > 0 from {schema}.transactions").fetchone()[0]
 
 
 def _hubs(con: duckdb.DuckDBPyConnection) -> set[str]:
