@@ -349,6 +349,19 @@ def test_bad_input_is_dropped_and_counted() -> None:
     assert cluster_edges(res.edges, CFG).clusters.empty
 
 
+def test_repeated_token_transfers_and_transactions_count_once() -> None:
+    # Deduplication runs only when the input repeats itself (a plain join otherwise): a transfer
+    # loaded twice, and its transaction loaded twice, still make one transfer signed by its sender.
+    t, row = tok(A(900), A(1), A(2), 10**18)
+    poke_t, poke = tok(A(900), A(3), A(4), 10**18, signer=A(5))
+    con = db([t, dict(t), poke_t, dict(poke_t)], [row, dict(row), poke])
+    res = build_edges(con, CFG)
+    assert res.bad_input["token_duplicate_rows"] == 1
+    assert res.bad_input["token_not_initiated_by_sender"] == 1
+    direct = res.edges[(res.edges["edge_type"] == "direct_transfer") & (res.edges["src"] == A(1))]
+    assert direct[["dst", "n"]].values.tolist() == [[A(2), 1]]
+
+
 def test_duplicate_edges_merge_and_an_empty_graph_clusters_to_nothing() -> None:
     e = pd.DataFrame({"src": [A(1), A(1), A(2)], "dst": [A(2), A(2), A(1)], "weight": [0.2, 0.2, 0.2]})
     assert together(cluster_edges(e, CFG).clusters, A(1), A(2))  # 0.6 in total passes 0.3
