@@ -29,7 +29,9 @@ final as (
         receipt_gas_used,
         coalesce(receipt_effective_gas_price, gas_price) as effective_gas_price,
         -- Fee = gas used x price paid; unknown (NULL) without receipts, never estimated from the limit.
-        cast(receipt_gas_used as decimal(38, 0)) * coalesce(receipt_effective_gas_price, gas_price) as fee_wei,
+        -- A 128-bit integer product (DuckDB; DECIMAL(38, 0) on Spark) holds any two 64-bit
+        -- factors and costs a third of a DECIMAL(38, 0) one (docs/decoded_activity.md, Cost).
+        cast(receipt_gas_used as {{ wide_int() }}) * coalesce(receipt_effective_gas_price, gas_price) as fee_wei,
         {{ wei_to_eth('cast(receipt_gas_used as decimal(38, 0)) * coalesce(receipt_effective_gas_price, gas_price)') }}
             as fee_eth,
         receipt_contract_address as created_contract_address,
