@@ -53,16 +53,8 @@ def _f():  # noqa: ANN202 - pyspark.sql.functions, imported lazily like pyspark 
 
 
 def _cut(df):  # noqa: ANN001, ANN202 - DataFrame in and out
-    """Store the rows and drop the plan that made them, so the next round's plan stays short.
-
-    The rows go to the executors' local disk, not their heap: kept in memory (localCheckpoint's
-    default) on a 1M-edge graph, a 2 GB heap held 3.6M rows as objects (a heap histogram: the
-    stored pairs, both directions of them, numbering and labels) and a round's aggregation
-    failed for want of memory (AGGREGATE_OUT_OF_MEMORY; docs/spark_graph.md).
-    """
-    from pyspark import StorageLevel
-
-    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+    """Store the rows and drop the plan that made them, so the next round's plan stays short."""
+    return df.localCheckpoint(eager=True)
 
 
 @dataclass
