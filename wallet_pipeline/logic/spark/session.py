@@ -19,6 +19,11 @@ from pathlib import Path
 DEFAULT_MASTER = "local[2]"
 # Two cores here: a shuffle into more partitions than a few per core only adds task overhead.
 DEFAULT_SHUFFLE_PARTITIONS = 4
+# The heap of the local engine, as dbt's Spark profile gives it (WALLET_SPARK_DRIVER_MEMORY): the
+# whole clustering of a 1M-edge graph with Spark's propagation failed twice with 2 GB (its
+# aggregations ran out of memory) and finished with 4 GB (docs/spark_graph.md). The heap grows
+# only as the work needs it.
+DEFAULT_DRIVER_MEMORY = "4g"
 
 
 def spark_dir(root: Path) -> Path:
@@ -30,7 +35,7 @@ def local_session(
     root: Path,
     master: str = DEFAULT_MASTER,
     shuffle_partitions: int = DEFAULT_SHUFFLE_PARTITIONS,
-    driver_memory: str = "2g",
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
     app_name: str = "wallet_pipeline",
     folder: Path | None = None,
 ):  # noqa: ANN201 - pyspark.sql.SparkSession, imported lazily
