@@ -196,8 +196,11 @@ def wallet_reputation(
         out = pd.DataFrame(columns=REPUTATION_COLUMNS)
         out.attrs["missing_factors"] = missing
         return out
+    # A view, read by each aggregate below, not a table: the activity is every transfer end once
+    # more (8.1M rows at 200,000 wallets), and held as a table it ran out of DuckDB's 4 GB at
+    # 1,000,000 wallets (docs/graph.md, "The whole pipeline at 1,000,000 wallets").
     con.execute(
-        "create or replace temp table r_act as select * from ("
+        "create or replace temp view r_act as select * from ("
         + " union all ".join(f"({p})" for p in parts)
         + f") where a is not null and a not in ({burn})"
     )
@@ -211,13 +214,20 @@ def wallet_reputation(
     )
     df = con.sql(
         f"""
-        with base as (
+        with acts as (
             select a address, min(t) first_t, max(t) last_t,
-                   count(distinct b) filter (where b is not null and b not in ({burn}) and b <> a) n_cp,
                    {", ".join(f"bool_or(kind = '{k}')::int k_{k}" for k in KINDS)},
                    count(*) filter (where kind is not null) interactions
             from r_act group by a
         ),
+        -- Distinct counterparties by a grouping of the pairs, which spills to disk, not by a
+        -- distinct aggregate per address, which holds every address's set in memory.
+        cps as (
+            select a address, count(*) n_cp
+            from (select a, b from r_act where b is not null and b not in ({burn}) and b <> a group by a, b)
+            group by a
+        ),
+        base as (select acts.*, coalesce(cps.n_cp, 0) n_cp from acts left join cps using (address)),
         q as (
             select r.a address, count(*) filter (where l.good and not l.bad) good_n,
                    count(*) filter (where l.bad) bad_n
@@ -228,9 +238,8 @@ def wallet_reputation(
         from base left join q using (address) left join r_labels l using (address)
         """
     ).df()
-    # The activity table is every transfer end once more (8.1M rows, 1.0 GB of DuckDB memory at
-    # 200,000 wallets, benchmarks/entity_pipeline.py --profile): the risk steps after it need the room.
-    for table in ("r_act", "r_cp", "r_labels"):
+    con.execute("drop view if exists r_act")
+    for table in ("r_cp", "r_labels"):
         con.execute(f"drop table if exists {table}")
     df["age_days"] = (df["last_t"] - df["first_t"]).dt.total_seconds() / 86400.0
     df["age"] = np.clip(df["age_days"] / cfg.age_full_days, 0, 1)
