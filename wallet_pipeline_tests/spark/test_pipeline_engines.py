@@ -69,10 +69,17 @@ def test_both_engines_run_the_whole_job_with_every_check_passing(runs: EngineRun
     assert materialized[0] == materialized[1]
 
 
-def test_the_spark_run_built_the_features_and_scored_the_wallets_on_spark(runs: EngineRuns) -> None:
+def _clustered_on(run: Run) -> str:
+    event = run.result.asset_materializations_for_node("entity_clusters")
+    return next(m.metadata["clustered_on"].value for m in event if m.asset_key.path[-1] == "wallet_clusters")
+
+
+def test_the_spark_run_built_the_features_scored_and_clustered_the_wallets_on_spark(runs: EngineRuns) -> None:
     spark_folder = runs.spark.folder / "spark"
     assert any((spark_folder / "warehouse" / "marts.db" / "wallet_features").glob("*.parquet"))
     assert any((spark_folder / "scored" / "wallet_personas").glob("*.parquet"))
+    assert _clustered_on(runs.spark) == "spark"
+    assert _clustered_on(runs.duckdb) == "duckdb"
     assert not (runs.duckdb.folder / "spark").exists()
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
+from wallet_pipeline import settings
 from wallet_pipeline.lib.duckdb_resource import DuckDBFile
 
 GROUP = "entities"
@@ -127,6 +128,7 @@ def entity_clusters(
             min_overlap=config.min_overlap,
             run_id=context.run_id,
             as_of=datetime.now(UTC).replace(tzinfo=None),
+            **_engine_clustering(config),
         )
         written = write_entities(con, built)
     for line in built.report_lines():
@@ -136,6 +138,7 @@ def entity_clusters(
         asset_key=WALLET_CLUSTERS,
         metadata={
             "dagster/row_count": written["wallet_clusters"],
+            "clustered_on": settings.get_engine(),
             **{k: (dg.MetadataValue.json(v) if isinstance(v, dict | list) else v) for k, v in meta.items()},
         },
     )
@@ -146,6 +149,25 @@ def entity_clusters(
     )
     for name in ("cluster_edges", "cluster_evidence", "bridge_wallets", "cluster_links"):
         yield dg.MaterializeResult(asset_key=_key(name), metadata={"dagster/row_count": written[name]})
+
+
+def _engine_clustering(config: ClusteringConfig) -> dict:
+    """The clustering of WALLET_ENGINE=spark: `cluster_edges` on Spark, with the compiled propagation.
+
+    The driver's propagation gives the DuckDB engine's clusters member for member
+    (docs/spark_graph.md); Spark's own rounds need not, and the clusters must not depend on the
+    engine. The DuckDB engine passes nothing: `build_entities` clusters with `cluster_edges`.
+    """
+    if settings.get_engine() != "spark":
+        return {}
+    if config.method != "lpa":
+        raise dg.Failure(
+            f"WALLET_ENGINE=spark clusters by label propagation (method 'lpa'), not {config.method!r}"
+        )
+    from wallet_pipeline.logic.spark.clustering import spark_clusterer
+    from wallet_pipeline.logic.spark.session import local_session
+
+    return {"cluster": spark_clusterer(local_session(settings.data_dir(), folder=settings.spark_dir()))}
 
 
 @dg.multi_asset(

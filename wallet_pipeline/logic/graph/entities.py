@@ -8,6 +8,7 @@ the tables to write; the caller writes them in one transaction (`store.replace_t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -15,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from wallet_pipeline.logic.graph.clustering import cluster_edges
+from wallet_pipeline.logic.graph.clustering import ClusterResult, cluster_edges
 from wallet_pipeline.logic.graph.config import GraphConfig
 from wallet_pipeline.logic.graph.evidence import evidence_chains
 from wallet_pipeline.logic.graph.history import assign_stable_ids, history_table_sql, issued_ids
@@ -270,8 +271,13 @@ def build_entities(
     min_overlap: float = 0.5,
     schema: str = "raw",
     service_config: ServiceConfig | None = None,
+    cluster: Callable[[pd.DataFrame, GraphConfig], ClusterResult] = cluster_edges,
 ) -> BuiltEntities:
-    """Cluster `graph.wallet_edges` and build every entity table except the risk scores."""
+    """Cluster `graph.wallet_edges` and build every entity table except the risk scores.
+
+    `cluster` clusters the customer edges: `cluster_edges` here, or an engine's function of the
+    same arguments and result (`logic.spark.clustering.spark_clusterer` on WALLET_ENGINE=spark).
+    """
     cfg = GraphConfig(
         schema=schema,
         method=method,
@@ -284,7 +290,7 @@ def build_entities(
     svc_cfg = service_config or ServiceConfig()
     services = find_services(con, edges, svc_cfg, schema=schema)
     customer_edges, edges, read = _with_services(edges, services, evidence_reader(con), svc_cfg)
-    result = cluster_edges(customer_edges, cfg)
+    result = cluster(customer_edges, cfg)
     service_clusters = _service_clusters(services)
     found = result.clusters[~result.clusters["address"].isin(service_clusters["address"])]
     found = pd.concat([found, service_clusters], ignore_index=True)
