@@ -93,14 +93,19 @@ def test_a_worlds_clusters_equal_the_duckdb_paths_member_for_member(spark, world
     pd.testing.assert_frame_equal(got.clusters, expected)
 
 
-def test_super_clusters_lose_their_hubs_as_on_duckdb(spark) -> None:
-    # Two groups of 12 glued by one wallet that links strongly into both: past a cap of 20, its
-    # removal splits them; the report names it.
+def _two_groups_glued() -> tuple[str, pd.DataFrame, GraphConfig]:
+    """Two chains of 12 glued by one wallet linking strongly into both, and a size cap of 20."""
     hub = addr(999)
     rows = [(hub, addr(g * 100 + i), 1.0) for g in (1, 2) for i in range(12)]
     rows += [(addr(g * 100 + i), addr(g * 100 + i + 1), 1.0) for g in (1, 2) for i in range(11)]
     edges = pd.DataFrame(rows, columns=["src", "dst", "weight"])
-    cfg = GraphConfig(max_cluster_size=20, max_cluster_share=1.0)
+    return hub, edges, GraphConfig(max_cluster_size=20, max_cluster_share=1.0)
+
+
+def test_super_clusters_lose_their_hubs_as_on_duckdb(spark) -> None:
+    # Two groups of 12 glued by one wallet that links strongly into both: past a cap of 20, its
+    # removal splits them; the report names it.
+    hub, edges, cfg = _two_groups_glued()
     expected = cluster_edges(edges, cfg)
     got = cluster_edges_spark(edges_frame(spark, edges), cfg, propagation="driver")
     result = got.to_result()
@@ -116,11 +121,7 @@ def test_an_edge_table_without_weights_is_refused_by_name(spark) -> None:
 
 def test_the_clusterer_answers_as_cluster_edges_does_for_an_entity_step(spark) -> None:
     # What `build_entities` gets in place of `cluster_edges`: pandas in, a ClusterResult out.
-    hub = addr(999)
-    rows = [(hub, addr(g * 100 + i), 1.0) for g in (1, 2) for i in range(12)]
-    rows += [(addr(g * 100 + i), addr(g * 100 + i + 1), 1.0) for g in (1, 2) for i in range(11)]
-    edges = pd.DataFrame(rows, columns=["src", "dst", "weight"])
-    cfg = GraphConfig(max_cluster_size=20, max_cluster_share=1.0)
+    _, edges, cfg = _two_groups_glued()
     cluster = spark_clusterer(spark)
     got, expected = cluster(edges, cfg), cluster_edges(edges, cfg)
     pd.testing.assert_frame_equal(got.clusters, expected.clusters.sort_values("address", ignore_index=True))
