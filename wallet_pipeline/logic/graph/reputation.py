@@ -198,7 +198,8 @@ def wallet_reputation(
         return out
     # A view, read by each aggregate below, not a table: the activity is every transfer end once
     # more (8.1M rows at 200,000 wallets), and held as a table it ran out of DuckDB's 4 GB at
-    # 1,000,000 wallets (docs/graph.md, "The whole pipeline at 1,000,000 wallets").
+    # 1,000,000 wallets. The query still does there, later (docs/graph.md, "The whole pipeline at
+    # 1,000,000 wallets").
     con.execute(
         "create or replace temp view r_act as select * from ("
         + " union all ".join(f"({p})" for p in parts)
