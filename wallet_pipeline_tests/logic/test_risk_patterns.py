@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -23,6 +22,7 @@ from wallet_pipeline.logic.graph.risk import (
 )
 from wallet_pipeline_tests.logic.test_graph import ETH, T0, A, db, tok, tx
 from wallet_pipeline_tests.logic.test_graph_risk import add_dex
+from wallet_pipeline_tests.logic.test_graph_structural import pairs_db
 
 GCFG = GraphConfig(features_table=None)
 RCFG = RiskConfig(rug_min_buyers=5)
@@ -169,15 +169,6 @@ def test_an_unlabelled_farm_funded_and_swept_reaches_high_and_its_funder_too() -
     assert ws.loc[farm, "risk_level"].isin(HIGH).all(), ws.loc[farm, ["risk_score", "patterns"]]
 
 
-def pairs_only(pairs: list[tuple[str, str]]) -> duckdb.DuckDBPyConnection:
-    """`raw.transactions` with sender and receiver only: no time, no value, no hash."""
-    con = duckdb.connect()
-    con.execute("create schema raw")
-    df = pd.DataFrame(pairs, columns=["from_address", "to_address"])  # noqa: F841
-    con.execute("create table raw.transactions as select * from df")
-    return con
-
-
 def people(first: int, n: int) -> list[tuple[str, str]]:
     """People paying each other, each paid by two others, so no one has a single funder."""
     return [(A(first + (i + k) % n), A(first + i)) for i in range(n) for k in (1, 2)]
@@ -188,7 +179,7 @@ def test_a_pairs_only_farm_funded_and_swept_is_flagged_above_people_and_named_in
     members = [A(100 + i) for i in range(6)]
     pairs = people(10_000, 40) + [(A(10_000), funder), (collector, owner)]
     pairs += [(funder, m) for m in members] + [(m, collector) for m in members]
-    ws, cs = score(pairs_only(pairs))
+    ws, cs = score(pairs_db(pairs))
     farm = [funder, collector, *members]
     assert ws.loc[farm, "patterns"].fillna("").str.contains("farm_swept").all(), ws.loc[farm, "patterns"]
     crowd = ws.loc[[A(10_000 + i) for i in range(1, 40)], "risk_score"]
@@ -204,7 +195,7 @@ def test_a_payout_address_paying_people_who_keep_what_they_got_is_no_swept_farm(
     payout = A(1)
     payees = [A(100 + i) for i in range(15)]
     pairs = people(10_000, 40) + [(payout, p) for p in payees]
-    ws, _ = score(pairs_only(pairs))
+    ws, _ = score(pairs_db(pairs))
     assert not ws.loc[[payout, *payees], "patterns"].fillna("").str.contains("farm_swept").any()
     # A star of 15 is a strong structure: flagged at the precision measured for such structures,
     # which keeps it below High (a farm and a payout look alike in the pairs).
