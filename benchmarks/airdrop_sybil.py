@@ -381,6 +381,8 @@ def score(truth: pd.DataFrame, labels: pd.Series, background: set[str]) -> dict:
 
 
 RISK_SCORES = ("risk", "degree", "our_cluster_size", "component_without_hubs_size")
+# The risk patterns read from the pairs alone, whose precision sets their strength (docs/risk.md).
+PAIR_PATTERNS = ("farm_swept", "farm_structure", "farm_small", "services_only")
 
 
 def risk_scores(
@@ -392,7 +394,7 @@ def risk_scores(
     """
     con = duckdb.connect(str(folder / "data" / "wallet_pipeline.duckdb"), read_only=True)
     try:
-        risk = con.sql("select address, risk_score, risk_level from entities.wallet_risk").df()
+        risk = con.sql("select address, risk_score, risk_level, patterns from entities.wallet_risk").df()
         clusters = con.sql("select address, cluster_id from entities.wallet_clusters").df()
     finally:
         con.close()
@@ -410,7 +412,13 @@ def risk_scores(
     }
     high = level.isin(["High", "Critical"]).to_numpy()
     medium = high | (level == "Medium").to_numpy()
+    flagged = r["patterns"].reindex(nodes).fillna("").str.split(",")
     return {
+        "patterns": {
+            p: {"sybils": int((has & y).sum()), "real": int((has & ~y).sum())}
+            for p in PAIR_PATTERNS
+            for has in [flagged.map(lambda v, p=p: p in v).to_numpy(dtype=bool)]
+        },
         "sybils": int(y.sum()),
         "background": int((~y).sum()),
         "auc": {k: float(roc_auc_score(y, v)) for k, v in scores.items()},
@@ -458,6 +466,15 @@ def run(args: argparse.Namespace) -> dict:
             f"{o['precision_with_background']:.3f}); pipeline CPU {cpu:.1f} s",
             flush=True,
         )
+        if not args.no_baselines:
+            print(
+                "  sybil F1 / P with background: "
+                + ", ".join(
+                    f"{m} {row['scores'][m]['f1']:.3f} / {row['scores'][m]['precision_with_background']:.3f}"
+                    for m in ("ours", "components", "components_without_hubs")
+                ),
+                flush=True,
+            )
         if "risk" in row:
             auc = row["risk"]["auc"]
             print(
@@ -527,6 +544,11 @@ def report(out: dict) -> None:
             print(
                 f"{k:>30}{_q(auc, 0.5):>10.3f} / {_q(auc, 0.1):.3f}{_q(ap, 0.5):>12.3f} / {_q(ap, 0.1):.3f}"
             )
+        pooled = {
+            p: [sum(r["patterns"][p][k] for r in risked) for k in ("sybils", "real")] for p in PAIR_PATTERNS
+        }
+        print("pairs-only patterns, sybils of flagged (pooled over the draws): ")
+        print("; ".join(f"{p} {s} of {s + n}" for p, (s, n) in pooled.items()))
         for key, worst in (
             ("sybils_medium_or_above", 0.1),
             ("sybils_high_or_above", 0.1),
@@ -536,6 +558,33 @@ def report(out: dict) -> None:
             print(f"{key}: {_q(vals, 0.5):.4f} / {_q(vals, worst):.4f}")
     cpu = [d["cpu_s"] for d in draws]
     print(f"\npipeline CPU seconds per draw: median {_q(cpu, 0.5):.1f}, max {max(cpu):.1f}")
+
+
+def kept_world_precision(worlds: Path) -> dict[str, list[int]]:
+    """Per pairs-only pattern, [malicious, flagged] over kept quality worlds (`world_*/data`).
+
+    The patterns are forced on (`pairs_only=True`) although the worlds have timestamps: how often
+    each shape is a perpetrator's among the simulator's people, exchange users and services. Read
+    only; an address missing from `ground_truth.wallets` counts as benign.
+    """
+    from wallet_pipeline.logic.graph.risk import pattern_wallets
+
+    out = {p: [0, 0] for p in PAIR_PATTERNS}
+    for db in sorted(worlds.glob("world_*/data/wallet_pipeline.duckdb")):
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            edges = con.sql("select * exclude (evidence) from graph.wallet_edges").df()
+            found = pattern_wallets(con, edges, pairs_only=True)
+            bad = set(con.sql("select address from ground_truth.wallets where is_malicious").df()["address"])
+        finally:
+            con.close()
+        names = found["patterns"].str.split(",")
+        for p in PAIR_PATTERNS:
+            hit = found.loc[names.map(lambda v, p=p: p in v), "address"]
+            out[p][0] += int(hit.isin(bad).sum())
+            out[p][1] += len(hit)
+        print(f"{db.parent.parent.name}: " + ", ".join(f"{p} {m} of {n}" for p, (m, n) in out.items()))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -548,7 +597,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="score the draws as last loaded, run nothing")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--kept-worlds", type=Path, help="only the pairs-only patterns' precision on kept quality worlds"
+    )
     args = parser.parse_args(argv)
+    if args.kept_worlds:
+        counts = kept_world_precision(args.kept_worlds)
+        print("pooled: " + "; ".join(f"{p} {m} of {n} malicious" for p, (m, n) in counts.items()))
+        return 0
     out = run(args)
     report(out)
     if args.json:

@@ -113,11 +113,14 @@ PATTERN_SIDE = {
     "phishing_inflow_small": "the same receiver, with fewer payers than the fan-in bound",
     "farm_swept": "wallets both funded and sweeping to one collector, their funder and their collector",
     "farm_structure": "every wallet of a strong funding tree or collector star (a farm or a payout)",
+    "farm_small": "every wallet of a funding tree or collector star too small to be strong",
+    "services_only": "a wallet dealing with busy addresses only, paid by one and paying one",
 }
 PATTERN_STRENGTH = {
     "label": 1.0, "rug_creator": 1.0, "honeypot_creator": 1.0, "rug_co_creation": 1.0,
     "token_ring": 1.0, "sybil": 1.0, "poisoning": 1.0, "peel_chain": 0.8, "nft_wash": 0.5,
     "phishing_inflow": 0.97, "phishing_inflow_small": 0.91, "farm_swept": 0.81, "farm_structure": 0.48,
+    "farm_small": 0.036, "services_only": 0.027,
 }  # fmt: skip
 
 
@@ -144,6 +147,12 @@ class RiskConfig:
     # Farms from pairs alone (`farm_wallets`): the weight the graph gives funding trees of >= 11
     # wallets and collector stars of >= 10 senders, its strong links (docs/graph.md).
     farm_strong_weight: float = 1.0
+    # Services-only wallets (`services_only_wallets`). Busy: the bound `risk_spread` gives services
+    # (50); on the airdrop draws 10, 20 and 30 flagged as precisely, 100 found a third of the
+    # sybils (docs/risk.md). Three counterparties: with two, 27,469 real addresses of the draws'
+    # background against 1,246 sybils (a withdrawal and one deposit is every exchange user).
+    busy_min_counterparties: int = 50
+    services_only_min: int = 3
     # Token rings.
     # Twice, as the graph's wash_cycle: a short window cuts a ring's last round (fresh world 3205).
     # Over the 20 kept and 10 fresh worlds: 263 wallets flagged, all malicious (3: 257, all malicious).
@@ -539,6 +548,8 @@ def crush_labelled(con: duckdb.DuckDBPyConnection, schema: str = "raw") -> set[s
 
 FARM_FUNDING = ("common_funder", "funding_tree")
 FARM_SWEEPS = ("sweep", "collector")
+# The links the graph draws from the pairs' shape alone (no time, no value).
+FARM_STRUCTURAL = ("funding_tree", "collector")
 FARM_FIGURES = ["structure_wallets", "funded_by", "sweeps_to", "funder_members", "collector_members"]
 
 
@@ -557,14 +568,17 @@ def farm_wallets(edges: pd.DataFrame, cfg: RiskConfig | None = None) -> pd.DataF
       `farm_strong_weight`) funding and sweep links: the graph keeps such links for trees of at
       least 11 wallets and collector stars of at least 10 senders (docs/graph.md).
       `pattern_wallets` uses it only on transactions without timestamps.
+    - `farm_small`: every other wallet of a `funding_tree` or `collector` link (trees and
+      collector stars too small to be strong: a planted group of 3-10, or people paying people).
+      `pattern_wallets` uses it only on transactions without timestamps.
 
-    Returns one row per wallet with either pattern: `address, farm_swept, farm_structure` and the
+    Returns one row per wallet with any of them: `address, farm_swept, farm_structure, farm_small`, the
     figures `structure_wallets` (wallets in its strong structure, 0 when in none), `funded_by` and
     `sweeps_to` (its funder and collector, or None), `funder_members` and `collector_members`
     (their funded-and-swept wallets). Hubs never get here: the graph's rules leave them out.
     """
     cfg = cfg or RiskConfig()
-    cols = ["address", "farm_swept", "farm_structure", *FARM_FIGURES]
+    cols = ["address", "farm_swept", "farm_structure", "farm_small", *FARM_FIGURES]
     if not len(edges):
         return pd.DataFrame(columns=cols)
     links = edges[edges["edge_type"].isin(FARM_FUNDING + FARM_SWEEPS)]
@@ -585,9 +599,12 @@ def farm_wallets(edges: pd.DataFrame, cfg: RiskConfig | None = None) -> pd.DataF
     graph = sp.coo_matrix((np.ones(len(strong)), (inv[0::2], inv[1::2])), shape=(n, n))
     labels = connected_components(graph, directed=False)[1] if n else np.array([], dtype=int)
     size = pd.Series(np.bincount(labels)[labels] if n else [], index=nodes, dtype=int)
-    out = pd.DataFrame({"address": sorted(swept | set(nodes))}, dtype=object)
+    structural = links[links["edge_type"].isin(FARM_STRUCTURAL)]
+    small = (set(structural["src"]) | set(structural["dst"])) - set(nodes)
+    out = pd.DataFrame({"address": sorted(swept | set(nodes) | small)}, dtype=object)
     out["farm_swept"] = out["address"].isin(swept)
     out["farm_structure"] = out["address"].isin(set(nodes))
+    out["farm_small"] = out["address"].isin(small)
     out["structure_wallets"] = out["address"].map(size).fillna(0).astype(int)
     out["funded_by"] = out["address"].map(_busiest(fund_b, "src", "dst", per_funder))
     out["sweeps_to"] = out["address"].map(_busiest(sweep_b, "dst", "src", per_collector))
@@ -597,6 +614,52 @@ def farm_wallets(edges: pd.DataFrame, cfg: RiskConfig | None = None) -> pd.DataF
         out["funder_members" if role == "funded_by" else "collector_members"] = count
         out[role] = out[role].astype(object).where(out[role].notna(), None)
     return out[cols]
+
+
+SERVICES_ONLY_FIGURES = ["counterparties", "busy_payers", "busy_payees"]
+
+
+def services_only_wallets(
+    con: duckdb.DuckDBPyConnection, cfg: RiskConfig | None = None, schema: str = "raw"
+) -> pd.DataFrame:
+    """Wallets that deal with busy addresses only, from sender/receiver pairs alone.
+
+    A wallet with at least `services_only_min` distinct counterparties, every one of them *busy*
+    (at least `busy_min_counterparties` distinct counterparties of its own: exchange hot wallets,
+    popular contracts), paid by one of them and paying one of them, and not busy itself: the
+    shape of a farm wallet funded by an exchange withdrawal that claims and sweeps back, which
+    nothing else in the pairs ties to its farm. Returns `address` and the figures
+    `counterparties`, `busy_payers`, `busy_payees`. `pattern_wallets` uses it only on
+    transactions without timestamps.
+    """
+    cfg = cfg or RiskConfig()
+    cols = ["address", *SERVICES_ONLY_FIGURES]
+    if not _has(con, schema, "transactions", {"from_address", "to_address"}):
+        return pd.DataFrame(columns=cols)
+    busy, least = int(cfg.busy_min_counterparties), int(cfg.services_only_min)
+    # Groupings of (address, counterparty) pairs, which spill, rather than count(distinct) per address.
+    return con.sql(
+        f"""
+        with directed as (
+            select lower(from_address) a, lower(to_address) b from {schema}.transactions
+            where to_address is not null and lower(from_address) <> lower(to_address)
+            group by 1, 2
+        ),
+        ends as (
+            select a x, b y, true pays from directed union all select b, a, false from directed
+        ),
+        pairs as (select x, y, bool_or(pays) pays, bool_or(not pays) paid from ends group by 1, 2),
+        degree as (select x, count(*) n from pairs group by 1)
+        select p.x address, count(*) counterparties,
+               count(*) filter (where p.paid) busy_payers, count(*) filter (where p.pays) busy_payees
+        from pairs p join degree d on d.x = p.y join degree own on own.x = p.x
+        where own.n >= {least} and own.n < {busy}
+        group by 1
+        having min(d.n) >= {busy} and count(*) filter (where p.paid) >= 1
+           and count(*) filter (where p.pays) >= 1
+        order by 1
+        """
+    ).df()[cols]
 
 
 def _busiest(links: pd.DataFrame, hub: str, member: str, members: pd.Series) -> pd.Series:
@@ -611,11 +674,15 @@ def pattern_wallets(
     cfg: RiskConfig | None = None,
     schema: str = "raw",
     rugs: pd.DataFrame | None = None,
+    pairs_only: bool | None = None,
 ) -> pd.DataFrame:
     """Wallets showing a malicious pattern or label: `address, patterns, figures`.
 
     `patterns` is sorted and comma-separated; `figures` maps a pattern to what it measured on the
     wallet (the `phishing_inflow` figures, the rugged token), so the breakdown can show why.
+    `pairs_only` turns on the patterns read from the pairs' shape alone (`farm_structure`,
+    `farm_small`, `services_only`); by default when no transaction has a timestamp. Forcing it
+    on timed data measures their precision there (docs/risk.md), it never scores.
     """
     cfg = cfg or RiskConfig()
     rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
@@ -650,10 +717,14 @@ def pattern_wallets(
     farms = farm_wallets(edges, cfg)
     # A strong structure alone is evidence only where time is unknown: with timestamps the burst
     # rules see a farm itself (`sybil`), and on the phishing-network draws the structures were
-    # users and their deposit addresses (910 flagged over draws 5000-5004, 1 a phisher).
-    structure = farms["farm_structure"].astype(bool) & (not _timed(con, schema))
+    # users and their deposit addresses (910 flagged over draws 5000-5004, 1 a phisher). The same
+    # holds for small structures and services-only wallets: exchange users do both all the time.
+    pairs_only = not _timed(con, schema) if pairs_only is None else pairs_only
     note(farms[farms["farm_swept"].astype(bool)], "farm_swept", FARM_FIGURES)
-    note(farms[structure], "farm_structure", FARM_FIGURES)
+    if pairs_only:
+        note(farms[farms["farm_structure"].astype(bool)], "farm_structure", FARM_FIGURES)
+        note(farms[farms["farm_small"].astype(bool)], "farm_small", FARM_FIGURES)
+        note(services_only_wallets(con, cfg, schema), "services_only", SERVICES_ONLY_FIGURES)
     nft = of("nft_repeat_trade")
     trippers = _nft_round_trippers(con, schema)
     add((set(nft["src"]) | set(nft["dst"])) & trippers, "nft_wash")
