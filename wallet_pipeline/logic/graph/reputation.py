@@ -88,9 +88,13 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str], dict[str, str]]:
-    """SELECTs of (address, counterparty, kind, t) rows, one per table found, and what is missing."""
+def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str], list[str], dict[str, str]]:
+    """SELECTs of (address, counterparty, kind, t) rows, one per table found, and what is missing.
+
+    The second list holds a SELECT of every address column read (as `v`), for `_address_hashes`.
+    """
     parts: list[str] = []
+    ends: list[str] = []
     missing: dict[str, str] = {}
     tx = table_columns(con, schema, "transactions")
     tt = table_columns(con, schema, "token_transfers")
@@ -111,6 +115,7 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
             f"select lower(to_address) a, lower(from_address) b, 'eth' kind, {t} t, true sol "
             f"from {schema}.transactions where to_address is not null and {eth}"
         )
+        ends += [f"select lower({c}) v from {schema}.transactions" for c in ("from_address", "to_address")]
         if "input" not in tx:
             missing["kind:call"] = f"{schema}.transactions lacks input"
         if "block_timestamp" not in tx:
@@ -128,10 +133,14 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
             sol = "coalesce(x.signer in (lower(tr.from_address), lower(tr.to_address)), true)"
         else:
             src, sol = f"{schema}.token_transfers tr", "true"
-        for a, b in (("from_address", "to_address"), ("to_address", "from_address")):
-            parts.append(
-                f"select lower(tr.{a}) a, lower(tr.{b}) b, 'token' kind, {t} t, {sol} sol from {src}"
-            )
+        # Both ends from one read: the join to the signers (every transaction hash) is the costly
+        # part, and a union of the two directions built it twice.
+        parts.append(
+            "select case when fwd then lower(tr.from_address) else lower(tr.to_address) end a, "
+            "case when fwd then lower(tr.to_address) else lower(tr.from_address) end b, "
+            f"'token' kind, {t} t, {sol} sol from {src} cross join (values (true), (false)) d(fwd)"
+        )
+        ends += [f"select lower({c}) v from {schema}.token_transfers" for c in ("from_address", "to_address")]
     else:
         missing["kind:token"] = f"no table {schema}.token_transfers with from_address, to_address"
     if "taker" in dx:
@@ -140,6 +149,7 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
         parts.append(
             f"select lower(taker) a, lower({cp}) b, 'swap' kind, {t} t, true sol from {dx_schema}.dex_trades"
         )
+        ends += [f"select lower({c}) v from {dx_schema}.dex_trades" for c in ("taker", cp) if c != "null"]
     else:
         missing["kind:swap"] = f"no table {dx_schema}.dex_trades with taker"
     if {"buyer", "seller"} <= nf:
@@ -148,9 +158,28 @@ def _activity_sql(con: duckdb.DuckDBPyConnection, schema: str) -> tuple[list[str
             parts.append(
                 f"select lower({a}) a, lower({b}) b, 'nft' kind, {t} t, true sol from {nf_schema}.nft_trades"
             )
+            ends.append(f"select lower({a}) v from {nf_schema}.nft_trades")
     else:
         missing["kind:nft"] = f"no table {nf_schema}.nft_trades with buyer, seller"
-    return parts, missing
+    return parts, ends, missing
+
+
+def _address_hashes(con: duckdb.DuckDBPyConnection, ends: list[str]) -> None:
+    """Create temp table `r_addr(h, address)`: every address once with its 64-bit `hash`.
+
+    Raises ValueError naming both addresses if two share a hash, which would merge their activity
+    (with 1.2M addresses the odds are about 4 in 100 million).
+    """
+    con.execute(
+        "create or replace temp table r_addr as select hash(v) h, min(v) address, max(v) other from ("
+        + " union all ".join(f"({e})" for e in ends)
+        + ") where v is not null group by 1"
+    )
+    clash = con.execute("select address, other from r_addr where address <> other limit 1").fetchone()
+    if clash:
+        raise ValueError(
+            f"addresses {clash[0]} and {clash[1]} have the same 64-bit hash; reputation needs them apart"
+        )
 
 
 def wallet_reputation(
@@ -169,7 +198,7 @@ def wallet_reputation(
     `attrs["missing_factors"]` maps each factor or input that could not be used to the reason.
     """
     cfg = cfg or RepConfig()
-    parts, missing = _activity_sql(con, schema)
+    parts, ends, missing = _activity_sql(con, schema)
     burn = _in(BURN_ADDRESSES)
     labels = table_columns(con, schema, "address_labels")
     if {"address", "label_type"} <= labels:
@@ -185,6 +214,7 @@ def wallet_reputation(
             f"select lower(address) a, null b, null kind, null::timestamp t, true sol "
             f"from {schema}.address_labels"
         )
+        ends.append(f"select lower(address) v from {schema}.address_labels")
     else:
         missing["counterparty_quality"] = f"no table {schema}.address_labels with address, label_type"
         missing["label_points"] = missing["counterparty_quality"]
@@ -196,12 +226,14 @@ def wallet_reputation(
         out = pd.DataFrame(columns=REPUTATION_COLUMNS)
         out.attrs["missing_factors"] = missing
         return out
-    # A view, read by each aggregate below, not a table: the activity is every transfer end once
-    # more (8.1M rows at 200,000 wallets), and held as a table it ran out of DuckDB's 4 GB at
-    # 1,000,000 wallets. The query still does there, later (docs/graph.md, "The whole pipeline at
-    # 1,000,000 wallets").
+    # The activity is every transfer end once more (about 50M rows at 1,000,000 wallets): a view,
+    # read once, with the addresses as 64-bit hashes. Grouped on the 42-character text, even a
+    # plain `min(t) group by a` over it ran out of DuckDB's 4 GB there (docs/graph.md, "The whole
+    # pipeline at 1,000,000 wallets"). r_addr maps the hashes back and proves them distinct.
     con.execute(
-        "create or replace temp view r_act as select * from ("
+        "create or replace temp view r_act as select hash(a) a, "
+        "case when b is null then null else hash(b) end b, kind, epoch_us(t) t, sol, "
+        f"(b is not null and b not in ({burn}) and b <> a) b_ok from ("
         + " union all ".join(f"({p})" for p in parts)
         + f") where a is not null and a not in ({burn})"
     )
@@ -209,38 +241,38 @@ def wallet_reputation(
     bad = pd.DataFrame({"address": pd.Series(sorted({a.lower() for a in given}), dtype=object)})  # noqa: F841
     # Counterparty classes: labels, plus the given bad addresses.
     con.execute(
-        "create or replace temp table r_cp as select coalesce(l.address, b.address) address, "
-        "coalesce(l.good, false) good, coalesce(l.bad, false) or b.address is not null bad "
-        "from r_labels l full join (select address::varchar address from bad) b on b.address = l.address"
+        "create or replace temp table r_cp as select hash(address) h, * from (select "
+        "coalesce(l.address, b.address) address, coalesce(l.good, false) good, "
+        "coalesce(l.bad, false) or b.address is not null bad "
+        "from r_labels l full join (select address::varchar address from bad) b on b.address = l.address)"
     )
+    _address_hashes(con, ends + ["select address v from r_cp"])
+    kinds = ", ".join(f"bool_or(kind = '{k}') k_{k}" for k in KINDS)
     df = con.sql(
         f"""
-        with acts as (
-            select a address, min(t) first_t, max(t) last_t,
-                   {", ".join(f"bool_or(kind = '{k}')::int k_{k}" for k in KINDS)},
-                   count(*) filter (where kind is not null) interactions
-            from r_act group by a
+        -- Each (address, counterparty) pair once, then each address: the distinct counterparties
+        -- fall out of the first grouping, and only fixed-size states are held, which DuckDB spills.
+        with pairs as (
+            select a, b, min(t) t0, max(t) t1, {kinds},
+                   count(*) filter (where kind is not null) n,
+                   count(*) filter (where kind is not null and sol) n_sol, bool_or(b_ok) b_ok
+            from r_act group by a, b
         ),
-        -- Distinct counterparties by a grouping of the pairs, which spills to disk, not by a
-        -- distinct aggregate per address, which holds every address's set in memory.
-        cps as (
-            select a address, count(*) n_cp
-            from (select a, b from r_act where b is not null and b not in ({burn}) and b <> a group by a, b)
-            group by a
-        ),
-        base as (select acts.*, coalesce(cps.n_cp, 0) n_cp from acts left join cps using (address)),
-        q as (
-            select r.a address, count(*) filter (where l.good and not l.bad) good_n,
-                   count(*) filter (where l.bad) bad_n
-            from r_act r join r_cp l on l.address = r.b where r.kind is not null and r.sol group by r.a
+        acts as (
+            select p.a h, make_timestamp(min(t0)) first_t, make_timestamp(max(t1)) last_t,
+                   {", ".join(f"bool_or(k_{k})::int k_{k}" for k in KINDS)},
+                   sum(n)::bigint interactions, count(*) filter (where p.b_ok) n_cp,
+                   coalesce(sum(n_sol) filter (where c.good and not c.bad), 0)::bigint good_interactions,
+                   coalesce(sum(n_sol) filter (where c.bad), 0)::bigint bad_interactions
+            from pairs p left join r_cp c on c.h = p.b group by p.a
         )
-        select base.*, coalesce(q.good_n, 0) good_interactions, coalesce(q.bad_n, 0) bad_interactions,
-               l.labels, coalesce(l.good, false) label_good, coalesce(l.crush, false) label_crush
-        from base left join q using (address) left join r_labels l using (address)
+        select ad.address, acts.* exclude (h), l.labels, coalesce(l.good, false) label_good,
+               coalesce(l.crush, false) label_crush
+        from acts join r_addr ad using (h) left join r_labels l on l.address = ad.address
         """
     ).df()
     con.execute("drop view if exists r_act")
-    for table in ("r_cp", "r_labels"):
+    for table in ("r_cp", "r_labels", "r_addr"):
         con.execute(f"drop table if exists {table}")
     df["age_days"] = (df["last_t"] - df["first_t"]).dt.total_seconds() / 86400.0
     df["age"] = np.clip(df["age_days"] / cfg.age_full_days, 0, 1)
