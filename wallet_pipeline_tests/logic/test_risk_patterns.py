@@ -204,3 +204,48 @@ def test_a_payout_address_paying_people_who_keep_what_they_got_is_no_swept_farm(
     # With timestamps the burst rules see farms themselves: the structure alone flags nobody.
     timed, _ = score(db([tx(a, b, ETH, minutes=i) for i, (a, b) in enumerate(pairs)]))
     assert not timed["patterns"].fillna("").str.contains("farm_structure").any()
+
+
+def test_a_small_pairs_only_star_is_farm_small_and_ranks_above_addresses_seen_once() -> None:
+    funder = A(1)
+    members = [A(100 + i) for i in range(4)]
+    seen_once = [A(30_000 + i) for i in range(10)]
+    pairs = people(10_000, 40) + [(funder, m) for m in members]
+    pairs += [(a, b) for a, b in zip(seen_once[::2], seen_once[1::2], strict=True)]
+    ws, _ = score(pairs_db(pairs))
+    star = [funder, *members]
+    assert ws.loc[star, "patterns"].fillna("").str.contains("farm_small").all(), ws.loc[star, "patterns"]
+    crowd = [A(10_000 + i) for i in range(40)]
+    # People paying each other have several payers each, a pair is no tree: no pattern.
+    assert not ws.loc[crowd + seen_once, "patterns"].fillna("").str.contains("farm_small").any()
+    # Unclustered, the star ranks above the addresses seen once it used to tie with.
+    assert ws.loc[star, "risk_score"].min() > ws.loc[seen_once, "risk_score"].max()
+    # Its measured precision is low (people paying people build such stars): far from Medium.
+    assert (ws.loc[star, "risk_level"] == "Minimal").all(), ws.loc[star, "risk_score"]
+
+
+def busy_addresses(n: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """`n` exchange-like addresses, each paying 30 customers and paid by 30 others (60 counterparties)."""
+    busy = [A(20_000 + 1000 * k) for k in range(n)]
+    pairs = [(b, A(20_001 + 1000 * k + i)) for k, b in enumerate(busy) for i in range(30)]
+    pairs += [(A(20_500 + 1000 * k + i), b) for k, b in enumerate(busy) for i in range(30)]
+    return busy, pairs
+
+
+def test_a_wallet_dealing_with_busy_addresses_only_is_services_only_and_their_customers_are_not() -> None:
+    busy, pairs = busy_addresses(3)
+    farmed, friendly, customer = A(1), A(2), A(3)
+    # Funded by a withdrawal, then paying two other busy addresses (a claim, a deposit).
+    pairs += [(busy[0], farmed), (farmed, busy[1]), (farmed, busy[2])]
+    # The same, and a payment to a friend: a life beyond the services.
+    pairs += [(busy[0], friendly), (friendly, busy[1]), (friendly, busy[2]), (friendly, A(4))]
+    # A withdrawal and one deposit: every exchange user.
+    pairs += [(busy[0], customer), (customer, busy[1])]
+    ws, _ = score(pairs_db(pairs))
+    flagged = ws["patterns"].fillna("").str.contains("services_only")
+    assert set(ws.index[flagged]) == {farmed}, ws.loc[flagged, "patterns"]
+    seen = json.loads(ws.at[farmed, "risk_breakdown"])["scam_rate"]["evidence"]["pattern_figures"]
+    assert seen["services_only"] == {"counterparties": 3, "busy_payers": 1, "busy_payees": 2}
+    assert ws.at[farmed, "risk_score"] > ws.loc[[friendly, customer], "risk_score"].max()
+    timed, _ = score(db([tx(a, b, ETH, minutes=i) for i, (a, b) in enumerate(pairs)]))
+    assert not timed["patterns"].fillna("").str.contains("services_only").any()

@@ -120,7 +120,7 @@ PATTERN_STRENGTH = {
     "label": 1.0, "rug_creator": 1.0, "honeypot_creator": 1.0, "rug_co_creation": 1.0,
     "token_ring": 1.0, "sybil": 1.0, "poisoning": 1.0, "peel_chain": 0.8, "nft_wash": 0.5,
     "phishing_inflow": 0.97, "phishing_inflow_small": 0.91, "farm_swept": 0.81, "farm_structure": 0.48,
-    "farm_small": 0.036, "services_only": 0.027,
+    "farm_small": 0.035, "services_only": 0.027,
 }  # fmt: skip
 
 
