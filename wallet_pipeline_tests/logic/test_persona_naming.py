@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from wallet_pipeline.logic.personas.naming import (
     MIXED,
     NFT_MIN_TRADE_SHARE,
     RETAIL_TRADER,
+    deposit_by_wallet,
     describe_unfit,
     display_names,
     fill_unfit,
@@ -19,6 +21,12 @@ from wallet_pipeline.logic.personas.naming import (
     nft_by_wallet,
     profiles,
     wallet_names,
+    whale_by_wallet,
+)
+from wallet_pipeline.logic.personas.population import (
+    WHALE_TRADE_MULTIPLE,
+    fit_whale_trade_size,
+    passes_on_value,
 )
 
 NFT = "NFT Trader"
@@ -214,3 +222,131 @@ def test_a_trained_model_serves_the_wallet_test_and_a_model_pickled_before_it_do
     assert ((served == NFT) == above)[moved].all()
     near = (table["nft_trade_share"] - NFT_MIN_TRADE_SHARE).abs().to_numpy() < 0.01
     assert near.any() and not moved[near].any()
+
+
+def test_a_trader_is_named_by_what_it_trades_most_nft_trades_against_swaps() -> None:
+    personas = ["Whale", RETAIL, NFT]
+    # Three NFT clusters' wallets with half their transactions NFT trades (clearly above the line):
+    # two NFT trades against one swap, two against two, one against three.
+    p = np.array([[0.0, 0.2, 0.8]] * 3 + [[0.0, 0.7, 0.3]])
+    rows = pd.DataFrame(
+        {
+            "nft_trade_share": [0.5, 0.5, 0.5, 0.6],
+            "nft_transfers": [2, 2, 2, 6],
+            "tx_count": [12, 12, 12, 10],
+            "nft_buys": [1, 1, 1, 3],
+            "nft_sells": [1, 1, 0, 3],
+            "dex_trades": [1, 2, 3, np.nan],
+        }
+    )
+    out = nft_by_wallet(p, rows, personas, over_swaps=True)
+    # More NFT trades than swaps: NFT Trader; a tie or fewer: the broader persona, the confidence
+    # kept. A retail cluster's wallet with six NFT trades and no swap known moves to NFT Trader.
+    assert out.tolist() == [[0.0, 0.2, 0.8], [0.0, 0.8, 0.2], [0.0, 0.8, 0.2], [0.0, 0.3, 0.7]]
+    # Off, or without the counts, only the share decides.
+    assert nft_by_wallet(p, rows, personas)[:3].tolist() == p[:3].tolist()
+    no_counts = rows.drop(columns="dex_trades")
+    assert nft_by_wallet(p, no_counts, personas, over_swaps=True)[:3].tolist() == p[:3].tolist()
+
+
+def test_a_wallet_swapping_at_a_whales_size_is_whale_and_keeps_the_confidence() -> None:
+    personas = ["Dormant Holder", "Whale", RETAIL, NFT, "Deposit Forwarder"]
+    p = np.array(
+        [
+            [0.0, 0.1, 0.8, 0.1, 0.0],  # retail by its shares, swaps at the line
+            [0.0, 0.0, 0.3, 0.7, 0.0],  # NFT trader by its shares, far above the line
+            [1.0, 0.0, 0.0, 0.0, 0.0],  # dormant by rule: who it is does not change when it stops
+            [0.0, 0.1, 0.8, 0.1, 0.0],  # just under the line
+            [0.0, 0.1, 0.8, 0.1, 0.0],  # no swap, no size (NULL)
+            [0.0, 0.1, 0.1, 0.0, 0.8],  # a deposit forwarder is not read here
+        ]
+    )
+    rows = pd.DataFrame({"avg_trade_size": [50_000.0, 2e6, 1e5, 49_999.0, np.nan, 1e6]})
+    out = whale_by_wallet(p, rows, personas, 50_000.0)
+    assert out.tolist() == [
+        [0.0, 0.8, 0.1, 0.1, 0.0],
+        [0.0, 0.7, 0.3, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0, 0.0],
+        p[3].tolist(),
+        p[4].tolist(),
+        p[5].tolist(),
+    ]
+    # Off without the line, the column or a Whale persona.
+    assert whale_by_wallet(p, rows, personas, None) is p
+    assert whale_by_wallet(p, rows.rename(columns={"avg_trade_size": "x"}), personas, 1.0) is p
+    assert whale_by_wallet(p[:, [0, 2, 3, 4]], rows, [personas[i] for i in (0, 2, 3, 4)], 1.0).shape == (6, 4)
+
+
+def test_the_whale_line_is_a_multiple_of_the_median_trade_so_the_unit_cancels() -> None:
+    sizes = np.array([100.0, 200.0, 300.0, np.nan, 0.0, 1e6])
+    line, how = fit_whale_trade_size(sizes)
+    assert line == WHALE_TRADE_MULTIPLE * 250.0 and "median" in how
+    # Priced in cents rather than dollars, the same wallets pass.
+    cents, _ = fit_whale_trade_size(sizes * 100)
+    assert (sizes * 100 >= cents).tolist() == (sizes >= line).tolist()
+    assert fit_whale_trade_size(np.array([np.nan, 0.0]))[0] is None
+
+
+def test_a_deposit_address_passes_on_the_value_it_receives() -> None:
+    personas = ["Dormant Holder", "Deposit Forwarder", RETAIL]
+    sweep = {
+        "forwarded_to_eoa_6h_share": 1.0,
+        "collector_payment_share": 1.0,
+        "dex_trades": 0,
+        "nft_transfers": 0,
+    }
+    rows = pd.DataFrame(
+        [
+            sweep | {"eth_received": 1.0, "eth_sent": 0.999},  # swept, less the fee
+            sweep | {"eth_received": 0.01, "eth_sent": 0.0093},  # a small deposit's fee is 7%
+            sweep | {"eth_received": 1.0, "eth_sent": 0.4},  # paid an exchange part of its funds
+            sweep | {"eth_received": 1.0, "eth_sent": 3.0},  # paid out more than it got here
+            sweep | {"eth_received": 0.0, "eth_sent": 0.0},  # a token deposit address: no ETH
+            sweep | {"eth_received": np.nan, "eth_sent": np.nan},  # amounts unknown
+        ]
+    )
+    assert passes_on_value(rows, 0.1).tolist() == [True, True, False, False, True, True]
+    assert passes_on_value(rows, None).all() and passes_on_value(rows.drop(columns="eth_sent"), 0.1).all()
+    quiet = np.array([[1.0, 0.0, 0.0]] * 6)
+    served = deposit_by_wallet(quiet, rows, personas, 0.1)
+    assert served.argmax(1).tolist() == [1, 1, 0, 0, 1, 1]
+    assert deposit_by_wallet(quiet, rows, personas).argmax(1).tolist() == [1] * 6  # not read: as before
+    # The clusters' Deposit Forwarder that kept most of what it got is served its next likeliest.
+    clustered = np.array([[0.0, 0.7, 0.3]] * 6)
+    assert deposit_by_wallet(clustered, rows, personas, 0.1).argmax(1).tolist() == [1, 1, 2, 2, 1, 1]
+
+
+def test_a_trained_model_serves_the_whale_and_value_tests_and_a_model_pickled_before_does_not() -> None:
+    rng = np.random.default_rng(3)
+    n = 600
+    big = np.arange(n) < 12  # a few wallets swap at a whale's size yet send little ETH
+    table = pd.DataFrame(
+        {
+            "address": [f"0x{i:040x}" for i in range(n)],
+            "tx_count": rng.integers(5, 30, n),
+            "dex_trades": rng.poisson(6, n) + 1,
+            "eth_sent": rng.lognormal(0, 0.4, n),
+            "nft_trade_share": 0.0,
+            "nft_transfers": 0,
+            "avg_trade_size": np.where(big, 1e6, rng.lognormal(6, 0.5, n)),
+        }
+    )
+    table.loc[n - 30 :, "eth_sent"] = rng.lognormal(8, 0.3, 30)  # the top 5% by ETH: a Whale cluster
+    config = _small_config(("dex_trades", "eth_sent"), (2, 3), min_clusters=2)
+    model, report = train_personas(table, config)
+    median = float(np.median(table["avg_trade_size"]))
+    assert report.population["whale_trade_size"] == WHALE_TRADE_MULTIPLE * median
+    assert "Whale" in model.cluster_names
+    served = model.predict(table)["persona"].to_numpy()
+    assert (served[big] == "Whale").all()
+    old = pickle.loads(pickle.dumps(model))
+    state = {
+        k: v
+        for k, v in old.config.__dict__.items()
+        if k not in ("whale_trade_size", "nft_over_swaps", "deposit_max_value_gap")
+    }
+    old.config = object.__new__(PersonaConfig)
+    old.config.__setstate__(state)
+    assert old.config.whale_trade_size is None and not old.config.nft_over_swaps
+    assert old.config.deposit_max_value_gap is None
+    assert not (old.predict(table)["persona"].to_numpy()[big] == "Whale").all()

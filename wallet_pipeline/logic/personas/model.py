@@ -31,15 +31,19 @@ from wallet_pipeline.logic.personas.naming import (
     name_clusters,
     nft_by_wallet,
     profiles,
+    whale_by_wallet,
 )
 from wallet_pipeline.logic.personas.population import (
+    DEPOSIT_MAX_VALUE_GAP,
     DORMANT,
     DORMANT_GAP_MULTIPLE,
     PRIOR_COLUMN,
     RELEASE_MAX_GAPS,
     RULE_PERSONAS,
+    TRADE_SIZE_COLUMN,
     fit_dormant_days,
     fit_dormant_max_prior,
+    fit_whale_trade_size,
     long_history,
     operator_rules_in_force,
     rule_personas,
@@ -149,10 +153,20 @@ class PersonaConfig:
     # Between Active Retail Trader and NFT Trader, the wallet's own NFT trade share decides
     # (naming.nft_by_wallet; docs/personas.md, "The NFT / retail line").
     nft_by_wallet: bool = True
+    # ... and a trader is named by what it trades most: NFT trades must outnumber DEX swaps for NFT
+    # Trader (naming.nft_by_wallet `over_swaps`; docs/personas.md, round 7).
+    nft_over_swaps: bool = True
+    # A wallet whose mean DEX swap is at least this size (USD) is Whale (naming.whale_by_wallet);
+    # "auto" sets it at training to population.WHALE_TRADE_MULTIPLE times the median trader's
+    # (population.fit_whale_trade_size); None switches the test off.
+    whale_trade_size: float | str | None = "auto"
     # A wallet that sweeps what it receives to a collecting address (an exchange's hot wallet) is
     # served Deposit Forwarder, whether the clusters or the dormancy rule named it otherwise
     # (population.sweeps_to_collector, naming.deposit_by_wallet; docs/personas.md, round 5).
     deposit_by_wallet: bool = True
+    # ... and a deposit address passes on the value it receives: ETH sent within this share of ETH
+    # received (population.passes_on_value; docs/personas.md, round 7). None: the value is not read.
+    deposit_max_value_gap: float | None = DEPOSIT_MAX_VALUE_GAP
     # Calibration and naming.
     holdout_share: float = 0.2
     max_holdout: int = 20_000
@@ -195,6 +209,9 @@ _ADDED_OFF = {
     "dormant_release_days": None,
     "nft_by_wallet": False,
     "deposit_by_wallet": False,
+    "nft_over_swaps": False,
+    "deposit_max_value_gap": None,
+    "whale_trade_size": None,
 }
 
 
@@ -330,10 +347,15 @@ class PersonaModel:
         """
         p = self.persona_probabilities(z)
         if getattr(self.config, "nft_by_wallet", False):
-            p = nft_by_wallet(p, rows, self.personas)
+            p = nft_by_wallet(p, rows, self.personas, getattr(self.config, "nft_over_swaps", False))
+        p = whale_by_wallet(p, rows, self.personas, self._whale_line())
         if getattr(self.config, "deposit_by_wallet", False):
-            p = deposit_by_wallet(p, rows, self.personas)
+            p = deposit_by_wallet(p, rows, self.personas, getattr(self.config, "deposit_max_value_gap", None))
         return p
+
+    def _whale_line(self) -> float | None:
+        line = getattr(self.config, "whale_trade_size", None)
+        return line if isinstance(line, int | float) else None
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """address, persona, confidence (probability of that persona) and p_<persona> per persona."""
@@ -349,7 +371,13 @@ class PersonaModel:
             # training (bringing such wallets in moved model selection: docs/personas.md, round 5);
             # served, it is what its row says it is.
             quiet = (rule == DORMANT).to_numpy()
-            p[quiet] = deposit_by_wallet(p[quiet], features.loc[quiet], personas)
+            gap = getattr(self.config, "deposit_max_value_gap", None)
+            p[quiet] = deposit_by_wallet(p[quiet], features.loc[quiet], personas, gap)
+        quiet = (rule == DORMANT).to_numpy()
+        if quiet.any():
+            # Who trades at a whale's size stays a whale when it stops: the dormancy rule is a
+            # state (naming.whale_by_wallet). Served only, like the deposit test above.
+            p[quiet] = whale_by_wallet(p[quiet], features.loc[quiet], personas, self._whale_line())
         top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
         evidence = self.config.activity_column
         strength = getattr(self.config, "evidence_strength", 0.0)
@@ -415,6 +443,12 @@ def _validate(features: pd.DataFrame, config: PersonaConfig) -> tuple[str, ...]:
     prior = config.dormant_max_prior
     if not (prior is None or prior == "auto" or (isinstance(prior, int | float) and prior >= 0)):
         raise PersonaInputError(f"dormant_max_prior must be a count >= 0, 'auto' or None, not {prior!r}")
+    gap = config.deposit_max_value_gap
+    if not (gap is None or (isinstance(gap, int | float) and gap >= 0)):
+        raise PersonaInputError(f"deposit_max_value_gap must be a share >= 0 or None, not {gap!r}")
+    whale = config.whale_trade_size
+    if not (whale is None or whale == "auto" or (isinstance(whale, int | float) and whale > 0)):
+        raise PersonaInputError(f"whale_trade_size must be a size > 0, 'auto' or None, not {whale!r}")
     release = config.dormant_release_days
     if not (release is None or release == "auto" or (isinstance(release, int | float) and release > 0)):
         raise PersonaInputError(
@@ -476,6 +510,17 @@ def _resolve_dormant_days(features: pd.DataFrame, config: PersonaConfig) -> tupl
             else f"; release while silent under {RELEASE_MAX_GAPS:g} typical gaps of {gap:.2f} days"
         )
     return config, how
+
+
+def _resolve_whale_trade_size(features: pd.DataFrame, config: PersonaConfig) -> tuple[PersonaConfig, str]:
+    """The config with a number (or None) for `whale_trade_size`, and how it was set."""
+    if config.whale_trade_size != "auto":
+        return config, "fixed by configuration" if config.whale_trade_size is not None else "off"
+    if TRADE_SIZE_COLUMN not in features:
+        return replace(config, whale_trade_size=None), f"off: no {TRADE_SIZE_COLUMN} column"
+    sizes = pd.to_numeric(features.loc[_senders(features, config), TRADE_SIZE_COLUMN], errors="coerce")
+    line, how = fit_whale_trade_size(sizes.to_numpy(dtype=float))
+    return replace(config, whale_trade_size=line), how
 
 
 def _kept_by_rhythm(features: pd.DataFrame, rule: pd.Series, config: PersonaConfig) -> int:
@@ -614,6 +659,7 @@ def _train_personas(
     clock = PhaseClock()
     cols = _validate(features, config)
     config, dormant_how = _resolve_dormant_days(features, config)
+    config, whale_how = _resolve_whale_trade_size(features, config)
     rule = config.rules(features)
     active = rule.isna().to_numpy()
     x = features.loc[active, list(cols)]
@@ -842,6 +888,8 @@ def _train_personas(
             "dormant_gap_multiple": config.dormant_gap_multiple,
             "dormant_max_prior": config.dormant_max_prior,
             "dormant_release_days": config.dormant_release_days,
+            "whale_trade_size": config.whale_trade_size,
+            "whale_trade_size_chosen": whale_how,
             # Wallets quiet for the days but not for their own rhythm: the model scored them.
             "dormant_kept_by_rhythm": _kept_by_rhythm(features, rule, config),
             "features": list(cols),

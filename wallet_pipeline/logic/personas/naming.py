@@ -25,6 +25,10 @@ from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique
 from wallet_pipeline.logic.personas.population import (
     DEPOSIT_FORWARDER,
     DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE,
+    DORMANT,
+    SWAP_COLUMNS,
+    TRADE_SIZE_COLUMN,
+    passes_on_value,
     sweeps_to_collector,
 )
 
@@ -70,7 +74,7 @@ def _whale(p: Profile) -> bool:
 
 # NFT trades per transaction sent from which activity is NFT trading (a quarter of it).
 NFT_MIN_TRADE_SHARE = 0.25
-NFT_TRADER, RETAIL_TRADER = "NFT Trader", "Active Retail Trader"
+NFT_TRADER, RETAIL_TRADER, WHALE = "NFT Trader", "Active Retail Trader", "Whale"
 
 
 def _nft(p: Profile) -> bool:
@@ -118,7 +122,7 @@ def _retail(p: Profile) -> bool:
 VOCABULARY: list[tuple[str, tuple[str, ...], Callable[[Profile], bool]]] = [
     ("Institutional / Exchange", ("received_tx_count", "unique_counterparties"), _exchange),
     ("High-Frequency Bot", ("tx_count", "max_tx_per_hour"), _bot),
-    ("Whale", ("eth_sent",), _whale),
+    (WHALE, ("eth_sent",), _whale),
     (NFT_TRADER, ("nft_transfers",), _nft),
     (DEPOSIT_FORWARDER, ("dex_trades", "nft_transfers"), _forwarder),
     (
@@ -346,7 +350,9 @@ def display_names(names: list[str], raw: pd.DataFrame, labels: np.ndarray, k: in
 NFT_WALLET_Z = 1.0
 
 
-def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) -> np.ndarray:
+def nft_by_wallet(
+    p: np.ndarray, features: pd.DataFrame, personas: list[str], over_swaps: bool = False
+) -> np.ndarray:
     """Between Active Retail Trader and NFT Trader, a wallet clearly on one side of the line says which.
 
     A cluster is named NFT Trader when its median wallet's NFT trades are at least
@@ -360,10 +366,18 @@ def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) ->
     persona the two probabilities are swapped, so the confidence stays the model's. Off when the
     table lacks a column the test reads or the model either persona.
 
+    With `over_swaps`, a trader is named by what it trades most: a wallet whose NFT trades
+    (`nft_buys` + `nft_sells`) do not outnumber its DEX swaps (`dex_trades`) is Active Retail
+    Trader, whatever its NFT share; a tie goes to the broader persona. One NFT bought and sold
+    beside a swap or two is a retail wallet trying NFTs (docs/personas.md, round 7). NULL counts
+    as none; a table without these columns skips this part.
+
     Args:
         p: persona probabilities, one row per wallet of `features`, columns in `personas` order.
-        features: the wallets' rows (`nft_trade_share`, `nft_transfers`, `tx_count`).
+        features: the wallets' rows (`nft_trade_share`, `nft_transfers`, `tx_count`; with
+            `over_swaps`, `nft_buys`, `nft_sells` and `dex_trades`).
         personas: the persona of each column of `p`.
+        over_swaps: also ask that NFT trades outnumber DEX swaps.
 
     Returns:
         `p`, with the two columns swapped on the rows the wallet test moves.
@@ -384,6 +398,14 @@ def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) ->
     made = np.nan_to_num(transfers) > 0
     own_nft = made & (centre - half >= NFT_MIN_TRADE_SHARE)
     own_retail = ~made | (centre + half < NFT_MIN_TRADE_SHARE)
+    if over_swaps and set(SWAP_COLUMNS) <= set(features.columns):
+        buys, sells, swaps = (
+            np.nan_to_num(pd.to_numeric(features[c], errors="coerce").to_numpy(dtype=float))
+            for c in SWAP_COLUMNS
+        )
+        swapper = buys + sells <= swaps
+        own_nft &= ~swapper
+        own_retail |= made & swapper
     top = p.argmax(1) if len(p) else np.zeros(0, dtype=int)
     move = ((top == retail) & own_nft) | ((top == nft) & own_retail)
     out = p.copy()
@@ -391,7 +413,45 @@ def nft_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) ->
     return out
 
 
-def deposit_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]) -> np.ndarray:
+def whale_by_wallet(
+    p: np.ndarray, features: pd.DataFrame, personas: list[str], min_trade_size: float | None
+) -> np.ndarray:
+    """A wallet whose DEX swaps are a whale's size is Whale, whatever else it looks like.
+
+    The clusters read shares of a wallet's activity and the Whale name reads ETH sent or
+    received: a whale that moves its money as tokens, swapping a few hundred thousand dollars at
+    a time, sends little ETH and sits with retail wallets, and one that swapped early in the window
+    is Dormant Holder by rule. Its `avg_trade_size` at least `min_trade_size` (set at training,
+    population.WHALE_TRADE_MULTIPLE times the median trader's) makes a wallet whose likeliest
+    persona is Active Retail Trader, NFT Trader or Dormant Holder Whale; the two columns are
+    swapped, so the confidence stays the model's. A NULL size (no swap, no price) moves nothing.
+    Off without the line, the column or a Whale persona in the model.
+
+    Args:
+        p: persona probabilities, one row per wallet of `features`, columns in `personas` order.
+        features: the wallets' rows (`avg_trade_size`).
+        personas: the persona of each column of `p`.
+        min_trade_size: the line, in the column's unit (USD); None switches the test off.
+
+    Returns:
+        `p`, with two columns swapped on the rows the wallet test moves.
+    """
+    if min_trade_size is None or WHALE not in personas or TRADE_SIZE_COLUMN not in features.columns:
+        return p
+    whale = personas.index(WHALE)
+    sources = [personas.index(n) for n in (RETAIL_TRADER, NFT_TRADER, DORMANT) if n in personas]
+    size = pd.to_numeric(features[TRADE_SIZE_COLUMN], errors="coerce").to_numpy(dtype=float)
+    top = p.argmax(1)
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero(np.isin(top, sources) & (size >= min_trade_size))
+    out = p.copy()
+    out[rows, whale], out[rows, top[rows]] = p[rows, top[rows]], p[rows, whale]
+    return out
+
+
+def deposit_by_wallet(
+    p: np.ndarray, features: pd.DataFrame, personas: list[str], max_value_gap: float | None = None
+) -> np.ndarray:
     """Deposit Forwarder follows whom a wallet pays, not only how fast it passes money on.
 
     The clusters see shares of a wallet's activity, not whom it pays: a deposit address that swept
@@ -405,10 +465,16 @@ def deposit_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]
     the wallet, the confidence stays what the ensemble gave. A NULL share moves nothing. Off when
     the model has no Deposit Forwarder cluster or the table lacks a column the test reads.
 
+    With `max_value_gap`, both tests also read the value: a sweeper must send on the ETH it
+    received to within that share, and a wallet the clusters call Deposit Forwarder that keeps more
+    (or pays out more than it received) gets its next likeliest persona
+    (population.passes_on_value; docs/personas.md, round 7).
+
     Args:
         p: persona probabilities, one row per wallet of `features`, columns in `personas` order.
         features: the wallets' rows (population.DEPOSIT_COLUMNS).
         personas: the persona of each column of `p`.
+        max_value_gap: largest share by which ETH sent may differ from ETH received; None: not read.
 
     Returns:
         `p`, with two columns swapped on the rows the wallet test moves.
@@ -425,8 +491,9 @@ def deposit_by_wallet(p: np.ndarray, features: pd.DataFrame, personas: list[str]
         # Only to a persona the model gives the wallet at all: with every other probability 0 the
         # "next likeliest" is the first column, a persona the clusters never named (the shared
         # Raphtory sample served such wallets Contract, and the projection had no colour for it).
-        friend = (top == deposit) & (collector < DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE) & (others.max(1) > 0)
-    sweeper = sweeps_to_collector(features) & (top != deposit)
+        keeps = (collector < DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE) | ~passes_on_value(features, max_value_gap)
+        friend = (top == deposit) & keeps & (others.max(1) > 0)
+    sweeper = sweeps_to_collector(features, max_value_gap) & (top != deposit)
     swap = np.where(sweeper, top, np.where(friend, second, -1))
     rows = np.flatnonzero(swap >= 0)
     out = p.copy()

@@ -178,6 +178,20 @@ OPERATOR_COLUMNS = tuple(dict.fromkeys((*FARM_COLUMNS, *LOCKSTEP_COLUMNS, *BOT_C
 DEPOSIT_MIN_FORWARD_SHARE = 0.8
 DEPOSIT_MIN_COLLECTOR_SHARE = 0.8
 DEPOSIT_COLUMNS = ("forwarded_to_eoa_6h_share", "collector_payment_share", "dex_trades", "nft_transfers")
+# A trader is named by what it trades most: NFT trades against DEX swaps (naming.nft_by_wallet).
+SWAP_COLUMNS = ("nft_buys", "nft_sells", "dex_trades")
+# A whale's swaps: at least this many times the median trader's mean swap size (naming.whale_by_wallet).
+# On the 20 kept random worlds nine in ten whales that swapped had at least 36-265 times their
+# world's median (87 or more in 19 of the 20), the other wallets' 99.9th percentile was 17-154
+# times it; the line sits in that valley (docs/personas.md, round 7).
+WHALE_TRADE_MULTIPLE = 50.0
+TRADE_SIZE_COLUMN = "avg_trade_size"
+# ... and it passes on the value it receives: ETH sent within this share of the ETH received (the
+# sweep keeps back only its fee, which on a small deposit can reach a few percent). On the 20 kept
+# random worlds every deposit address that received ETH sent 0.99-1.0 of it; the stopped and retail
+# wallets served Deposit Forwarder sent 0.06-3.7 of it (5th-95th percentile; docs/personas.md, round 7).
+DEPOSIT_MAX_VALUE_GAP = 0.1
+VALUE_COLUMNS = ("eth_sent", "eth_received")
 # ... and a wallet that forwards yet pays a collector less than a fifth of the time (the mirror of
 # the 0.8 above) pays people, not an exchange: no deposit address (naming.deposit_by_wallet).
 DEPOSIT_MAX_FRIEND_COLLECTOR_SHARE = 0.2
@@ -290,7 +304,7 @@ def rule_personas(
     return pd.Series(out, index=features.index, name="rule_persona")
 
 
-def sweeps_to_collector(features: pd.DataFrame) -> np.ndarray:
+def sweeps_to_collector(features: pd.DataFrame, max_value_gap: float | None = None) -> np.ndarray:
     """Which wallets act as a deposit address; all False without DEPOSIT_COLUMNS.
 
     A deposit address an exchange runs for one customer passes on what it receives
@@ -301,7 +315,8 @@ def sweeps_to_collector(features: pd.DataFrame) -> np.ndarray:
     wallet) and trades nothing. Whom it pays sets it apart from a stopped wallet that forwarded its
     one withdrawal to a friend, and from a whale that moves 10 ETH on within hours: both forward
     everything too. A NULL share fails its test; no trade recorded is no trade (a source without
-    decoded trades leaves the trade columns NULL).
+    decoded trades leaves the trade columns NULL). With `max_value_gap` (DEPOSIT_MAX_VALUE_GAP in
+    the served model), it must also pass on the value it received (`passes_on_value`).
     """
     if not set(DEPOSIT_COLUMNS) <= set(features.columns):
         return np.zeros(len(features), dtype=bool)
@@ -315,7 +330,27 @@ def sweeps_to_collector(features: pd.DataFrame) -> np.ndarray:
             (num("forwarded_to_eoa_6h_share") >= DEPOSIT_MIN_FORWARD_SHARE)
             & (num("collector_payment_share") >= DEPOSIT_MIN_COLLECTOR_SHARE)
             & ~traded
+            & passes_on_value(features, max_value_gap)
         )
+
+
+def passes_on_value(features: pd.DataFrame, max_gap: float | None = DEPOSIT_MAX_VALUE_GAP) -> np.ndarray:
+    """Which wallets sent on about the ETH they received: within `max_gap` of it (a share).
+
+    A deposit address is swept: what a customer paid in goes out again, less the sweep's fee. A
+    wallet that paid an exchange part of its funds and kept the rest (a holder that stopped, a
+    retail wallet topping up its account) forwards too, by count, but not the value. True where the
+    wallet received no ETH or its amounts are unknown (a token deposit address has only tokens to
+    pass on), and everywhere without VALUE_COLUMNS or with `max_gap` None (the test off).
+    """
+    if max_gap is None or not set(VALUE_COLUMNS) <= set(features.columns):
+        return np.ones(len(features), dtype=bool)
+    sent, received = (
+        pd.to_numeric(features[c], errors="coerce").to_numpy(dtype=float) for c in VALUE_COLUMNS
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.abs(sent / received - 1)
+    return ~(received > 0) | ~np.isfinite(gap) | (gap <= max_gap)
 
 
 def silent_gaps(features: pd.DataFrame, recency_column: str = "days_since_last_active") -> np.ndarray:
@@ -389,6 +424,23 @@ def fit_dormant_max_prior(prior_tx_count: np.ndarray) -> tuple[float | None, str
     return line, (
         f"quantile {DORMANT_PRIOR_QUANTILE:g} of prior_tx_count over the senders in use: "
         f"a wallet with more than {line:g} transactions before the data is not dormant"
+    )
+
+
+def fit_whale_trade_size(avg_trade_size: np.ndarray) -> tuple[float | None, str]:
+    """The mean swap size from which a wallet is Whale (naming.whale_by_wallet), and how it was found.
+
+    WHALE_TRADE_MULTIPLE times the median `avg_trade_size` of the wallets that swapped (given over
+    the senders): a multiple of the population's own typical trade, so the unit (USD or any other)
+    and the price level cancel. None (the test off) when no wallet has a known size above 0.
+    """
+    x = np.asarray(avg_trade_size, dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    if len(x) == 0:
+        return None, f"off: no wallet with a known {TRADE_SIZE_COLUMN}"
+    median = float(np.median(x))
+    return WHALE_TRADE_MULTIPLE * median, (
+        f"{WHALE_TRADE_MULTIPLE:g} x the median {TRADE_SIZE_COLUMN} of {median:.4g} over {len(x)} traders"
     )
 
 
