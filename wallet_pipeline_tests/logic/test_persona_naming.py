@@ -332,6 +332,16 @@ def test_a_trained_model_serves_the_whale_and_value_tests_and_a_model_pickled_be
         }
     )
     table.loc[n - 30 :, "eth_sent"] = rng.lognormal(8, 0.3, 30)  # the top 5% by ETH: a Whale cluster
+    # Five deposit addresses, too few for a cluster of their own: they sweep what they receive.
+    sweepers = np.arange(20, 25)
+    table = table.assign(
+        forwarded_to_eoa_6h_share=0.0, collector_payment_share=0.0, eth_received=table.eth_sent
+    )
+    table.loc[sweepers, ["forwarded_to_eoa_6h_share", "collector_payment_share", "dex_trades"]] = [
+        1.0,
+        1.0,
+        0,
+    ]
     config = _small_config(("dex_trades", "eth_sent"), (2, 3), min_clusters=2)
     model, report = train_personas(table, config)
     median = float(np.median(table["avg_trade_size"]))
@@ -339,14 +349,19 @@ def test_a_trained_model_serves_the_whale_and_value_tests_and_a_model_pickled_be
     assert "Whale" in model.cluster_names
     served = model.predict(table)["persona"].to_numpy()
     assert (served[big] == "Whale").all()
+    # No cluster carries Deposit Forwarder; the wallet test serves it all the same.
+    assert "Deposit Forwarder" not in model.cluster_personas and "Deposit Forwarder" in model.personas
+    assert (served[sweepers] == "Deposit Forwarder").all()
     old = pickle.loads(pickle.dumps(model))
     state = {
         k: v
         for k, v in old.config.__dict__.items()
-        if k not in ("whale_trade_size", "nft_over_swaps", "deposit_max_value_gap")
+        if k
+        not in ("whale_trade_size", "nft_over_swaps", "deposit_max_value_gap", "wallet_tests_add_personas")
     }
     old.config = object.__new__(PersonaConfig)
     old.config.__setstate__(state)
     assert old.config.whale_trade_size is None and not old.config.nft_over_swaps
     assert old.config.deposit_max_value_gap is None
     assert not (old.predict(table)["persona"].to_numpy()[big] == "Whale").all()
+    assert "Deposit Forwarder" not in old.personas

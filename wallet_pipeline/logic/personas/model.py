@@ -23,6 +23,7 @@ from wallet_pipeline.logic.personas.calibration import (
 from wallet_pipeline.logic.personas.descriptive import descriptive_names, unique_names
 from wallet_pipeline.logic.personas.naming import (
     MIXED,
+    WHALE,
     deposit_by_wallet,
     describe_unfit,
     display_names,
@@ -34,6 +35,7 @@ from wallet_pipeline.logic.personas.naming import (
     whale_by_wallet,
 )
 from wallet_pipeline.logic.personas.population import (
+    DEPOSIT_FORWARDER,
     DEPOSIT_MAX_VALUE_GAP,
     DORMANT,
     DORMANT_GAP_MULTIPLE,
@@ -160,6 +162,10 @@ class PersonaConfig:
     # "auto" sets it at training to population.WHALE_TRADE_MULTIPLE times the median trader's
     # (population.fit_whale_trade_size); None switches the test off.
     whale_trade_size: float | str | None = "auto"
+    # The personas the wallet tests serve (Deposit Forwarder, Whale) exist even when no cluster
+    # of the ensemble carries them: a wallet's own row names it, whatever clusters the sample gave
+    # (docs/personas.md, round 7).
+    wallet_tests_add_personas: bool = True
     # A wallet that sweeps what it receives to a collecting address (an exchange's hot wallet) is
     # served Deposit Forwarder, whether the clusters or the dormancy rule named it otherwise
     # (population.sweeps_to_collector, naming.deposit_by_wallet; docs/personas.md, round 5).
@@ -211,6 +217,7 @@ _ADDED_OFF = {
     "deposit_by_wallet": False,
     "nft_over_swaps": False,
     "deposit_max_value_gap": None,
+    "wallet_tests_add_personas": False,
     "whale_trade_size": None,
 }
 
@@ -272,8 +279,19 @@ class PersonaModel:
 
     @property
     def personas(self) -> list[str]:
-        """Every persona the model can output: the rule personas, then the cluster names."""
-        return list(RULE_PERSONAS) + [p for p in self.cluster_personas if p not in RULE_PERSONAS]
+        """Every persona the model can output: rule personas, cluster names, then wallet tests' others.
+
+        The last are the personas a wallet test serves that no cluster carries
+        (`wallet_tests_add_personas`).
+        """
+        out = list(RULE_PERSONAS) + [p for p in self.cluster_personas if p not in RULE_PERSONAS]
+        return out + [p for p in self._wallet_test_personas() if p not in out]
+
+    def _wallet_test_personas(self) -> tuple[str, ...]:
+        if not getattr(self.config, "wallet_tests_add_personas", False):
+            return ()
+        deposit = (DEPOSIT_FORWARDER,) if getattr(self.config, "deposit_by_wallet", False) else ()
+        return deposit + ((WHALE,) if self._whale_line() is not None else ())
 
     def _id_column(self, features: pd.DataFrame) -> str:
         """The trained id column, or the one detected in `features` (preprocess.detect_id_column)."""
