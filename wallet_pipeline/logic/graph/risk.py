@@ -96,7 +96,10 @@ FACTORS = ("scam_rate", "reputation", "density", "known_scammers")
 # (174 of 179 and 177 of 195; docs/risk.md). The farms from pairs alone: the lower of their precision
 # on the airdrop draws (sybils against real addresses, seeds 1-10) and in the 20 kept worlds
 # (malicious against benign): `farm_swept` 864 of 1,063 and 609 of 609; `farm_structure` (when not
-# also `farm_swept`) 5,676 of 11,714 and 647 of 744 (docs/risk.md, "Farms from pairs alone").
+# also `farm_swept`) 5,676 of 11,714 and 647 of 744 (docs/risk.md, "Farms from pairs alone");
+# `farm_small` 986 of 7,732 and 139 of 3,997, `services_only` 533 of 853 and 137 of 5,114 (the
+# kept worlds' exchange users and people paying people look alike): low strengths, which still
+# lift those wallets above the real addresses they tied with (docs/risk.md, "Small groups").
 PATTERN_SIDE = {
     "label": "the labelled address itself",
     "rug_creator": "the creator who pulled liquidity or dumped on buyers",
@@ -148,9 +151,9 @@ class RiskConfig:
     # wallets and collector stars of >= 10 senders, its strong links (docs/graph.md).
     farm_strong_weight: float = 1.0
     # Services-only wallets (`services_only_wallets`). Busy: the bound `risk_spread` gives services
-    # (50); on the airdrop draws 10, 20 and 30 flagged as precisely, 100 found a third of the
-    # sybils (docs/risk.md). Three counterparties: with two, 27,469 real addresses of the draws'
-    # background against 1,246 sybils (a withdrawal and one deposit is every exchange user).
+    # (50), not tuned: on the airdrop draws 20 or 30 flag as precisely, 100 misses most sybils
+    # (docs/risk.md). Three counterparties: with two, 27,469 real addresses of the draws' pairs
+    # against 1,246 sybils (a withdrawal and one deposit is every exchange user).
     busy_min_counterparties: int = 50
     services_only_min: int = 3
     # Token rings.
