@@ -247,3 +247,35 @@ def test_silent_gaps_is_the_silence_over_the_wallets_typical_gap() -> None:
     assert gaps[2] == pytest.approx(29.99 * 24)
     assert gaps[3] == pytest.approx(9.0 / 0.5)
     assert np.isnan(gaps[1]) and np.isnan(gaps[4])
+
+
+@pytest.mark.parametrize("weeks", [1, 52])
+def test_the_served_wallet_tests_read_shares_so_a_week_and_a_year_agree(weeks: int) -> None:
+    from wallet_pipeline.logic.personas.naming import deposit_by_wallet, nft_by_wallet, whale_by_wallet
+    from wallet_pipeline.logic.personas.population import fit_whale_trade_size
+
+    # A week of each behaviour, or a year of the same: every count grows with the window, every
+    # amount per trade stays, and a deposit address passes on what it gets whatever the sums.
+    retail_trying_nfts = {"nft_buys": 1, "nft_sells": 1, "dex_trades": 2, "nft_transfers": 2, "tx_count": 4}
+    nft_trader = {"nft_buys": 3, "nft_sells": 2, "dex_trades": 1, "nft_transfers": 5, "tx_count": 8}
+    rows = pd.DataFrame([retail_trying_nfts, nft_trader]) * weeks
+    rows["nft_trade_share"] = (rows.nft_buys + rows.nft_sells) / rows.tx_count
+    personas = ["Whale", "Active Retail Trader", "NFT Trader", "Deposit Forwarder", "Dormant Holder"]
+    undecided = np.array([[0.0, 0.5, 0.5, 0.0, 0.0], [0.0, 0.55, 0.45, 0.0, 0.0]])
+    traders = nft_by_wallet(undecided, rows, personas, over_swaps=True).argmax(1)
+    assert [personas[i] for i in traders] == ["Active Retail Trader", "NFT Trader"]
+    trade_sizes = np.r_[np.full(95, 400.0), np.full(5, 150_000.0)]
+    line, _ = fit_whale_trade_size(trade_sizes)
+    sizes = pd.DataFrame({"avg_trade_size": trade_sizes[[0, -1]]})
+    whales = whale_by_wallet(np.array([[0.0, 1.0, 0.0, 0.0, 0.0]] * 2), sizes, personas, line)
+    assert whales.argmax(1).tolist() == [1, 0]
+    sweep = {"forwarded_to_eoa_6h_share": 1.0, "collector_payment_share": 1.0, "dex_trades": 0}
+    deposits = pd.DataFrame(
+        [
+            sweep | {"nft_transfers": 0, "eth_received": 0.8 * weeks, "eth_sent": 0.799 * weeks},
+            sweep | {"nft_transfers": 0, "eth_received": 2.0 * weeks, "eth_sent": 0.5 * weeks},
+        ]
+    )
+    quiet = np.array([[0.0, 0.0, 0.0, 0.0, 1.0]] * 2)
+    served = deposit_by_wallet(quiet, deposits, personas, 0.1).argmax(1)
+    assert [personas[i] for i in served] == ["Deposit Forwarder", "Dormant Holder"]
