@@ -76,9 +76,18 @@ outflow_buckets as (
 
 ),
 
-forwarded as (
+final as (
 
-    select inflows.wallet_key, count(*) as forwarded_inflow_count_6h,
+    -- Every inflow once, with its two candidate buckets: the count of all inflows and of the
+    -- forwarded ones in one grouping, so the inflows are streamed rather than kept for a second
+    -- reader. The buckets are unique per (wallet, asset, bucket): the left joins add no rows.
+    select
+        inflows.wallet_key,
+        count(*) as inflow_count,
+        count(*) filter (
+            where own_bucket.latest >= inflows.block_time
+                or next_bucket.earliest < inflows.block_time + interval 6 hour
+        ) as forwarded_inflow_count_6h,
     from (
         select *, {{ int_div(epoch_seconds('block_time'), 21600) }} as bucket from inflows
     ) as inflows
@@ -92,22 +101,7 @@ forwarded as (
         and next_bucket.is_eth = inflows.is_eth
         and next_bucket.token_key = inflows.token_key
         and next_bucket.bucket = inflows.bucket + 1
-    where own_bucket.latest >= inflows.block_time
-        or next_bucket.earliest < inflows.block_time + interval 6 hour
     group by inflows.wallet_key
-
-),
-
-received as (select wallet_key, count(*) as inflow_count from inflows group by wallet_key),
-
-final as (
-
-    select
-        received.wallet_key,
-        received.inflow_count,
-        coalesce(forwarded.forwarded_inflow_count_6h, 0) as forwarded_inflow_count_6h,
-    from received
-    left join forwarded using (wallet_key)
 
 )
 

@@ -17,12 +17,19 @@ transactions as (
 
 ),
 
-times as (
+gaps as (
 
-    -- Read twice (hourly counts, gaps), so the database keeps it: two columns rather than all of
-    -- the above cut this model's CPU by 15% at 1.1M transactions (benchmarks/feature_build.py).
-    select from_key as wallet_key, {{ epoch_seconds('block_time') }} as block_epoch
-    from {{ ref('stg_ethereum__transactions') }}
+    -- One sort of every transaction by wallet and time; the clock-hour grouping below reads it
+    -- once, so no copy of the transactions is kept for a second reader, and the gap sums ride
+    -- along in that grouping instead of a grouping of every transaction of their own.
+    select
+        from_key as wallet_key,
+        block_epoch,
+        block_epoch - lag(block_epoch) over (partition by from_key order by block_epoch) as gap_seconds,
+    from (
+        select from_key, {{ epoch_seconds('block_time') }} as block_epoch
+        from {{ ref('stg_ethereum__transactions') }}
+    )
 
 ),
 
@@ -61,10 +68,16 @@ totals as (
 per_clock_hour as (
 
     -- One pass to hourly counts; days, the busiest hour and the hour-of-day profile all come
-    -- from this table, which is far smaller than the transactions.
-    -- Undated transactions (a transfer list with only sender and receiver) have no hour.
-    select wallet_key, {{ int_div('block_epoch', 3600) }} as hour_bucket, count(*) as n
-    from times
+    -- from this table, which is far smaller than the transactions. Undated transactions (a
+    -- transfer list with only sender and receiver) have no hour and no gap.
+    select
+        wallet_key,
+        {{ int_div('block_epoch', 3600) }} as hour_bucket,
+        count(*) as n,
+        count(gap_seconds) as gap_count,
+        sum(cast(gap_seconds as {{ wide_int() }})) as gap_sum,
+        sum(cast(gap_seconds as {{ wide_int() }}) * gap_seconds) as gap_square_sum,
+    from gaps
     where block_epoch is not null
     group by all
 
@@ -72,12 +85,28 @@ per_clock_hour as (
 
 hourly as (
 
+    -- Coefficient of variation of the gaps between consecutive transactions: near 0 for a bot
+    -- on a timer, about 1 for random (Poisson) timing, above 1 for bursts. It needs two gaps.
+    -- Gaps are whole seconds, so sqrt(n * sum(g^2) - sum(g)^2) / sum(g) is computed from exact
+    -- integer sums: the same data gives the same value whatever order threads add rows in.
     select
         wallet_key,
-        count(distinct {{ int_div('hour_bucket', 24) }}) as active_days,
-        max(n) as max_tx_per_hour,
-    from per_clock_hour
-    group by wallet_key
+        active_days,
+        max_tx_per_hour,
+        case
+            when n >= 2 and s1 > 0 then sqrt(cast(n * s2 - s1 * s1 as double)) / cast(s1 as double)
+        end as inter_arrival_cv,
+    from (
+        select
+            wallet_key,
+            count(distinct {{ int_div('hour_bucket', 24) }}) as active_days,
+            max(n) as max_tx_per_hour,
+            sum(gap_count) as n,
+            sum(gap_sum) as s1,
+            sum(gap_square_sum) as s2,
+        from per_clock_hour
+        group by wallet_key
+    )
 
 ),
 
@@ -104,38 +133,6 @@ hour_entropy as (
 
 ),
 
-gaps as (
-
-    select
-        wallet_key,
-        block_epoch - lag(block_epoch) over (partition by wallet_key order by block_epoch) as gap_seconds,
-    from times
-
-),
-
-regularity as (
-
-    -- Coefficient of variation of the gaps between consecutive transactions: near 0 for a bot
-    -- on a timer, about 1 for random (Poisson) timing, above 1 for bursts. It needs two gaps.
-    -- Gaps are whole seconds, so sqrt(n * sum(g^2) - sum(g)^2) / sum(g) is computed from exact
-    -- integer sums: the same data gives the same value whatever order threads add rows in.
-    select
-        wallet_key,
-        case
-            when n >= 2 and s1 > 0 then sqrt(cast(n * s2 - s1 * s1 as double)) / cast(s1 as double)
-        end as inter_arrival_cv,
-    from (
-        select
-            wallet_key,
-            count(gap_seconds) as n,
-            sum(cast(gap_seconds as {{ wide_int() }})) as s1,
-            sum(cast(gap_seconds as {{ wide_int() }}) * gap_seconds) as s2,
-        from gaps
-        group by wallet_key
-    )
-
-),
-
 final as (
 
     select
@@ -143,11 +140,10 @@ final as (
         hourly.active_days,
         hourly.max_tx_per_hour,
         hour_entropy.hour_of_day_entropy,
-        regularity.inter_arrival_cv,
+        hourly.inter_arrival_cv,
     from totals
     left join hourly using (wallet_key)
     left join hour_entropy using (wallet_key)
-    left join regularity using (wallet_key)
 
 )
 
