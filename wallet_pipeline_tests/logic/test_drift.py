@@ -252,6 +252,23 @@ def test_drift_columns_include_the_deposit_columns_only_for_a_model_that_reads_t
     assert "collector_payment_share" not in drift_columns(off, table)
 
 
+def test_drift_columns_include_the_serving_test_columns_only_for_a_model_that_reads_them() -> None:
+    from types import SimpleNamespace
+
+    from wallet_pipeline.logic.personas import PersonaConfig
+
+    table = ["address", "forwarded_to_eoa_6h_share", "nft_buys", "nft_sells", "avg_trade_size", "eth_sent"]
+    features = ("forwarded_to_eoa_6h_share",)
+    on = SimpleNamespace(config=PersonaConfig(), feature_columns=features)
+    off = SimpleNamespace(
+        config=PersonaConfig(nft_over_swaps=False, whale_trade_size=None, deposit_max_value_gap=None),
+        feature_columns=features,
+    )
+    read = {"nft_buys", "nft_sells", "avg_trade_size", "eth_sent"}
+    assert read <= set(drift_columns(on, table))
+    assert not read & set(drift_columns(off, table))
+
+
 def test_drift_columns_include_the_history_columns_only_for_a_model_that_reads_them() -> None:
     from types import SimpleNamespace
 

@@ -460,6 +460,9 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
         RECEIVED_COLUMNS,
         RHYTHM_COLUMNS,
         SPOOFED_OUT_COLUMN,
+        SWAP_COLUMNS,
+        TRADE_SIZE_COLUMN,
+        VALUE_COLUMNS,
     )
 
     config = model.config
@@ -471,6 +474,13 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
     # Models pickled before the per-wallet deposit test have no such setting.
     if getattr(config, "deposit_by_wallet", False):
         rule += list(DEPOSIT_COLUMNS)
+        if getattr(config, "deposit_max_value_gap", None) is not None:
+            rule += list(VALUE_COLUMNS)
+    # The per-wallet serving tests of round 7 (docs/personas.md); models pickled before lack them.
+    if getattr(config, "nft_over_swaps", False):
+        rule += list(SWAP_COLUMNS)
+    if getattr(config, "whale_trade_size", None) is not None:
+        rule.append(TRADE_SIZE_COLUMN)
     # The history test (a wallet long in use before the window is not Dormant Holder); older models lack it.
     if getattr(config, "dormant_max_prior", None) is not None:
         rule += [PRIOR_COLUMN, *RHYTHM_COLUMNS]
