@@ -9,17 +9,25 @@ from __future__ import annotations
 import csv
 import difflib
 import gzip
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from wallet_pipeline.logic.ingestion.etl_files.json_lines import ENVELOPE_FIELDS, JSON_SUFFIXES, json_schema
 from wallet_pipeline.logic.ingestion.etl_files.report import EtlFilesError
 from wallet_pipeline.logic.ingestion.etl_files.specs import UNUSED_EXPORTS, InputTable, label_from_file_name
+from wallet_pipeline.logic.ingestion.etl_files.sqltext import sql_literal
 
 # Longest first: "x.csv.gz" must not be taken for a ".gz" of something else.
-DATA_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+_TABLE_SUFFIXES = (".csv.gz", ".csv", ".parquet")
+DATA_SUFFIXES = (*_TABLE_SUFFIXES, *JSON_SUFFIXES)
+# BigQuery's wildcard extract (`gs://bucket/transactions-*.csv.gz`) numbers its shards with 12
+# digits; ethereum-etl's block-range files (`transactions_03300000_03399999.csv`) end in two
+# numbers. Either, at the top of the folder, is one part of the table.
+_SHARD_RE = re.compile(r"^(?P<table>[a-z][a-z0-9_]*?)(?:[-_][0-9]+)+$")
 # Notes shipped beside data (a label list's README and licence) are listed, never read.
 _DOC_NAMES = ("readme", "license", "licence", "notice", "copying")
 
@@ -31,7 +39,8 @@ class InputFile:
     Attributes:
         path: absolute path.
         rel: path relative to the input folder, as shown in reports and rejects.
-        fmt: "csv" (plain or gzip), "parquet", or "json" / "txt" for label lists.
+        fmt: "csv" (plain or gzip), "parquet", "jsonl" (JSON lines, plain or gzip), or "json" /
+            "txt" for label lists.
         columns: header names, lower-cased and stripped, in file order.
         source_names: the names as written in the file (Parquet columns are selected by them).
         types: DuckDB type per column (all VARCHAR for CSV).
@@ -39,6 +48,11 @@ class InputFile:
         constants: (table column, value) for columns the file's name gives (a label list's label).
         extra_columns: columns that no table column, alias or known upstream column accounts
             for; read past and reported.
+        ignored_columns: known upstream columns the file has (JSON lines: also ethereum-etl's
+            `type` field).
+        bad_lines: JSON lines only: non-blank lines that are not a JSON object (quarantined).
+        integer_columns: JSON lines only: the file's columns that feed an integer column (int,
+            wei, uint256), where a floating-point JSON number is refused.
     """
 
     path: Path
@@ -50,6 +64,9 @@ class InputFile:
     renames: tuple[tuple[str, str], ...] = ()
     constants: tuple[tuple[str, str], ...] = ()
     extra_columns: tuple[str, ...] = ()
+    ignored_columns: tuple[str, ...] = ()
+    bad_lines: int = 0
+    integer_columns: frozenset[str] = frozenset()
 
     def provides(self, column: str) -> bool:
         """The file fills this table column, under its name, an alias or from its own name."""
@@ -80,7 +97,7 @@ class TableInput:
 
     @property
     def ignored_columns(self) -> list[str]:
-        return sorted({c for f in self.files for c in f.columns} & self.spec.ignored)
+        return sorted({c for f in self.files for c in f.ignored_columns})
 
 
 @dataclass
@@ -116,12 +133,16 @@ def discover(con: duckdb.DuckDBPyConnection, folder: Path, specs: dict[str, Inpu
         raise EtlFilesError(f"input {folder} is a file; expected a folder of ethereum-etl exports")
     found = Discovery(tables={})
     sources: dict[str, list[Path]] = {}
+    shards: dict[str, list[Path]] = {}
     for entry in sorted(folder.iterdir()):
         if _hidden(entry.name):
             continue
         suffix = _data_suffix(entry.name, _all_formats(specs))
         stem = entry.name[: -len(suffix)] if suffix and entry.is_file() else entry.name
-        if entry.is_dir():
+        shard = _SHARD_RE.match(stem) if suffix and entry.is_file() else None
+        if shard and shard["table"] in specs and suffix in _formats(specs[shard["table"]]):
+            shards.setdefault(shard["table"], []).append(entry)
+        elif entry.is_dir():
             if entry.name in specs:
                 sources.setdefault(entry.name, []).append(entry)
             else:
@@ -143,21 +164,30 @@ def discover(con: duckdb.DuckDBPyConnection, folder: Path, specs: dict[str, Inpu
 
     for name, spec in specs.items():
         paths = sources.get(name, [])
-        if len(paths) > 1:
-            shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths)
-            raise EtlFilesError(f"{name} is given {len(paths)} times ({shown}); keep one of them")
-        if not paths:
+        given = [p.name + ("/" if p.is_dir() else "") for p in paths]
+        if name in shards:
+            given.append(f"{len(shards[name])} shard file(s) {name}-<n>")
+        if len(given) > 1:
+            raise EtlFilesError(f"{name} is given {len(given)} times ({', '.join(given)}); keep one of them")
+        if not given:
             if spec.required_input:
                 raise EtlFilesError(
-                    f"no {name} in {folder}: expected {name}.csv, {name}.csv.gz, {name}.parquet "
+                    f"no {name} in {folder}: expected {name}.csv, {name}.csv.gz, {name}.parquet, "
+                    f"{name}.json (JSON lines), their BigQuery shards {name}-000000000000.<ext>, "
                     f"or a {name}/ folder of such files"
                 )
             continue
         table = TableInput(spec)
-        for path in _data_files(paths[0], folder, spec, found):
+        files = sorted(shards[name], key=_shard_order) if name in shards else None
+        for path in files or _data_files(paths[0], folder, spec, found):
             table.files.append(_checked_file(con, path, folder, spec))
         found.tables[name] = table
     return found
+
+
+def _shard_order(path: Path) -> tuple[int, ...]:
+    # By number, not text: a shard writer that does not zero-pad still loads in its order.
+    return tuple(int(n) for n in re.findall(r"[0-9]+", path.name.split(".")[0]))
 
 
 def _skip(found: Discovery, shown: str, stem: str, specs: dict[str, InputTable], why: str) -> None:
@@ -176,7 +206,9 @@ def _skip(found: Discovery, shown: str, stem: str, specs: dict[str, InputTable],
 
 
 def _formats(spec: InputTable) -> tuple[str, ...]:
-    return DATA_SUFFIXES + spec.extra_formats
+    # A table with formats of its own (label lists: a `.json` is one JSON document) takes those
+    # instead of JSON lines.
+    return _TABLE_SUFFIXES + spec.extra_formats if spec.extra_formats else DATA_SUFFIXES
 
 
 def _all_formats(specs: dict[str, InputTable]) -> tuple[str, ...]:
@@ -205,7 +237,7 @@ def _data_files(path: Path, folder: Path, spec: InputTable, found: Discovery) ->
         rel_parts = candidate.relative_to(path).parts
         if candidate.is_dir() or any(_hidden(p) for p in rel_parts):
             continue
-        if _is_doc(candidate.name) or _data_suffix(candidate.name, spec.extra_formats) is None:
+        if _is_doc(candidate.name) or _data_suffix(candidate.name, spec.extra_formats) not in _formats(spec):
             found.ignored[candidate.relative_to(folder).as_posix()] = (
                 f"not a data file of {spec.name} (expected {', '.join(_formats(spec))})"
             )
@@ -221,34 +253,53 @@ def _data_files(path: Path, folder: Path, spec: InputTable, found: Discovery) ->
 
 def _checked_file(con: duckdb.DuckDBPyConnection, path: Path, folder: Path, spec: InputTable) -> InputFile:
     rel = path.relative_to(folder).as_posix()
+    suffix = _data_suffix(path.name, spec.extra_formats)
+    if path.stat().st_size == 0 and suffix in JSON_SUFFIXES:
+        # JSON lines have no header: ethereum-etl leaves a block range without rows as 0 bytes.
+        return InputFile(path, rel, "jsonl", (), (), ())
     if path.stat().st_size == 0:
         raise EtlFilesError(
             f"{rel}: empty file (0 bytes); expected at least a header line with the {spec.name} "
             "columns (a header without rows is a valid empty table)"
         )
-    suffix = _data_suffix(path.name, spec.extra_formats)
-    if suffix in (".json", ".txt"):
+    if suffix in spec.extra_formats:
         # Label lists: the reader in label_lists.py gives every row these columns.
         columns = ("address", "label_type", "name", "original_label_type")
         return InputFile(path, rel, suffix[1:], columns, columns, ("VARCHAR",) * len(columns))
+    bad_lines = 0
     if suffix == ".parquet":
+        fmt = "parquet"
         names, types = _parquet_schema(con, path, rel)
+    elif suffix in JSON_SUFFIXES:
+        fmt = "jsonl"
+        schema = json_schema(con, path, rel)
+        names, types, bad_lines = schema.names, schema.types, schema.bad_lines
+        if not schema.rows:
+            # An empty range: ethereum-etl writes a JSON file with no line. No field to check.
+            return InputFile(path, rel, fmt, (), (), (), bad_lines=bad_lines)
     else:
+        fmt = "csv"
         names = _csv_header(path, rel, spec)
         types = ["VARCHAR"] * len(names)
     columns = [n.strip().lower() for n in names]
-    renames, constants, extra = _resolve_columns(rel, path, columns, spec)
+    known = spec.ignored | (ENVELOPE_FIELDS - set(spec.column_names) if fmt == "jsonl" else frozenset())
+    renames, constants, extra = _resolve_columns(rel, path, columns, spec, known)
     _check_exact_types(rel, columns, types, spec, dict(renames))
     return InputFile(
         path=path,
         rel=rel,
-        fmt="parquet" if suffix == ".parquet" else "csv",
+        fmt=fmt,
         columns=tuple(columns),
         source_names=tuple(names),
         types=tuple(types),
         renames=tuple(renames.items()),
         constants=tuple(constants.items()),
         extra_columns=tuple(extra),
+        ignored_columns=tuple(c for c in columns if c in known),
+        bad_lines=bad_lines,
+        integer_columns=frozenset(
+            renames.get(c.name, c.name) for c in spec.columns if c.kind in ("int", "wei", "uint256")
+        ),
     )
 
 
@@ -287,7 +338,7 @@ def _parquet_schema(con: duckdb.DuckDBPyConnection, path: Path, rel: str) -> tup
 
 
 def _resolve_columns(
-    rel: str, path: Path, columns: list[str], spec: InputTable
+    rel: str, path: Path, columns: list[str], spec: InputTable, known: frozenset[str]
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Which file column feeds each table column; refuse a file that lacks a required one.
 
@@ -320,7 +371,7 @@ def _resolve_columns(
                 renames["original_label_type"] = renames.get("label_type", "label_type")
     provided = present | set(renames) | set(constants)
     missing = [c for c in spec.required_headers if c not in provided]
-    used = set(spec.column_names) | spec.ignored | set(renames.values())
+    used = set(spec.column_names) | known | set(renames.values())
     extra = [c for c in columns if c not in used]
     if not missing:
         return renames, constants, extra
@@ -352,16 +403,6 @@ def _check_exact_types(
             f"{rel}: column(s) {floats} are floating point, which cannot hold large amounts exactly; "
             "expected an integer, DECIMAL or text column"
         )
-
-
-def sql_literal(text: str) -> str:
-    """Quote a string for SQL."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    """Quote an identifier for SQL."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: BaseException) -> str:

@@ -22,18 +22,14 @@ from pathlib import Path
 
 import duckdb
 
-from wallet_pipeline.logic.ingestion.etl_files.discover import (
-    InputFile,
-    TableInput,
-    discover,
-    sql_ident,
-    sql_literal,
-)
+from wallet_pipeline.logic.ingestion.etl_files.discover import InputFile, TableInput, discover
 from wallet_pipeline.logic.ingestion.etl_files.integrity import verify_file
+from wallet_pipeline.logic.ingestion.etl_files.json_lines import bad_lines_sql, rows_sql
 from wallet_pipeline.logic.ingestion.etl_files.label_lists import read_label_list
 from wallet_pipeline.logic.ingestion.etl_files.report import EtlFilesError, FilesLoadReport, TableReport
 from wallet_pipeline.logic.ingestion.etl_files.specs import InputTable, build_input_tables
 from wallet_pipeline.logic.ingestion.etl_files.sql import EXPECTED, column_sql
+from wallet_pipeline.logic.ingestion.etl_files.sqltext import sql_ident, sql_literal
 from wallet_pipeline.logic.ingestion.raw_schema import RAW_TABLES
 from wallet_pipeline.logic.ingestion.raw_store import raw_load
 
@@ -48,6 +44,9 @@ MIN_ROWS_FOR_REJECT_FRACTION = 100
 _NO_REJECT_LIMIT = frozenset({"address_labels"})
 # An amount written with a non-zero fraction means the file is in whole ETH or tokens.
 _FRACTION_RE = r"^[0-9]*\.[0-9]*[1-9][0-9]*$"
+# An amount in exponent notation (1e+21, as JavaScript and float writers print large numbers)
+# went through a binary float, which holds about 16 significant digits.
+_EXPONENT_RE = r"^[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+$"
 _TMP = "__etl_"
 
 
@@ -126,6 +125,22 @@ def load_etl_files(
         )
     finally:
         work.drop_all()
+
+
+def _not_base_units(rel: str, column: str, example: str, line: int) -> str:
+    if re.fullmatch(_EXPONENT_RE, example):
+        return (
+            f"{rel} writes {column} as floating-point numbers (e.g. '{example}' at line {line}; a JSON "
+            "number with a fraction or exponent is shown as read): a binary float keeps about 16 "
+            "significant digits, so no amount of this file is loaded; export amounts as integers "
+            "or strings"
+        )
+    return (
+        f"{rel} writes {column} with decimals (e.g. '{example}' at line {line}): "
+        "its amounts are in whole ETH or tokens, not the integer base units (wei, or the "
+        "token's smallest unit: amount x 10^decimals) the column holds, so no amount of "
+        "this file is loaded"
+    )
 
 
 def _file_note(file: InputFile) -> str | None:
@@ -216,6 +231,16 @@ class _Work:
                 except duckdb.Error as again:
                     raise EtlFilesError(f"{file.rel}: cannot be read: {_duckdb_message(again)}") from again
                 self._quarantine_malformed(table, name, malformed, idx, file)
+            if file.bad_lines:
+                self._quarantine_bad_json(table, malformed, idx, file)
+
+    def _quarantine_bad_json(self, table: TableInput, malformed: str, idx: int, file: InputFile) -> None:
+        """Quarantine the lines of a JSON lines file that are not a JSON object, by line number."""
+        self.con.execute(
+            f"insert into {malformed} select {sql_literal(table.spec.label)}, {sql_literal(file.rel)}, "
+            f"_line, '(line)', reason, cast(json_object('line', line) as varchar), {idx} "
+            f"from {bad_lines_sql(file.path)}"
+        )
 
     def _quarantine_malformed(
         self, table: TableInput, stage: str, malformed: str, idx: int, file: InputFile
@@ -344,21 +369,18 @@ class _Work:
         a silently wrong amount, so no amount of such a file is taken.
         """
         stage = f"{_TMP}stage_{table.spec.name}"
+        col = sql_ident(column)
         rows = self.con.execute(
-            f"select _file_idx, min(_line), arg_min({sql_ident(column)}, _line) from {stage} "
-            f"where contains({sql_ident(column)}, '.') "
-            f"and regexp_full_match({sql_ident(column)}, '{_FRACTION_RE}') group by 1"
+            f"select _file_idx, min(_line), arg_min({col}, _line) from {stage} "
+            f"where (contains({col}, '.') or contains({col}, 'e') or contains({col}, 'E')) "
+            f"and (regexp_full_match({col}, '{_FRACTION_RE}') or regexp_full_match({col}, '{_EXPONENT_RE}')) "
+            "group by 1"
         ).fetchall()
         if not rows:
             return problem_sql
         cases = " ".join(
             f"when s._file_idx = {idx} and {source} is not null then "
-            + sql_literal(
-                f"{table.files[idx].rel} writes {column} with decimals (e.g. '{example}' at line {line}): "
-                "its amounts are in whole ETH or tokens, not the integer base units (wei, or the "
-                "token's smallest unit: amount x 10^decimals) the column holds, so no amount of "
-                "this file is loaded"
-            )
+            + sql_literal(_not_base_units(table.files[idx].rel, column, example, line))
             for idx, line, example in rows
         )
         return f"case {cases} else {problem_sql} end"
@@ -493,6 +515,14 @@ def _reader(file: InputFile, *, keep_rejects: bool = False) -> str:
     path = sql_literal(str(file.path))
     if file.fmt == "parquet":
         return f"read_parquet({path}, file_row_number=true)"
+    if file.fmt == "jsonl":
+        return rows_sql(
+            file.path,
+            [
+                (c, n, t, c in file.integer_columns)
+                for c, n, t in zip(file.columns, file.source_names, file.types, strict=True)
+            ],
+        )
     # The header was read and checked already; naming the columns skips DuckDB's sniffer,
     # which guesses wrong on files that are all text and fails on header-only files.
     columns = ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in file.columns)
@@ -512,9 +542,11 @@ def _reader(file: InputFile, *, keep_rejects: bool = False) -> str:
 
 def _line(file: InputFile) -> str:
     # CSV: the line number, with the header as line 1 (one line per row: ethereum-etl never
-    # writes line breaks inside fields). Parquet: the 1-based row number.
+    # writes line breaks inside fields). Parquet: the 1-based row number. JSON lines: the line.
     if file.fmt == "parquet":
         return "file_row_number + 1"
+    if file.fmt == "jsonl":
+        return "_json_line"
     return "row_number() over () + 1"
 
 
@@ -525,7 +557,7 @@ def _file_column(file: InputFile, column: str) -> str:
         return sql_literal(constants[column])
     name = file.file_column(column)
     assert name is not None, f"{file.rel} does not provide {column}"
-    if file.fmt == "csv":
+    if file.fmt in ("csv", "jsonl"):
         return sql_ident(name)
     source = sql_ident(file.source_name(name))
     sql_type = file.type_of(name).upper()

@@ -51,7 +51,8 @@ class InputTable:
         may_be_absent: required columns a file may lack altogether; its rows then get NULL (or a
             synthetic value, see the loader), while a file that has the column must fill it.
         label_from_file_name: a file without a label column takes its label from its name.
-        extra_formats: suffixes read besides CSV and Parquet (JSON and text label lists).
+        extra_formats: suffixes read besides CSV and Parquet, instead of JSON lines (JSON and
+            text label lists).
         trim: strip spaces around values; scraped label lists pad addresses (' 0xc12d...'),
             while chain exports never do and trimming every cell of them doubles validation time.
     """

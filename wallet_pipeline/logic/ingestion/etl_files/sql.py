@@ -8,13 +8,13 @@ millions of rows validates in one vectorized pass.
 
 from __future__ import annotations
 
-from wallet_pipeline.logic.ingestion.etl_files.discover import sql_literal
 from wallet_pipeline.logic.ingestion.etl_files.specs import (
     LABEL_SCAM_SUFFIXES,
     LABEL_SYNONYMS,
     MAINNET_LAUNCH,
     InputColumn,
 )
+from wallet_pipeline.logic.ingestion.etl_files.sqltext import sql_literal
 from wallet_pipeline.logic.ingestion.raw_schema import LABEL_TYPES, MAX_UINT256, MAX_WEI_DIGITS
 
 MAX_UINT256_TEXT = str(MAX_UINT256)
@@ -24,6 +24,8 @@ LATEST_TIME = "2100-01-01"
 # Unsigned integer, optionally with a zero fraction: pandas writes "21000.0" for integer columns
 # that hold NULLs, and BigQuery's NUMERIC exports carry nine zero decimals.
 _INTEGER_RE = r"^([0-9]+)(?:\.0*)?$"
+# 1e+21: how float writers (JavaScript, pandas on a float column) print large numbers.
+_EXPONENT_RE = r"[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+"
 _EPOCH_RE = r"^([0-9]{1,11})(?:\.([0-9]*))?$"
 # ISO-8601 and BigQuery's CSV format: date, optional time, optional Z / UTC / +hh[:mm] offset.
 _ISO_RE = (
@@ -113,7 +115,9 @@ def _digits(x: str) -> str:
 def _not_integer(x: str) -> str:
     return (
         f"when {_digits(x)} = '' then case when starts_with({x}, '-') "
-        f"then 'negative: ' else 'not a non-negative integer: ' end || {_shown(x)}"
+        f"then 'negative: ' when regexp_full_match({x}, '{_EXPONENT_RE}') "
+        f"then 'floating-point notation, not an integer (digits may be lost): ' "
+        f"else 'not a non-negative integer: ' end || {_shown(x)}"
     )
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from wallet_pipeline.logic.ingestion.etl_files.discover import TableInput, discover, sql_ident, sql_literal
+from wallet_pipeline.logic.ingestion.etl_files.discover import TableInput, discover
 from wallet_pipeline.logic.ingestion.etl_files.loader import _file_column, _line, _reader
 from wallet_pipeline.logic.ingestion.etl_files.specs import build_input_tables
+from wallet_pipeline.logic.ingestion.etl_files.sqltext import sql_ident, sql_literal
 
 _TMP = "__subset_"
 FILE_ORDER = "_file_idx, _line"
