@@ -316,6 +316,28 @@ def test_bigquery_shards_are_one_table_each_file_listed(con: duckdb.DuckDBPyConn
         load_etl_files(con, folder)
 
 
+def test_bigquery_shards_without_a_separator_and_block_range_files_are_one_table(
+    con: duckdb.DuckDBPyConnection, folder: Path
+) -> None:
+    write_json_lines(folder / "transactions000000000001.json", [tx(3)], style="bigquery")
+    write_json_lines(folder / "transactions000000000000.json", [tx(1), tx(2)], style="bigquery")
+    write_csv(folder / "token_transfers_10000000_10000999.csv", [_transfer(0)])
+    report = load_etl_files(con, folder)
+    assert report.tables["transactions"].files == [
+        "transactions000000000000.json",
+        "transactions000000000001.json",
+    ]
+    assert (report.tables["transactions"].rows_loaded, report.tables["token_transfers"].rows_loaded) == (3, 1)
+
+
+def test_crlf_line_ends_load_like_lf(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    items = [_typed(tx(1)), _typed(tx(2, value="-1")), _typed(tx(3))]
+    (folder / "transactions.json").write_bytes("".join(json.dumps(i) + "\r\n" for i in items).encode())
+    report = load_etl_files(con, folder)
+    assert report.tables["transactions"].rows_loaded == 2
+    assert (one_reject(con)["row_number"], one_reject(con)["reason"]) == (2, "negative: '-1'")
+
+
 def test_bigquery_shards_in_a_table_folder_load(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
     write_csv(folder / "transactions" / "000000000000.csv", [tx(1), tx(2)])
     write_json_lines(folder / "transactions" / "000000000001.json", [tx(3)], style="bigquery")

@@ -24,10 +24,12 @@ from wallet_pipeline.logic.ingestion.etl_files.sqltext import sql_literal
 # Longest first: "x.csv.gz" must not be taken for a ".gz" of something else.
 _TABLE_SUFFIXES = (".csv.gz", ".csv", ".parquet")
 DATA_SUFFIXES = (*_TABLE_SUFFIXES, *JSON_SUFFIXES)
-# BigQuery's wildcard extract (`gs://bucket/transactions-*.csv.gz`) numbers its shards with 12
-# digits; ethereum-etl's block-range files (`transactions_03300000_03399999.csv`) end in two
-# numbers. Either, at the top of the folder, is one part of the table.
-_SHARD_RE = re.compile(r"^(?P<table>[a-z][a-z0-9_]*?)(?:[-_][0-9]+)+$")
+# BigQuery's wildcard extract puts a 12-digit shard number where the URI has its `*`
+# (`transactions-*.csv.gz` gives transactions-000000000000.csv.gz, `transactions*.json` gives
+# transactions000000000000.json); ethereum-etl's block-range files
+# (`transactions_03300000_03399999.csv`) end in two numbers. Any of them, at the top of the
+# folder, is one part of the table.
+_SHARD_RE = re.compile(r"^(?P<table>[a-z][a-z0-9_]*?)(?:[-_]?[0-9]+)+$")
 # Notes shipped beside data (a label list's README and licence) are listed, never read.
 _DOC_NAMES = ("readme", "license", "licence", "notice", "copying")
 
