@@ -39,7 +39,8 @@ class JsonSchema:
 
     Attributes:
         names: field names as written, in order of first appearance.
-        types: per field, "ARRAY", "OBJECT", "JSON" (of several types) or "SCALAR".
+        types: per field, "ARRAY", "OBJECT", "JSON" (of several types), "NUMBER" (a float or an
+            integer beyond 64 bits in some line) or "SCALAR" (strings, 64-bit integers, booleans).
         rows: lines holding a JSON object.
         bad_lines: non-blank lines that are not a JSON object.
     """
@@ -61,9 +62,10 @@ def lines_sql(path: Path) -> str:
         f"max_line_size={_MAX_LINE_BYTES}, compression='{compression}')"
     )
     return (
-        "(select _line, line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, "
-        "false) as _ok from (select row_number() over () as _line, line from "
-        f"{reader}) where trim(coalesce(line, '')) <> '')"
+        # Valid JSON that starts with '{' is an object: no second parse to ask its type.
+        "(select _line, line, coalesce(starts_with(ltrim(line), '{') and json_valid(line), false) as _ok "
+        f"from (select row_number() over () as _line, line from {reader}) "
+        "where trim(coalesce(line, '')) <> '')"
     )
 
 
@@ -94,8 +96,8 @@ def json_schema(con: duckdb.DuckDBPyConnection, path: Path, rel: str) -> JsonSch
             "expected newline-delimited JSON, one object per line, as ethereum-etl and BigQuery write it"
         )
     fields = json.loads(structure) if structure else {}
-    # DuckDB's inferred scalar types are not kept: it calls 2^70 a DOUBLE, yet the value is read
-    # as the digits written. Each value's form is checked like a CSV cell's.
+    # DuckDB calls 2^70 a DOUBLE, yet reads the value as the digits written, so its scalar types
+    # only say where a float may be ("NUMBER": some value is a DOUBLE or a big integer).
     types = [
         "ARRAY"
         if isinstance(t, list)
@@ -103,6 +105,8 @@ def json_schema(con: duckdb.DuckDBPyConnection, path: Path, rel: str) -> JsonSch
         if isinstance(t, dict)
         else "JSON"
         if t == "JSON"
+        else "NUMBER"
+        if t == "DOUBLE"
         else "SCALAR"
         for t in fields.values()
     ]
@@ -134,7 +138,8 @@ def rows_sql(path: Path, fields: list[tuple[str, str, str, bool]]) -> str:
             the column holds an integer). A floating-point JSON number in an integer column is
             given in exponent form, so the column checks reject it as floating point.
     """
-    scalar = [(c, n, e) for c, n, t, e in fields if t not in _COMPLEX]
+    # Only a field that holds a float somewhere needs each value's type.
+    scalar = [(c, n, e and t == "NUMBER") for c, n, t, e in fields if t not in _COMPLEX]
     complex_ = [(c, n, e) for c, n, t, e in fields if t in _COMPLEX]
     exact = [n for _, n, e in scalar if e]
     parts = ["_line as _json_line"]
