@@ -68,15 +68,20 @@ def _add_quirks(export: Path) -> None:
         f"21000 as cumulative_gas_used, 21000 as gas_used, 1 as status, "
         f"gas_price as effective_gas_price from {first}) to '{export / 'receipts.csv'}' (header)"
     )
+    # Logs and traces as ethereum-etl's JSON lines: bare integers, topics as an array, and the
+    # traces gzipped in a BigQuery shard.
     con.execute(
-        f"copy (select row_number() over () as log_index, hash as transaction_hash, transaction_index, "
-        f"block_hash, block_number, to_address as address, '0x01' as data, '{TRANSFER_TOPIC},0x' || "
-        f"lpad(substr(from_address, 3), 64, '0') as topics from {first}) to '{export / 'logs.csv'}' (header)"
+        f"copy (select row_number() over () as log_index, hash as transaction_hash, "
+        f"transaction_index::bigint as transaction_index, block_hash, block_number::bigint as block_number, "
+        f"to_address as address, '0x01' as data, ['{TRANSFER_TOPIC}', '0x' || "
+        f"lpad(substr(from_address, 3), 64, '0')] as topics, 'log' as type from {first}) "
+        f"to '{export / 'logs.json'}' (format json)"
     )
     con.execute(
-        f"copy (select hash as transaction_hash, transaction_index, from_address, to_address, value, "
-        f"'call' as trace_type, 'call' as call_type, null as trace_address, 1 as status, block_number, "
-        f"'x' as trace_id from {first}) to '{export / 'traces.csv'}' (header)"
+        f"copy (select hash as transaction_hash, transaction_index::bigint as transaction_index, "
+        f"from_address, to_address, value::hugeint as value, 'call' as trace_type, 'call' as call_type, "
+        f"[]::bigint[] as trace_address, 1 as status, block_number::bigint as block_number, 'x' as trace_id "
+        f"from {first}) to '{export / 'traces-000000000000.json.gz'}' (format json, compression gzip)"
     )
     con.close()
     (export / "token_transfer.csv").write_text("token_address,from_address,to_address,value\n")
