@@ -357,3 +357,26 @@ def test_a_subset_of_a_json_export_keeps_the_picked_rows(
     subset.close()
     load_etl_files(con, out)
     assert con.execute("select hash from raw.transactions").fetchall() == [(_hash(2),)]
+
+
+def test_a_field_written_as_string_in_one_line_and_number_in_another_loads_exactly(
+    con: duckdb.DuckDBPyConnection, folder: Path
+) -> None:
+    # A hand-merged export: BigQuery's string integers beside ethereum-etl's bare ones.
+    _lines(
+        folder / "transactions.json",
+        [_typed(tx(1)) | {"value": str(2**70 + 1), "topics_x": ["a"]}, _typed(tx(2)) | {"value": 10**30 + 7}],
+    )
+    report = load_etl_files(con, folder)
+    assert report.tables["transactions"].extra_columns == {"transactions.json": ["topics_x"]}
+    got = con.execute("select value::varchar from raw.transactions order by hash").fetchall()
+    assert got == [(str(2**70 + 1),), (str(10**30 + 7),)]
+
+
+def test_a_truncated_json_gz_stops_the_load_naming_the_file(
+    con: duckdb.DuckDBPyConnection, folder: Path
+) -> None:
+    data = gzip.compress("".join(json.dumps(_typed(tx(i))) + "\n" for i in range(200)).encode())
+    (folder / "transactions.json.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(EtlFilesError, match=r"^transactions\.json\.gz: (truncated|corrupt)"):
+        load_etl_files(con, folder)
