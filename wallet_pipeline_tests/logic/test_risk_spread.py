@@ -55,6 +55,16 @@ def test_the_first_funder_of_two_perpetrators_is_reached_and_a_later_payer_is_no
     assert payer not in sp.index
 
 
+def test_tied_paths_are_shown_in_the_same_order_whatever_order_the_seeds_and_rows_came_in() -> None:
+    funder, d1, d2, d3 = A(1), A(2), A(3), A(4)
+    rows = [tx(funder, d, 2 * ETH, minutes=5 * i) for i, d in enumerate((d1, d2, d3))]
+    rows += [tx(d, A(900 + i), 0, minutes=60 + i, input="0x60806040") for i, d in enumerate((d1, d2, d3))]
+    forward = spread_of(db(rows), {d1: 1.0, d2: 1.0, d3: 1.0}).at[funder, "paths"]
+    backward = spread_of(db(rows[::-1]), {d3: 1.0, d2: 1.0, d1: 1.0}).at[funder, "paths"]
+    assert forward == backward
+    assert [p["source"] for p in forward] == sorted(p["source"] for p in forward)
+
+
 def test_proceeds_reach_a_collector_then_its_deposit_address_in_the_second_round() -> None:
     d1, d2, collector, deposit = A(2), A(3), A(1), A(7)
     rows = [tx(d1, collector, 5 * ETH, minutes=0), tx(d2, collector, 5 * ETH, minutes=10)]

@@ -253,7 +253,11 @@ def perpetrator_spread(
         known |= set(value.index)
     if not found:
         return pd.DataFrame(columns=SPREAD_COLUMNS)
-    allp = pd.concat(found, ignore_index=True).sort_values("value", ascending=False)
+    # Ties broken by the path itself: the three paths shown must not depend on the order rows arrived in
+    # (a JSON export of the same world listed three tied paths in another order).
+    allp = pd.concat(found, ignore_index=True).sort_values(
+        ["value", "via", "source"], ascending=[False, True, True], kind="stable"
+    )
     allp["value"] = allp["value"].round(4)
     spread = allp.groupby("address")["value"].agg(_noisy_or).round(4)
     paths = allp.groupby("address").apply(
