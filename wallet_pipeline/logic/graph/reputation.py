@@ -227,9 +227,10 @@ def wallet_reputation(
         out.attrs["missing_factors"] = missing
         return out
     # The activity is every transfer end once more (about 50M rows at 1,000,000 wallets): a view,
-    # read once, with the addresses as 64-bit hashes. Grouped on the 42-character text, even a
-    # plain `min(t) group by a` over it ran out of DuckDB's 4 GB there (docs/graph.md, "The whole
-    # pipeline at 1,000,000 wallets"). r_addr maps the hashes back and proves them distinct.
+    # read once. Read three times, with the signers' join in both token parts, it built that join
+    # six times in one statement and ran out of DuckDB's 4 GB there (docs/graph.md, "The whole
+    # pipeline at 1,000,000 wallets"). 64-bit hashes of the addresses keep the grouping keys
+    # small; r_addr maps them back and proves them distinct.
     con.execute(
         "create or replace temp view r_act as select hash(a) a, "
         "case when b is null then null else hash(b) end b, kind, epoch_us(t) t, sol, "
