@@ -1056,13 +1056,14 @@ def score_clusters(
     m["own"] = m["address"].map(ev["pattern_strength"]).fillna(0.0)
     m["flagged"] = m["strength"] >= 0.5
     m["known"] = m["address"].isin(crushed)
+    m["convicted"] = m["own"] > 0  # summed per cluster below: a lambda per group cost 44.6 s at 1M profiled
     made = tokens.merge(m[["address", "cluster_id"]], left_on="creator", right_on="address")
     g = m.groupby("cluster_id", sort=True).agg(
         size=("address", "size"),
         flagged_wallets=("flagged", "sum"),
         strength_sum=("strength", "sum"),
         strongest=("strength", "max"),
-        convicted=("own", lambda s: int((s > 0).sum())),
+        convicted=("convicted", "sum"),
         known_scammers=("known", "sum"),
         median_reputation=("reputation", "median"),
         members_with_reputation=("reputation", "count"),
