@@ -66,7 +66,6 @@ docs/risk.md has the reasons and the calibration.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -858,32 +857,23 @@ def _breakdowns(
     Points are rounded to 0.01 (the score adds them up), values, weights and evidence to 4 places.
     """
     w = cfg.weights()
-    # Rounded once per column, not through `_figure` per cell: at 1,000,000 wallets the per-cell
-    # walk was 38M calls and half of the risk step's CPU (docs/graph.md, the 1M run).
-    cols = {
-        f: (
-            _flat_figures(values[f].astype(float).round(4).tolist(), 4),
-            _flat_figures(scored[f"points_{f}"].tolist(), 2),
-            _figure(w[f]),
-            [e if e is None or e == {} else _figure(e) for e in evidence[f]],
+    cols = {f: (values[f].astype(float).round(4).tolist(), scored[f"points_{f}"].tolist()) for f in FACTORS}
+    out = []
+    for i in range(len(values)):
+        out.append(
+            json.dumps(
+                {
+                    f: {
+                        "value": _figure(cols[f][0][i]),
+                        "weight": _figure(w[f]),
+                        "points": _figure(cols[f][1][i], 2),
+                        "evidence": _figure(evidence[f][i]),
+                    }
+                    for f in FACTORS
+                }
+            )
         )
-        for f in FACTORS
-    }
-    names = [(f, *cols[f]) for f in FACTORS]
-    return [
-        json.dumps(
-            {f: {"value": v[i], "weight": wf, "points": p[i], "evidence": e[i]} for f, v, p, wf, e in names}
-        )
-        for i in range(len(values))
-    ]
-
-
-def _flat_figures(values: list, places: int) -> list:
-    """`_figure` of each item of a flat list of Python numbers (NaN and infinity to None)."""
-    return [
-        (round(v, places) + 0.0 if math.isfinite(v) else None) if isinstance(v, float) else _figure(v, places)
-        for v in values
-    ]
+    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
