@@ -262,8 +262,8 @@ def raw_rows(db_path: Path) -> int:
 
 
 def exponent(x1: float, x2: float, n1: int, n2: int) -> float | None:
-    """log(x2/x1) / log(n2/n1), or None when a figure is zero (too short to measure)."""
-    if x1 <= 0 or x2 <= 0:
+    """log(x2/x1) / log(n2/n1), or None when a figure is zero (too short to measure) or the sizes equal."""
+    if x1 <= 0 or x2 <= 0 or n1 == n2:
         return None
     return round(math.log(x2 / x1) / math.log(n2 / n1), 2)
 
@@ -320,7 +320,9 @@ def print_report(results: list[dict], rows: list[dict]) -> None:  # noqa: D103
 
 def main() -> None:  # noqa: D103
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wallets", type=int, nargs="*", default=[20_000, 200_000])
+    parser.add_argument(
+        "--wallets", type=int, nargs="*", help="sizes to run (default 20,000 and 200,000; none with --load)"
+    )
     parser.add_argument("--sample-s", type=float, default=0.5, help="seconds between memory readings")
     parser.add_argument("--work-dir", type=Path, help="keep the data folders here (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -333,7 +335,9 @@ def main() -> None:  # noqa: D103
     signal.signal(signal.SIGTERM, _stop)
     with tempfile.TemporaryDirectory(prefix="scale_") as tmp:
         work = args.work_dir or Path(tmp)
-        for n in sorted(args.wallets):
+        # `--load` alone reports earlier runs: it must not start the default sizes' hour of work.
+        sizes = args.wallets if args.wallets is not None else ([] if args.load else [20_000, 200_000])
+        for n in sorted(sizes):
             results.append(one_size(n, work, args.sample_s))
             done = results[-1]
             print(
