@@ -1046,7 +1046,8 @@ def score_clusters(
     m["own"] = m["address"].map(ev["pattern_strength"]).fillna(0.0)
     m["flagged"] = m["strength"] >= 0.5
     m["known"] = m["address"].isin(crushed)
-    m["convicted"] = m["own"] > 0  # summed per cluster below: a lambda per group cost 44.6 s at 1M profiled
+    # Summed per cluster as a column, not by a Python lambda per cluster (85,309 clusters at 1M).
+    m["convicted"] = m["own"] > 0
     made = tokens.merge(m[["address", "cluster_id"]], left_on="creator", right_on="address")
     g = m.groupby("cluster_id", sort=True).agg(
         size=("address", "size"),

@@ -384,14 +384,13 @@ class PersonaModel:
             p[(rule == name).to_numpy(), i] = 1.0
         if z is not None:
             p[active] = self.served_probabilities(z, features.loc[active])
+        quiet = (rule == DORMANT).to_numpy()
         if getattr(self.config, "deposit_by_wallet", False):
             # A deposit address that swept early in the window is Dormant Holder by rule and out of
             # training (bringing such wallets in moved model selection: docs/personas.md, round 5);
             # served, it is what its row says it is.
-            quiet = (rule == DORMANT).to_numpy()
             gap = getattr(self.config, "deposit_max_value_gap", None)
             p[quiet] = deposit_by_wallet(p[quiet], features.loc[quiet], personas, gap)
-        quiet = (rule == DORMANT).to_numpy()
         if quiet.any():
             # Who trades at a whale's size stays a whale when it stops: the dormancy rule is a
             # state (naming.whale_by_wallet). Served only, like the deposit test above.

@@ -98,19 +98,16 @@ def json_schema(con: duckdb.DuckDBPyConnection, path: Path, rel: str) -> JsonSch
     fields = json.loads(structure) if structure else {}
     # DuckDB calls 2^70 a DOUBLE, yet reads the value as the digits written, so its scalar types
     # only say where a float may be ("NUMBER": some value is a DOUBLE or a big integer).
-    types = [
-        "ARRAY"
-        if isinstance(t, list)
-        else "OBJECT"
-        if isinstance(t, dict)
-        else "JSON"
-        if t == "JSON"
-        else "NUMBER"
-        if t == "DOUBLE"
-        else "SCALAR"
-        for t in fields.values()
-    ]
-    return JsonSchema(list(fields), types, int(rows), int(bad))
+    return JsonSchema(list(fields), [_field_type(t) for t in fields.values()], int(rows), int(bad))
+
+
+def _field_type(structure: object) -> str:
+    """`JsonSchema.types` of one field from its `json_group_structure` entry."""
+    if isinstance(structure, list):
+        return "ARRAY"
+    if isinstance(structure, dict):
+        return "OBJECT"
+    return {"JSON": "JSON", "DOUBLE": "NUMBER"}.get(str(structure), "SCALAR")
 
 
 def _refuse_document(path: Path, rel: str) -> None:

@@ -28,7 +28,7 @@ from wallet_pipeline.logic.ingestion.etl_files.json_lines import bad_lines_sql, 
 from wallet_pipeline.logic.ingestion.etl_files.label_lists import read_label_list
 from wallet_pipeline.logic.ingestion.etl_files.report import EtlFilesError, FilesLoadReport, TableReport
 from wallet_pipeline.logic.ingestion.etl_files.specs import InputTable, build_input_tables
-from wallet_pipeline.logic.ingestion.etl_files.sql import EXPECTED, column_sql
+from wallet_pipeline.logic.ingestion.etl_files.sql import EXPECTED, EXPONENT_RE, column_sql
 from wallet_pipeline.logic.ingestion.etl_files.sqltext import sql_ident, sql_literal
 from wallet_pipeline.logic.ingestion.raw_schema import RAW_TABLES
 from wallet_pipeline.logic.ingestion.raw_store import raw_load
@@ -44,9 +44,6 @@ MIN_ROWS_FOR_REJECT_FRACTION = 100
 _NO_REJECT_LIMIT = frozenset({"address_labels"})
 # An amount written with a non-zero fraction means the file is in whole ETH or tokens.
 _FRACTION_RE = r"^[0-9]*\.[0-9]*[1-9][0-9]*$"
-# An amount in exponent notation (1e+21, as JavaScript and float writers print large numbers)
-# went through a binary float, which holds about 16 significant digits.
-_EXPONENT_RE = r"^[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+$"
 _TMP = "__etl_"
 
 
@@ -128,7 +125,7 @@ def load_etl_files(
 
 
 def _not_base_units(rel: str, column: str, example: str, line: int) -> str:
-    if re.fullmatch(_EXPONENT_RE, example):
+    if re.fullmatch(EXPONENT_RE, example):
         return (
             f"{rel} writes {column} as floating-point numbers (e.g. '{example}' at line {line}; a JSON "
             "number with a fraction or exponent is shown as read): a binary float keeps about 16 "
@@ -373,7 +370,7 @@ class _Work:
         rows = self.con.execute(
             f"select _file_idx, min(_line), arg_min({col}, _line) from {stage} "
             f"where (contains({col}, '.') or contains({col}, 'e') or contains({col}, 'E')) "
-            f"and (regexp_full_match({col}, '{_FRACTION_RE}') or regexp_full_match({col}, '{_EXPONENT_RE}')) "
+            f"and (regexp_full_match({col}, '{_FRACTION_RE}') or regexp_full_match({col}, '{EXPONENT_RE}')) "
             "group by 1"
         ).fetchall()
         if not rows:

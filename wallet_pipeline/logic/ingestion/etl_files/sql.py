@@ -24,8 +24,9 @@ LATEST_TIME = "2100-01-01"
 # Unsigned integer, optionally with a zero fraction: pandas writes "21000.0" for integer columns
 # that hold NULLs, and BigQuery's NUMERIC exports carry nine zero decimals.
 _INTEGER_RE = r"^([0-9]+)(?:\.0*)?$"
-# 1e+21: how float writers (JavaScript, pandas on a float column) print large numbers.
-_EXPONENT_RE = r"[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+"
+# 1e+21: how float writers (JavaScript, pandas on a float column) print large numbers; such a
+# value went through a binary float, which holds about 16 significant digits. Full-match only.
+EXPONENT_RE = r"[0-9]+(\.[0-9]*)?[eE][+-]?[0-9]+"
 _EPOCH_RE = r"^([0-9]{1,11})(?:\.([0-9]*))?$"
 # ISO-8601 and BigQuery's CSV format: date, optional time, optional Z / UTC / +hh[:mm] offset.
 _ISO_RE = (
@@ -115,7 +116,7 @@ def _digits(x: str) -> str:
 def _not_integer(x: str) -> str:
     return (
         f"when {_digits(x)} = '' then case when starts_with({x}, '-') "
-        f"then 'negative: ' when regexp_full_match({x}, '{_EXPONENT_RE}') "
+        f"then 'negative: ' when regexp_full_match({x}, '{EXPONENT_RE}') "
         f"then 'floating-point notation, not an integer (digits may be lost): ' "
         f"else 'not a non-negative integer: ' end || {_shown(x)}"
     )
