@@ -23,6 +23,8 @@ funding as (select * from {{ ref('int_funding_aggregated_to_wallets') }}),
 
 destinations as (select * from {{ ref('int_destinations_aggregated_to_wallets') }}),
 
+spoofing as (select * from {{ ref('int_spoofed_transfers_aggregated_to_senders') }}),
+
 contracts as (select * from {{ ref('int_contracts_identified') }}),
 
 -- A token contract acts whenever its Transfer events are emitted, even if no one calls it directly.
@@ -123,6 +125,7 @@ joined as (
         destinations.payments_to_top_destination,
         balances.eth_balance,
         senders.prior_tx_count,
+        spoofing.spoofed_transfers_sent,
         coverage.*,
         horizon.as_of,
     from wallets
@@ -136,6 +139,7 @@ joined as (
     left join forwarding using (wallet_key)
     left join funding using (wallet_key)
     left join destinations using (wallet_key)
+    left join spoofing using (wallet_key)
     left join contracts using (wallet_key)
     left join emitted using (wallet_key)
     left join balances on balances.address_key = wallets.wallet_key
@@ -210,6 +214,9 @@ final as (
             as top_destination_share,
         -- NULL when it sent nothing in the data, or the source gives no nonce.
         prior_tx_count,
+        -- Both tables are needed to tell whose transaction moved a token (int_spoofed_transfers_aggregated_to_senders).
+        case when has_transactions and has_token_transfers then coalesce(spoofed_transfers_sent, 0) end
+            as spoofed_transfers_sent,
         as_of,
     from joined
 
