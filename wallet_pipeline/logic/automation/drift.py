@@ -460,6 +460,7 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
         RECEIVED_COLUMNS,
         RHYTHM_COLUMNS,
         SPOOFED_OUT_COLUMN,
+        SPOOFING_COLUMN,
         SWAP_COLUMNS,
         TRADE_SIZE_COLUMN,
         VALUE_COLUMNS,
@@ -471,6 +472,9 @@ def drift_columns(model: Any, features_columns: Sequence[str]) -> list[str]:  # 
         rule += [*RECEIVED_COLUMNS, SPOOFED_OUT_COLUMN]
     if config.operator_rules:
         rule += list(OPERATOR_COLUMNS)
+        # The forged-transfer test of round 8 (docs/personas.md); models pickled before lack it.
+        if getattr(config, "spoofing_rule", False):
+            rule.append(SPOOFING_COLUMN)
     # Models pickled before the per-wallet deposit test have no such setting.
     if getattr(config, "deposit_by_wallet", False):
         rule += list(DEPOSIT_COLUMNS)

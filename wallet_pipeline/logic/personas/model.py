@@ -111,6 +111,10 @@ class PersonaConfig:
     dormant_release_days: float | str | None = "auto"
     # Airdrop Farmer, High-Frequency Bot and Institutional / Exchange by stated rules (population.py).
     operator_rules: bool = True
+    # ... and a wallet that made ERC-20 transfers in a silent wallet's name (`spoofed_transfers_sent`,
+    # an address-poisoning operator) is a High-Frequency Bot (population.py, rule 3; docs/personas.md,
+    # round 8). In training and prediction, as the other operator rules.
+    spoofing_rule: bool = True
     # Preprocessing.
     null_fill: str = "zero"  # "zero" (+ missing indicator) or "median" (+ indicator)
     clip_quantiles: tuple[float, float] = (0.001, 0.999)
@@ -196,6 +200,7 @@ class PersonaConfig:
             self.dormant_days,
             self.operator_rules,
             self.dormant_gap_multiple,
+            self.spoofing_rule,
         )
 
     def __setstate__(self, state: dict) -> None:
@@ -207,6 +212,7 @@ class PersonaConfig:
 # Knobs added after models were first registered, with the value that reproduces the old behaviour.
 _ADDED_OFF = {
     "operator_rules": False,
+    "spoofing_rule": False,
     "refine": False,
     "ensemble": False,
     "evidence_strength": 0.0,
@@ -717,7 +723,7 @@ def _train_personas(
     # A name a rule gives is never a cluster's: the rule has taken those wallets out of the model.
     skip = (DORMANT,) if config.dormant_days is not None else ()
     if config.operator_rules:
-        skip += operator_rules_in_force(features.columns)
+        skip += operator_rules_in_force(features.columns, config.spoofing_rule)
     # Selection sees at most `selection_sample` rows whatever the table's size: small arrays, on
     # which threads wait for each other (SINGLE_THREAD_BELOW), so one thread at every size.
     with threadpool_limits(limits=1):

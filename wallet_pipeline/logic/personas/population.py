@@ -96,6 +96,16 @@ Rule (in this order; a later match overrides an earlier one):
      a retail or NFT wallet sleeps and calls many contracts, a forwarder pays one address. The
      earlier counts (500 counterparties and 500 sent over the window) held for the 120-day default
      world only and missed every second-tier hot wallet.
+   - `High-Frequency Bot` also (`spoofing_rule`, on by default): the wallet's own transactions moved
+     ERC-20 tokens out of a wallet that never sent a transaction in the data and is neither the
+     sender, the contract called, the zero address nor a contract (`spoofed_transfers_sent` >=
+     BOT_MIN_SPOOFED_TRANSFERS, 1). An address-poisoning operator forges such transfers from its
+     look-alikes (the Spoofed Senders of rule 1, the other side of the same rows); it acts a few
+     times a day at random, so the timing test above never names it. A count of events, not of
+     activity: moving a silent wallet's tokens needs its signature or a token that skips the
+     allowance, which ordinary wallets never show (false positives on the random worlds:
+     docs/personas.md, round 8). On a real chain a relayer or solver settling orders signed
+     off-chain by silent wallets counts too: an operator, if not a bot by timing.
 4. `Contract` when the contract column (default `is_contract`) is true.
 
 A column the rule needs but the table lacks switches that part of the rule off.
@@ -173,6 +183,10 @@ EXCHANGE_COLUMNS = (
     "nft_transfers",
 )
 OPERATOR_COLUMNS = tuple(dict.fromkeys((*FARM_COLUMNS, *LOCKSTEP_COLUMNS, *BOT_COLUMNS, *EXCHANGE_COLUMNS)))
+# Transfers made in a silent wallet's name (module docstring, 3): one is already what ordinary
+# wallets never do. Apart from OPERATOR_COLUMNS: models pickled before the test do not read it.
+BOT_MIN_SPOOFED_TRANSFERS = 1
+SPOOFING_COLUMN = "spoofed_transfers_sent"
 # A deposit address (sweeps_to_collector): most of what it receives passed on, most of what it
 # pays to a collecting address, no trade.
 DEPOSIT_MIN_FORWARD_SHARE = 0.8
@@ -202,7 +216,7 @@ def _col(features: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(features[name], errors="coerce").fillna(0).to_numpy()
 
 
-def operator_rules_in_force(columns: object) -> tuple[str, ...]:
+def operator_rules_in_force(columns: object, spoofing: bool = True) -> tuple[str, ...]:
     """The operator personas whose rule can run on a table with these columns."""
     have = set(columns)
     rules = (
@@ -210,6 +224,7 @@ def operator_rules_in_force(columns: object) -> tuple[str, ...]:
         (AIRDROP_FARMER, LOCKSTEP_COLUMNS),
         (HF_BOT, BOT_COLUMNS),
         (EXCHANGE, EXCHANGE_COLUMNS),
+        *([(HF_BOT, (SPOOFING_COLUMN,))] if spoofing else []),
     )
     return tuple(dict.fromkeys(name for name, cols in rules if set(cols) <= have))
 
@@ -220,10 +235,11 @@ def lockstep_fleet_size(features: pd.DataFrame) -> np.ndarray:
     return counts.groupby(list(LOCKSTEP_COLUMNS), dropna=False)["tx_count"].transform("size").to_numpy()
 
 
-def operator_personas(features: pd.DataFrame) -> np.ndarray:
+def operator_personas(features: pd.DataFrame, spoofing: bool = True) -> np.ndarray:
     """Airdrop Farmer, High-Frequency Bot or Institutional / Exchange by the stated rules, else None.
 
     A rule whose columns the table lacks is off; a NULL in a column fails the test that reads it.
+    `spoofing`: a wallet that made transfers in a silent wallet's name is a High-Frequency Bot.
     """
     out = np.full(len(features), None, dtype=object)
     have = set(features.columns)
@@ -260,6 +276,9 @@ def operator_personas(features: pd.DataFrame) -> np.ndarray:
                 & (trades == 0)
             )
             out[hub] = EXCHANGE
+        if spoofing and SPOOFING_COLUMN in have:
+            # Last: a forged transfer is an act, where the tests above read the shape of activity.
+            out[num(SPOOFING_COLUMN) >= BOT_MIN_SPOOFED_TRANSFERS] = HF_BOT
     return out
 
 
@@ -272,6 +291,7 @@ def rule_personas(
     dormant_days: float | None = 90,
     operator_rules: bool = True,
     dormant_gap_multiple: float | None = DORMANT_GAP_MULTIPLE,
+    spoofing_rule: bool = True,
 ) -> pd.Series:
     """Persona given by rule, or None for wallets the model must score (index as `features`).
 
@@ -296,7 +316,7 @@ def rule_personas(
             quiet &= ~(silent_gaps(features, recency_column) < dormant_gap_multiple)
         out[quiet & (out == None)] = DORMANT  # noqa: E711 - elementwise on object array
     if operator_rules:
-        operator = operator_personas(features)
+        operator = operator_personas(features, spoofing_rule)
         named = operator != None  # noqa: E711 - elementwise on object array
         out[named] = operator[named]
     if contract_column and contract_column in features.columns:
