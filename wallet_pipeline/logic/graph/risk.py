@@ -77,6 +77,7 @@ from scipy.sparse.csgraph import connected_components
 
 from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
 from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, GOOD_LABELS, RepConfig
+from wallet_pipeline.logic.graph.risk_json import breakdown_texts
 from wallet_pipeline.logic.graph.risk_spread import (
     SpreadConfig,
     paid_perpetrators,
@@ -829,55 +830,22 @@ def _score_frame(values: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
     return out
 
 
-def _plain(value):  # noqa: ANN001, ANN202 - numpy scalars to JSON-able Python values
-    return value.item() if hasattr(value, "item") else value
-
-
-def _figure(value, places: int = 4):  # noqa: ANN001, ANN202 - any JSON-able evidence value
-    """`value` with every float in it rounded to `places`, in nested lists and dicts too.
-
-    Medians and sums in float64 carry noise (11.600000000000001) that reads as false precision;
-    a NaN or infinity is no JSON number, so it is stored as null (unknown); -0.0 reads as 0.0.
-    """
-    value = _plain(value)
-    if isinstance(value, float):
-        return round(value, places) + 0.0 if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _figure(v, places) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_figure(v, places) for v in value]
-    return value
-
-
 def _breakdowns(
-    values: pd.DataFrame, scored: pd.DataFrame, evidence: dict[str, list[dict]], cfg: RiskConfig
+    values: pd.DataFrame, scored: pd.DataFrame, evidence: dict[str, pd.DataFrame], cfg: RiskConfig
 ) -> list[str]:
     """One JSON breakdown per row: each factor's value, weight, points and the evidence behind it.
 
     Points are rounded to 0.01 (the score adds them up), values, weights and evidence to 4 places.
+    `evidence[f]` has one column per evidence key of factor `f`, in the order shown.
     """
-    w = cfg.weights()
-    cols = {f: (values[f].astype(float).round(4).tolist(), scored[f"points_{f}"].tolist()) for f in FACTORS}
-    out = []
-    for i in range(len(values)):
-        out.append(
-            json.dumps(
-                {
-                    f: {
-                        "value": _figure(cols[f][0][i]),
-                        "weight": _figure(w[f]),
-                        "points": _figure(cols[f][1][i], 2),
-                        "evidence": _figure(evidence[f][i]),
-                    }
-                    for f in FACTORS
-                }
-            )
-        )
-    return out
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.to_dict("records") if len(frame.columns) else [{} for _ in range(len(frame))]
+    return breakdown_texts(
+        FACTORS,
+        {f: values[f].astype(float).round(4) for f in FACTORS},
+        cfg.weights(),
+        {f: scored[f"points_{f}"] for f in FACTORS},
+        {f: {c: evidence[f][c] for c in evidence[f].columns} for f in FACTORS},
+        len(values),
+    )
 
 
 def wallet_evidence(
@@ -1084,34 +1052,28 @@ def score_clusters(
     n = g["size"].to_numpy()
     possible = n * (n - 1) / 2
     evidence_cols = {
-        "scam_rate": _records(
-            pd.DataFrame(
-                {
-                    "tokens_created": g["tokens_created"], "scam_tokens": g["scam_tokens"],
-                    "token_share": np.round(token_share, 4), "flagged_wallets": g["flagged_wallets"],
-                    "members": g["size"], "wallet_share": wallet_share.round(4),
-                    "incriminates": "the cluster, one actor: its created tokens and its members' evidence",
-                }
-            )
+        "scam_rate": pd.DataFrame(
+            {
+                "tokens_created": g["tokens_created"], "scam_tokens": g["scam_tokens"],
+                "token_share": np.round(token_share, 4), "flagged_wallets": g["flagged_wallets"],
+                "members": g["size"], "wallet_share": wallet_share.round(4),
+                "incriminates": "the cluster, one actor: its created tokens and its members' evidence",
+            }
         ),
-        "reputation": _records(g[["median_reputation", "members_with_reputation"]]),
-        "density": _records(
-            pd.DataFrame(
-                {
-                    "weight_inside": g["weight_inside"].round(3),
-                    "weight_touching": g["weight_touching"].round(3),
-                    "pairs_inside": g["pairs_inside"].astype(int),
-                    "graph_density": np.round(g["pairs_inside"] / np.maximum(possible, 1), 4),
-                }
-            )
+        "reputation": g[["median_reputation", "members_with_reputation"]],
+        "density": pd.DataFrame(
+            {
+                "weight_inside": g["weight_inside"].round(3),
+                "weight_touching": g["weight_touching"].round(3),
+                "pairs_inside": g["pairs_inside"].astype(int),
+                "graph_density": np.round(g["pairs_inside"] / np.maximum(possible, 1), 4),
+            }
         ),
-        "known_scammers": _records(
-            pd.DataFrame(
-                {
-                    "count": g["known_scammers"], "convicted_by_behaviour": g["convicted"],
-                    "strongest_member_evidence": g["strongest"].round(4),
-                }
-            )
+        "known_scammers": pd.DataFrame(
+            {
+                "count": g["known_scammers"], "convicted_by_behaviour": g["convicted"],
+                "strongest_member_evidence": g["strongest"].round(4),
+            }
         ),
     }  # fmt: skip
     out = pd.DataFrame(
@@ -1203,30 +1165,28 @@ def score_wallets(
     scored = _score_frame(values, cfg)
     source = np.where(in_cluster, "cluster", np.where(victim, "own (victim side)", "own"))
     evidence_cols = {
-        "scam_rate": _records(
-            pd.DataFrame(
-                {
-                    "source": source, "own_patterns": w["patterns"].fillna(""),
-                    "own_evidence": np.round(strength, 4), "spread": spread.round(4).to_numpy(),
-                    "tokens_created": w["tokens_created"], "scam_tokens": w["scam_tokens"],
-                    # The victim side: paying a known perpetrator is shown and adds nothing.
-                    "paid_perpetrators": paid_n.to_numpy(),
-                }
-            )
+        "scam_rate": pd.DataFrame(
+            {
+                "source": source, "own_patterns": w["patterns"].fillna("").to_numpy(),
+                "own_evidence": np.round(strength, 4), "spread": spread.round(4).to_numpy(),
+                "tokens_created": w["tokens_created"].to_numpy(), "scam_tokens": w["scam_tokens"].to_numpy(),
+                # The victim side: paying a known perpetrator is shown and adds nothing.
+                "paid_perpetrators": paid_n.to_numpy(),
+                "spread_paths": [p if isinstance(p, list) else [] for p in paths],
+                # What each own pattern measured (the phishing figures against their bounds, the
+                # rugged tokens).
+                "pattern_figures": [f if isinstance(f, dict) else {} for f in figures],
+            }
         ),
-        "reputation": [
-            {"own_reputation": None if pd.isna(r) else float(r), "behaviour_points": float(b)}
-            for r, b in zip(w["reputation"], adjusted["behaviour_points"], strict=True)
-        ],
-        "density": _records(pd.DataFrame({"source": source})),
-        "known_scammers": _records(
-            pd.DataFrame({"source": source, "self_labelled": self_labelled.to_numpy()})
+        "reputation": pd.DataFrame(
+            {
+                "own_reputation": w["reputation"].to_numpy(dtype=float),
+                "behaviour_points": adjusted["behaviour_points"].to_numpy(dtype=float),
+            }
         ),
+        "density": pd.DataFrame({"source": source}),
+        "known_scammers": pd.DataFrame({"source": source, "self_labelled": self_labelled.to_numpy()}),
     }  # fmt: skip
-    for rec, p, f in zip(evidence_cols["scam_rate"], paths, figures, strict=True):
-        rec["spread_paths"] = p if isinstance(p, list) else []
-        # What each own pattern measured (the phishing figures against their bounds, the rugged tokens).
-        rec["pattern_figures"] = f if isinstance(f, dict) else {}
     w["risk_score"], w["risk_level"] = scored["risk_score"], scored["risk_level"]
     w["risk_breakdown"] = _breakdowns(values, scored, evidence_cols, cfg)
     return w[
