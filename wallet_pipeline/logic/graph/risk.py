@@ -82,6 +82,7 @@ from wallet_pipeline.logic.graph.risk_spread import (
     SpreadConfig,
     paid_perpetrators,
     perpetrator_spread,
+    transfer_flows,
     victim_side,
 )
 
@@ -1137,13 +1138,16 @@ def score_wallets(
     w["cluster_density"] = w["cluster_id"].map(cs["density"].astype(float))
     w["cluster_known"] = w["cluster_id"].map(cb.astype(float))
     strong = evidence.set_index("address")["strength"]
+    # Built once for the paid perpetrators and the victim side.
+    flows = transfer_flows(edges)
     if paid is None:
-        paid = paid_perpetrators(edges, strong)
+        paid = paid_perpetrators(edges, strong, flows=flows)
     paid_n = w["address"].map(paid).fillna(0).astype(int)
     # The victim side (`risk_spread.victim_side`): grouped with the perpetrators (a clustering
     # mistake or a shared funding source), it keeps its own factors: a victim never inherits the
     # scammer's risk.
-    victim = w["address"].isin(victim_side(edges, strong, signed=value_sent(con, schema))).to_numpy()
+    victim = w["address"].isin(victim_side(edges, strong, signed=value_sent(con, schema), flows=flows))
+    victim = victim.to_numpy()
     in_cluster = w["cluster_scam_rate"].notna() & ~victim
     self_labelled = w["address"].isin(crushed)
     own_tokens = np.where(w["tokens_created"] > 0, w["scam_tokens"] / w["tokens_created"].clip(lower=1), 0.0)

@@ -45,7 +45,7 @@ Ground truth is never read here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -92,7 +92,7 @@ class SpreadConfig:
     victim_max_out_share: float = 0.5
 
 
-def _flows(edges: pd.DataFrame) -> pd.DataFrame:
+def transfer_flows(edges: pd.DataFrame) -> pd.DataFrame:
     """src, dst, n: transfers the sender signed, one row per ordered pair (the largest count of its rules)."""
     if edges.empty:
         return pd.DataFrame(columns=["src", "dst", "n"])
@@ -100,6 +100,40 @@ def _flows(edges: pd.DataFrame) -> pd.DataFrame:
     f = f.assign(n=f["n"].fillna(1).astype(float).clip(lower=1))
     f = f[f["src"] != f["dst"]]
     return f.groupby(["src", "dst"], as_index=False)["n"].max()
+
+
+@dataclass(frozen=True)
+class FlowStats:
+    """The flows (`transfer_flows`) and their per-wallet sums, built once for every round and caller.
+
+    At 1,000,000 wallets the flows are millions of rows keyed by 42-character addresses: each
+    grouping hashes them all again, and the two spread rounds, the victim side and the paid
+    perpetrators grouped them the same ways over and over.
+    """
+
+    flows: pd.DataFrame
+    sent: pd.Series = field(repr=False)  # per sender, transfers over its flows
+    inbound: pd.Series = field(repr=False)  # per receiver, transfers over its flows
+    pair_n: pd.Series = field(repr=False)  # transfers per (src, dst)
+    payees: pd.Series = field(repr=False)  # per sender, distinct receivers
+    payers: pd.Series = field(repr=False)  # per receiver, distinct senders
+
+
+def flow_stats(edges: pd.DataFrame) -> FlowStats:
+    """The flows of `edges` (`transfer_flows`: one row per ordered pair) and what each round reads."""
+    flows = transfer_flows(edges)
+    if not len(flows):
+        empty = pd.Series(dtype=float)
+        return FlowStats(flows, empty, empty, flows.set_index(["src", "dst"])["n"], empty, empty)
+    # One row per ordered pair: the distinct receivers of a sender are its rows.
+    return FlowStats(
+        flows=flows,
+        sent=flows.groupby("src")["n"].sum(),
+        inbound=flows.groupby("dst")["n"].sum(),
+        pair_n=flows.set_index(["src", "dst"])["n"],
+        payees=flows.groupby("src")["dst"].nunique(),
+        payers=flows.groupby("dst")["src"].nunique(),
+    )
 
 
 def _first_funders(con: duckdb.DuckDBPyConnection, schema: str, seeds: list[str]) -> pd.DataFrame:
@@ -133,7 +167,7 @@ def _noisy_or(values: pd.Series) -> float:
 
 def _one_round(
     con: duckdb.DuckDBPyConnection,
-    flows: pd.DataFrame,
+    stats: FlowStats,
     seeds: pd.Series,
     hubs: set[str],
     cfg: SpreadConfig,
@@ -144,9 +178,10 @@ def _one_round(
     """address, via, source, value: every path from a seed to a wallet in one round."""
     rows: list[pd.DataFrame] = []
     strength = seeds.to_dict()
+    flows = stats.flows
     # feeds: a collector of people's one-off payments that passes most of what it sends to seeds.
     if collectors and len(flows):
-        sent = flows.groupby("src")["n"].sum()
+        sent = stats.sent
         fed = flows[flows["src"].isin(collectors) & flows["dst"].isin(strength)]
         fed = fed.assign(value=fed["n"] * fed["dst"].map(strength) / fed["src"].map(sent))
         fed = fed.sort_values("value", ascending=False).groupby("src", as_index=False)
@@ -156,11 +191,11 @@ def _one_round(
                                   "value": cfg.feeds_strength * fed["value"].clip(upper=1.0)}))  # fmt: skip
     # proceeds: share of the wallet's inbound transfers that come from seeds (strength-weighted).
     if len(flows):
-        inbound = flows.groupby("dst")["n"].sum()
+        inbound = stats.inbound
         fed = flows[flows["src"].isin(strength)]
         # A wallet that paid the seed at least as often as the seed paid it is its victim: what
         # comes back is a refund or a giveaway scam's bait, not proceeds.
-        paid_back = flows.set_index(["src", "dst"])["n"]
+        paid_back = stats.pair_n
         back = pd.MultiIndex.from_arrays([fed["dst"], fed["src"]])
         fed = fed[paid_back.reindex(back).fillna(0).to_numpy() < fed["n"].to_numpy()]
         fed = fed.assign(value=fed["n"] * fed["src"].map(strength) / fed["dst"].map(inbound))
@@ -173,15 +208,15 @@ def _one_round(
     ff = _first_funders(con, schema, list(strength))
     ff = ff[~ff["funder"].isin(hubs)]
     if len(ff):
-        back = set(zip(flows["src"], flows["dst"], strict=True)) if len(flows) else set()
         n_funded = ff.groupby("funder")["seed"].transform("size")
-        returned = [(s, f) in back for s, f in zip(ff["seed"], ff["funder"], strict=True)]
-        ok = ff[(n_funded >= cfg.funds_min_seeds).to_numpy() | np.array(returned, dtype=bool)]
+        # The seed paid its funder back: (seed, funder) is a flow.
+        returned = pd.MultiIndex.from_arrays([ff["seed"], ff["funder"]]).isin(stats.pair_n.index)
+        ok = ff[(n_funded >= cfg.funds_min_seeds).to_numpy() | np.asarray(returned, dtype=bool)]
         rows.append(pd.DataFrame({"address": ok["funder"], "via": "funds", "source": ok["seed"],
                                   "value": ok["seed"].map(strength)}))  # fmt: skip
     # shared_payers: paid by the same low-degree payers as a seed.
     if len(flows):
-        payees = flows.groupby("src")["dst"].nunique()
+        payees = stats.payees
         small = payees[(payees >= 2) & (payees <= cfg.shared_payer_max_payees)]
         pf = flows[flows["src"].isin(small.index) & ~flows["src"].isin(strength)]
         by_seed = pf[pf["dst"].isin(strength)][["src", "dst"]].rename(columns={"dst": "seed"})
@@ -197,7 +232,7 @@ def _one_round(
         if len(pairs):
             pairs["w"] = pairs["seed"].map(strength) / (pairs["src"].map(small) - 1)
             agg = pairs.groupby(["dst", "seed"]).agg(w=("w", "sum"), shared=("src", "nunique")).reset_index()
-            payers = flows.groupby("dst")["src"].nunique()
+            payers = stats.payers
             share = agg["shared"] / agg["dst"].map(payers)
             value = cfg.shared_payers_strength * (1 - np.exp(-agg["w"])) * share
             rows.append(pd.DataFrame({"address": agg["dst"], "via": "shared_payers", "source": agg["seed"],
@@ -220,6 +255,7 @@ def perpetrator_spread(
     hubs: set[str] | None = None,
     collectors: set[str] | None = None,
     victim_fed: set[str] | None = None,
+    stats: FlowStats | None = None,
 ) -> pd.DataFrame:
     """One row per wallet reached: `address, spread` (0-1) and `paths` (list of dicts, strongest first).
 
@@ -228,11 +264,11 @@ def perpetrator_spread(
     `collectors` (wallets fed like a phishing account, whatever their number of payers:
     `risk.phishing_inflow` with no payer bound) can be reached by the `feeds` path; when
     `victim_fed` is given, only its wallets (payers mostly low-degree and paying once, none paid
-    back) can be reached by `shared_payers`.
+    back) can be reached by `shared_payers`. `stats` (`flow_stats(edges)`) saves building them again.
     """
     cfg = cfg or SpreadConfig()
-    flows = _flows(edges)
-    payees = flows.groupby("src")["dst"].nunique() if len(flows) else pd.Series(dtype=int)
+    stats = flow_stats(edges) if stats is None else stats
+    payees = stats.payees if len(stats.flows) else pd.Series(dtype=int)
     # Services (hot wallets of small exchanges the hub guard missed) are never reached: their
     # inflow mixes everyone's deposits, and as seeds they would reach every customer they paid.
     services = set(payees[payees > cfg.service_min_payees].index)
@@ -243,7 +279,7 @@ def perpetrator_spread(
     for _ in range(max(cfg.hops, 0)):
         if current.empty:
             break
-        paths = _one_round(con, flows, current, hubs, cfg, schema, collectors, victim_fed)
+        paths = _one_round(con, stats, current, hubs, cfg, schema, collectors, victim_fed)
         paths = paths[~paths["address"].isin(known)]
         if paths.empty:
             break
@@ -267,13 +303,19 @@ def perpetrator_spread(
     return pd.DataFrame({"address": spread.index, "spread": spread.to_numpy(), "paths": paths})
 
 
-def paid_perpetrators(edges: pd.DataFrame, seeds: pd.Series, cfg: SpreadConfig | None = None) -> pd.Series:
+def paid_perpetrators(
+    edges: pd.DataFrame,
+    seeds: pd.Series,
+    cfg: SpreadConfig | None = None,
+    flows: pd.DataFrame | None = None,
+) -> pd.Series:
     """Per wallet, how many perpetrators (seeds at least `victim_of_min` strong) it paid: the victim side.
 
-    Shown as evidence; it adds no risk. `victim_side` says which payers are victims.
+    Shown as evidence; it adds no risk. `victim_side` says which payers are victims. `flows`
+    (`transfer_flows(edges)`) saves building them again.
     """
     cfg = cfg or SpreadConfig()
-    flows = _flows(edges)
+    flows = transfer_flows(edges) if flows is None else flows
     strong = set(seeds[seeds >= cfg.victim_of_min].index)
     if flows.empty or not strong:
         return pd.Series(dtype=int)
@@ -286,6 +328,7 @@ def victim_side(
     seeds: pd.Series,
     cfg: SpreadConfig | None = None,
     signed: pd.Series | None = None,
+    flows: pd.DataFrame | None = None,
 ) -> set[str]:
     """Wallets on the victim side of perpetrators (seeds at least `victim_of_min` strong).
 
@@ -295,10 +338,11 @@ def victim_side(
     farm member sweeping everything to its collector, or a mule forwarding to the next hop, sends
     most of what it sends to perpetrators and is not a victim. Its transfers are counted over the
     graph's flow edges, or over `signed` (per wallet, the transactions carrying value that it
-    signed) when that is larger: the edges leave out payments to exchanges and contracts.
+    signed) when that is larger: the edges leave out payments to exchanges and contracts. `flows`
+    (`transfer_flows(edges)`) saves building them again.
     """
     cfg = cfg or SpreadConfig()
-    flows = _flows(edges)
+    flows = transfer_flows(edges) if flows is None else flows
     strong = set(seeds[seeds >= cfg.victim_of_min].index)
     if flows.empty or not strong:
         return set()
