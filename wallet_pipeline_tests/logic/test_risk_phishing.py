@@ -8,9 +8,19 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pandas as pd
 import pytest
 
-from wallet_pipeline.logic.graph.risk import PHISHING_COLUMNS, RiskConfig, phishing_inflow
+from wallet_pipeline.logic.graph import GraphConfig, build_edges
+from wallet_pipeline.logic.graph.risk import (
+    PHISHING_COLUMNS,
+    RiskConfig,
+    _hubs,
+    pattern_wallets,
+    phishing_collectors,
+    phishing_inflow,
+    phishing_rows,
+)
 from wallet_pipeline.logic.graph.risk_spread import SpreadConfig
 from wallet_pipeline_tests.logic.test_graph import ETH, A, db, tx
 from wallet_pipeline_tests.logic.test_risk_patterns import EXCHANGE, HOT, ordinary_history, score
@@ -43,13 +53,18 @@ def _phisher_and_merchant() -> tuple[duckdb.DuckDBPyConnection, list[str], list[
     A(1) forwards its victims' payments to A(2) within two hours; the merchant A(3), paid once by
     each customer, moves its takings to its exchange deposit A(4) once a month.
     """
+    rows, victims, customers = _phisher_and_merchant_rows()
+    return db(rows, labels=EXCHANGE), victims, customers
+
+
+def _phisher_and_merchant_rows() -> tuple[list[dict], list[str], list[str]]:
     phisher, consolidation, merchant, merchant_deposit = A(1), A(2), A(3), A(4)
     victims, rows = _customers(100)
     customers, more = _customers(300)
     rows += more + _phisher(phisher, victims, consolidation, start_day=70)
     rows += [tx(c, merchant, ETH, minutes=(65 + i) * DAY) for i, c in enumerate(customers)]
     rows += [tx(merchant, merchant_deposit, 6 * ETH, minutes=95 * DAY)]
-    return db(rows, labels=EXCHANGE), victims, customers
+    return rows, victims, customers
 
 
 def test_an_unlabelled_phisher_reaches_medium_by_behaviour_and_a_merchant_as_paid_stays_low() -> None:
@@ -156,3 +171,23 @@ def test_victims_shared_by_a_labelled_and_an_unlabelled_phisher_stay_low_and_lea
     paths = json.loads(ws.at[unlabelled, "risk_breakdown"])["scam_rate"]["evidence"]["spread_paths"]
     assert paths[0]["via"] == "shared_payers" and paths[0]["source"] == labelled
     assert 0 < paths[0]["value"] <= SpreadConfig().shared_payers_strength
+
+
+def test_one_phishing_query_gives_the_pattern_and_the_collectors_what_their_own_queries_give() -> None:
+    """`phishing_rows`, shared by `pattern_wallets` and `phishing_collectors`, changes neither."""
+    rows, victims, _ = _phisher_and_merchant_rows()
+    # A small phisher: three victims and its gas, under the pattern's five payers: a collector only.
+    small = A(5)
+    con = db(rows + _phisher(small, victims[:3], A(6), start_day=80), labels=EXCHANGE)
+    shared = phishing_rows(con)
+    hubs = _hubs(con)
+    assert 2 <= shared.set_index("address").at[small, "payers"] < RiskConfig().phish_min_payers
+    strict = phishing_inflow(con, RiskConfig(), hubs=hubs)
+    assert small not in set(strict["address"]) and A(1) in set(strict["address"])
+    kept = shared[shared["payers"] >= RiskConfig().phish_min_payers].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, strict)
+    collectors, fed = phishing_collectors(con, hubs=hubs, rows=shared)
+    assert (collectors, fed) == phishing_collectors(con, hubs=hubs)
+    assert small in collectors
+    edges = build_edges(con, GraphConfig(features_table=None)).edges
+    pd.testing.assert_frame_equal(pattern_wallets(con, edges, phishing=shared), pattern_wallets(con, edges))

@@ -422,6 +422,7 @@ def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str =
     from wallet_pipeline.logic.graph.risk import (
         evidence_for,
         pattern_wallets,
+        phishing_rows,
         rugged_tokens,
         score_clusters,
         score_wallets,
@@ -432,14 +433,16 @@ def score_entities(con: duckdb.DuckDBPyConnection, *, run_id: str, schema: str =
     wallet_clusters = con.sql(f"select * from {WALLET_CLUSTERS_TABLE}").df()
     features = FEATURES_TABLE if table_exists(con, FEATURES_TABLE) else None
     rugs = rugged_tokens(con, schema=schema)
-    patterns = pattern_wallets(con, edges, schema=schema, rugs=rugs)
+    # One phishing query for the pattern and the spread's collectors.
+    phishing = phishing_rows(con, schema=schema)
+    patterns = pattern_wallets(con, edges, schema=schema, rugs=rugs, phishing=phishing)
     reputation = wallet_reputation(
         con, schema=schema, features_table=features, bad_addresses=patterns["address"]
     )
     missing_factors = dict(reputation.attrs.get("missing_factors", {}))
     members = wallet_clusters[["address", "cluster_id"]]
     # The perpetrator spread walks the graph: computed once, for clusters and wallets alike.
-    evidence = evidence_for(con, edges, schema=schema, patterns=patterns, rugs=rugs)
+    evidence = evidence_for(con, edges, schema=schema, patterns=patterns, rugs=rugs, phishing=phishing)
     given = {"schema": schema, "patterns": patterns, "rugs": rugs, "evidence": evidence}
     clusters = score_clusters(con, edges, members, reputation, **given)
     wallets = score_wallets(con, edges, members, reputation, clusters, **given)

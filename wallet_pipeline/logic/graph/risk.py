@@ -366,6 +366,7 @@ def phishing_inflow(
     cfg: RiskConfig | None = None,
     schema: str = "raw",
     hubs: set[str] | None = None,
+    candidates_from: int | None = None,
 ) -> pd.DataFrame:
     """Receivers fed the way a phishing account is fed, with the figures behind the call.
 
@@ -385,8 +386,14 @@ def phishing_inflow(
     as forwarding, and a hub or service (`hubs`, a wallet paying more than `service_min_payees`, or
     one labelled exchange, DEX, bridge, DeFi, NFT marketplace or airdrop) is never a candidate.
     Successful, non-zero transfers only (but for `top_tx_share`).
+    `candidates_from` (when below `phish_min_payers`) gives receivers of that many payers their
+    row too, with the same bound and flags: every figure is the receiver's own, so one query serves
+    the pattern and `phishing_collectors` (`phishing_rows`).
     """
     cfg = cfg or RiskConfig()
+    least = int(
+        cfg.phish_min_payers if candidates_from is None else min(candidates_from, cfg.phish_min_payers)
+    )
     if not _has(con, schema, "transactions", {"from_address", "to_address", "value", "block_timestamp"}):
         return pd.DataFrame(columns=PHISHING_COLUMNS)
     status = _succeeded(con, schema)
@@ -424,7 +431,7 @@ def phishing_inflow(
         ),
         cand as (
             select r from counts
-            where payers >= {int(cfg.phish_min_payers)} and r not in (select address from services)
+            where payers >= {least} and r not in (select address from services)
         ),
         sent as (
             select x.a r, x.b dst, sum(x.v) v from x semi join cand on cand.r = x.a
@@ -505,20 +512,42 @@ def phishing_inflow(
     return out[PHISHING_COLUMNS]
 
 
+# Receivers of this many payers can be collectors (`phishing_collectors`), whatever the pattern's bound.
+COLLECTOR_MIN_PAYERS = 2
+
+
+def phishing_rows(
+    con: duckdb.DuckDBPyConnection, cfg: RiskConfig | None = None, schema: str = "raw"
+) -> pd.DataFrame:
+    """`phishing_inflow` once for both its readers: `pattern_wallets` and `phishing_collectors`.
+
+    Rows for every receiver of at least `COLLECTOR_MIN_PAYERS` payers, hubs from `graph.hubs`;
+    each reader keeps its own receivers. At 1,000,000 wallets the query groups every
+    transaction several ways, and the two readers ran it twice.
+    """
+    return phishing_inflow(con, cfg, schema, hubs=_hubs(con), candidates_from=COLLECTOR_MIN_PAYERS)
+
+
 def phishing_collectors(
     con: duckdb.DuckDBPyConnection,
     cfg: RiskConfig | None = None,
     schema: str = "raw",
     hubs: set[str] | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> tuple[set[str], set[str]]:
     """(collectors, victim-fed): receivers of at least 2 payers shaped like a phishing account.
 
     *Victim-fed*: the `phishing_inflow` figures of its payers pass (mostly low-degree, paying
     once, none paid back), whatever their number. *Collectors*: victim-fed, and most of the inflow
     moves on within `phish_fast_hours`; where it goes is `risk_spread`'s question (`feeds`).
+    `rows` (`phishing_rows`) saves the query; `hubs` must then be the ones it used.
     """
     cfg = cfg or RiskConfig()
-    f = phishing_inflow(con, replace(cfg, phish_min_payers=2, phish_payers_quantile=0.0), schema, hubs)
+    if rows is None:
+        broad = replace(cfg, phish_min_payers=COLLECTOR_MIN_PAYERS, phish_payers_quantile=0.0)
+        f = phishing_inflow(con, broad, schema, hubs)
+    else:
+        f = rows[rows["payers"] >= COLLECTOR_MIN_PAYERS]
     fed = (
         (f["low_degree_share"] >= cfg.phish_min_share)
         & (f["once_share"] >= cfg.phish_min_share)
@@ -680,6 +709,7 @@ def pattern_wallets(
     schema: str = "raw",
     rugs: pd.DataFrame | None = None,
     pairs_only: bool | None = None,
+    phishing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Wallets showing a malicious pattern or label: `address, patterns, figures`.
 
@@ -688,6 +718,7 @@ def pattern_wallets(
     `pairs_only` turns on the patterns read from the pairs' shape alone (`farm_structure`,
     `farm_small`, `services_only`); by default when no transaction has a timestamp. Forcing it
     on timed data measures their precision there (docs/risk.md), it never scores.
+    `phishing` (`phishing_rows`, shared with `evidence_for`) saves the phishing query.
     """
     cfg = cfg or RiskConfig()
     rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
@@ -747,7 +778,11 @@ def pattern_wallets(
     co = of("co_creation")
     co = co[co["src"].isin(creators) | co["dst"].isin(creators)]
     add(set(co["src"]) | set(co["dst"]), "rug_co_creation")
-    phish = phishing_inflow(con, cfg, schema, hubs=_hubs(con))
+    if phishing is None:
+        phish = phishing_inflow(con, cfg, schema, hubs=_hubs(con))
+    else:
+        # The rows of receivers too few payers for the pattern are the collectors' only.
+        phish = phishing[phishing["payers"] >= cfg.phish_min_payers].reset_index(drop=True)
     phish_cols = [c for c in PHISHING_COLUMNS if c not in ("address", "phishing", "phishing_small")]
     # As booleans: without the columns the shape needs, the frame is empty and of object type, and
     # indexing by an empty object column would select columns instead of rows.
@@ -960,19 +995,22 @@ def evidence_for(
     patterns: pd.DataFrame | None = None,
     rugs: pd.DataFrame | None = None,
     spread_cfg: SpreadConfig | None = None,
+    phishing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every wallet's own patterns and its spread from them and the labels (`wallet_evidence`).
 
     Seeds of the spread: each wallet with a pattern, at the strength of its strongest pattern.
-    Hubs (`graph.hubs`, when stored) are never reached.
+    Hubs (`graph.hubs`, when stored) are never reached. `phishing` (`phishing_rows`, shared with
+    `pattern_wallets`) saves the phishing query.
     """
     cfg = cfg or RiskConfig()
     rugs = rugged_tokens(con, cfg, schema) if rugs is None else rugs
-    patterns = pattern_wallets(con, edges, cfg, schema, rugs) if patterns is None else patterns
+    if patterns is None:
+        patterns = pattern_wallets(con, edges, cfg, schema, rugs, phishing=phishing)
     own = wallet_evidence(patterns, None, cfg)
     seeds = own.set_index("address")["pattern_strength"]
     hubs = _hubs(con)
-    collectors, victim_fed = phishing_collectors(con, cfg, schema, hubs)
+    collectors, victim_fed = phishing_collectors(con, cfg, schema, hubs, rows=phishing)
     spread = perpetrator_spread(
         con, edges, seeds, spread_cfg, schema, hubs=hubs, collectors=collectors, victim_fed=victim_fed
     )
