@@ -77,7 +77,7 @@ from scipy.sparse.csgraph import connected_components
 
 from wallet_pipeline.logic.graph.hubs import table_columns, trade_schema
 from wallet_pipeline.logic.graph.reputation import CRUSH_LABELS, GOOD_LABELS, RepConfig
-from wallet_pipeline.logic.graph.risk_json import breakdown_texts
+from wallet_pipeline.logic.graph.risk_json import arrow_texts, breakdown_texts
 from wallet_pipeline.logic.graph.risk_spread import (
     SpreadConfig,
     paid_perpetrators,
@@ -868,13 +868,14 @@ def _score_frame(values: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
 
 def _breakdowns(
     values: pd.DataFrame, scored: pd.DataFrame, evidence: dict[str, pd.DataFrame], cfg: RiskConfig
-) -> list[str]:
+) -> pd.api.extensions.ExtensionArray:
     """One JSON breakdown per row: each factor's value, weight, points and the evidence behind it.
 
     Points are rounded to 0.01 (the score adds them up), values, weights and evidence to 4 places.
-    `evidence[f]` has one column per evidence key of factor `f`, in the order shown.
+    `evidence[f]` has one column per evidence key of factor `f`, in the order shown. The texts
+    are an Arrow string column (`risk_json.arrow_texts`).
     """
-    return breakdown_texts(
+    texts = breakdown_texts(
         FACTORS,
         {f: values[f].astype(float).round(4) for f in FACTORS},
         cfg.weights(),
@@ -882,6 +883,7 @@ def _breakdowns(
         {f: {c: evidence[f][c] for c in evidence[f].columns} for f in FACTORS},
         len(values),
     )
+    return arrow_texts(texts)
 
 
 def wallet_evidence(
