@@ -27,7 +27,7 @@ with transactions as (
         to_address,
         block_number,
         transaction_index,
-        case when receipt_status = 1 then cast(cast(value as varchar) as hugeint) else 0 end as moved,
+        case when receipt_status = 1 then cast(value as hugeint) else 0 end as moved,
         cast(receipt_gas_used as hugeint) * cast(receipt_effective_gas_price as hugeint) as fee,
     from {transactions}
 

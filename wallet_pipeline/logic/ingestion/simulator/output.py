@@ -35,6 +35,7 @@ from wallet_pipeline.logic.ingestion.simulator.encoding import (
     uniform_hash,
 )
 from wallet_pipeline.logic.ingestion.simulator.labels import raw_label_types
+from wallet_pipeline.logic.ingestion.simulator.prefetch import prefetched
 from wallet_pipeline.logic.ingestion.simulator.stream import (
     GROUND_TRUTH_PREFIX,
     RAW_OUTPUT_TABLES,
@@ -130,7 +131,8 @@ def load_simulation(con: duckdb.DuckDBPyConnection, config: SimulatorConfig) -> 
     entity_types: Counter[str] = Counter()
     try:
         with raw_load(con, source=SOURCE) as load:
-            for table, chunk in simulate_arrow(config):
+            # The next chunk is generated while DuckDB writes this one (see prefetch.py).
+            for table, chunk in prefetched(simulate_arrow(config)):
                 if table.startswith(GROUND_TRUTH_PREFIX):
                     name = table[len(GROUND_TRUTH_PREFIX) :]
                     _insert_truth(con, name, chunk)
