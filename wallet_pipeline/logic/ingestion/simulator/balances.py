@@ -54,7 +54,6 @@ running as (
             partition by address order by block_number, transaction_index, side
             rows between unbounded preceding and current row
         ) as balance_after,
-        max(block_number) over () as last_block,
     from deltas
 
 ),
@@ -66,7 +65,6 @@ per_wallet as (
         sum(delta) as net_flow,
         least(min(balance_after), 0) as lowest,
         sum(abs(delta)) as turnover,
-        any_value(last_block) as last_block,
     from running
     group by address
 
@@ -80,6 +78,7 @@ select
         + net_flow
         as decimal(38, 0)
     ) as eth_balance,
-    last_block as block_number,
+    -- A scalar, not max() over (): a window without partitions runs on one thread.
+    (select max(block_number) from transactions) as block_number,
 from per_wallet
 """
