@@ -87,13 +87,18 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
     tt = table_columns(con, s, "token_transfers")
     tk = table_columns(con, s, "tokens")
     bad: dict[str, int] = {}
+    # Whether two transactions share a hash (NULL hashes count as shared): without repeats no row of
+    # the transactions can repeat, so neither `g_eth_all` nor `g_tok`'s join deduplicates. At
+    # 1,000,000 simulated wallets the check costs about 4 CPU s, deduplicating 11M rows more.
+    tx_repeats = "hash" not in tx or _repeats(con, f"{s}.transactions", "hash")
     if {"from_address", "to_address"} <= tx:
         status = "receipt_status is distinct from 0" if "receipt_status" in tx else "true"
         value = "value::double / 1e18" if "value" in tx else "null::double"
         con.execute(
             f"""
             create or replace temp table g_eth_all as
-            select distinct {_col(tx, "hash")} hash, lower(from_address) src, lower(to_address) dst,
+            select {"distinct" if tx_repeats else ""} {_col(tx, "hash")} hash,
+                   lower(from_address) src, lower(to_address) dst,
                    {value} eth, {_col(tx, "block_timestamp")}::timestamp t, {status} ok
             from {s}.transactions where to_address is not null
             """
@@ -157,7 +162,7 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> dict[str, int]:
                 "left join (select null::varchar hash, null::varchar from_address, "
                 "null::varchar to_address) x on false"
             )
-        elif _repeats(con, f"{s}.transactions", "hash"):
+        elif tx_repeats:
             join_tx = (
                 f"left join (select hash, any_value(from_address) from_address, "
                 f"any_value(to_address) to_address from {s}.transactions group by 1) x "
@@ -360,11 +365,11 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
             from g_xfer group by src
         ),
         ins as (
-            select dst d, count(distinct src) filter (src not in (select address from g_hubs)) senders,
-                   sum(amount) filter (asset = 'ETH') eth_in
-            from g_xfer group by dst
-        )
-        select d, senders from outs join ins using (d)
+            select dst d, count(*) filter (src not in (select address from g_hubs)) senders
+            from g_pairs group by dst
+        ),
+        eth_ins as (select dst d, sum(amount) filter (asset = 'ETH') eth_in from g_xfer group by dst)
+        select d, senders from outs join ins using (d) join eth_ins using (d)
         where n_hub >= {cfg.deposit_forward_share} * n_out
           and senders between 1 and {cfg.deposit_max_senders}
           and d not in (select address from g_hubs)
@@ -381,10 +386,11 @@ def deposit_address_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> d
         where x.src not in (select address from g_hubs)
         group by x.src, x.dst
         union all
-        select src, arg_max(dst, n) dst, 'service_deposit' edge_type, true directed,
+        -- The hot wallet it forwards to most; on a tie the smallest address, so that runs agree.
+        select src, arg_min(dst, (-n, dst)) dst, 'service_deposit' edge_type, true directed,
                {cfg.service_deposit_weight} weight,
                min(first_time) first_time, max(last_time) last_time, sum(n) n,
-               arg_max(evidence, n) evidence
+               arg_min(evidence, (-n, dst)) evidence
         from (
             select x.src, x.dst, count(*) n, min(x.t) first_time, max(x.t) last_time,
                    {_ev(cfg, "x.")} evidence
@@ -413,15 +419,15 @@ def hot_wallet_topup_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> 
         with eoa_hubs as (select address from g_hubs where reason not in ({CONTRACT_REASONS_SQL})),
         contracts as (select address from g_hubs where reason in ({CONTRACT_REASONS_SQL})),
         payees as (
-            select src w, count(distinct dst) filter (dst not in (select address from g_hubs)) k,
-                   count(*) filter (dst in (select address from contracts)) n_contract, count(*) n_out
-            from g_xfer group by src
+            select src w, count(*) filter (dst not in (select address from g_hubs)) k,
+                   coalesce(sum(n) filter (dst in (select address from contracts)), 0) n_contract,
+                   sum(n) n_out
+            from g_pairs group by src
         ),
-        inflow as (select dst w, count(*) n_in from g_xfer group by dst),
+        inflow as (select dst w, sum(n) n_in from g_pairs group by dst),
         fills as (
-            select src, dst, count(*) n, min(t) first_time, max(t) last_time, {_ev(cfg)} evidence
-            from g_xfer where src in (select address from eoa_hubs)
-            group by src, dst having count(*) >= {int(cfg.topup_min_transfers)}
+            select src, dst, n, first_time, last_time, evidence
+            from g_pairs where src in (select address from eoa_hubs) and n >= {int(cfg.topup_min_transfers)}
         )
         select f.src, f.dst, 'hot_wallet_topup' edge_type, true directed, {cfg.topup_weight} weight,
                f.first_time, f.last_time, f.n, f.evidence
@@ -443,7 +449,7 @@ def peel_forward_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duck
         o as (select * from g_eth where eth > 0 and dst not in (select address from g_hubs))
         select o.src, o.dst, 'peel_forward' edge_type, true directed, {cfg.peel_weight} weight,
                min(o.t) first_time, max(o.t) last_time, count(distinct o.hash) n,
-               list(distinct o.hash)[1:{int(cfg.evidence_cap)}] evidence
+               list_sort(list(distinct o.hash))[1:{int(cfg.evidence_cap)}] evidence
         from i join o on o.src = i.dst and o.t > i.t and o.t <= i.t + {win} and o.dst <> i.src
         where o.eth between {cfg.peel_min_ratio} * i.eth and i.eth
         group by o.src, o.dst
@@ -485,7 +491,7 @@ def token_cohold_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duck
         select a.w src, b.w dst, 'token_cohold' edge_type, false directed,
                least({cfg.cohold_weight_cap}, sum(1 / ln(1 + a.holders))) weight,
                null::timestamp first_time, null::timestamp last_time, count(*) n,
-               list(a.token)[1:{int(cfg.evidence_cap)}] evidence
+               list_sort(list(a.token))[1:{int(cfg.evidence_cap)}] evidence
         from rare a join rare b on a.token = b.token and a.w < b.w
         group by 1, 2 having count(*) >= {cfg.cohold_min_shared}
         """
@@ -631,10 +637,20 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
         con.execute(
             f"""
             insert into g_fp_alike
-            with per_method as (
-                select a.wid src, b.wid dst, a.mid, count(*) co, list(a.b) bs
+            -- A pair meets in at most as many windows as it has shared (method, window) rows: pairs
+            -- with fewer than `fingerprint_min_cooccur` are dropped by a plain count first, and only
+            -- the rest get the lists below. Most pairs of a window meet there once (at 200,000
+            -- simulated wallets the list aggregates were the step's costliest statement).
+            with cand as (
+                select a.wid src, b.wid dst
                 from g_fp_x a join g_fp_x b on a.mid = b.mid and a.b = b.b and a.wid < b.wid
                 where a.wid % {buckets} = {bucket}
+                group by all having count(*) >= {int(cfg.fingerprint_min_cooccur)}
+            ),
+            per_method as (
+                select c.src, c.dst, a.mid, count(*) co, list(a.b) bs
+                from cand c join g_fp_x a on a.wid = c.src
+                join g_fp_x b on b.wid = c.dst and b.mid = a.mid and b.b = a.b
                 group by all
             )
             -- Meetings are counted once per window, whatever the number of methods called in it: an
@@ -662,7 +678,7 @@ def fingerprint_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckd
         )
         select ws.w src, wd.w dst, 'fingerprint' edge_type, false directed, {cfg.fingerprint_weight} weight,
                min(least(ta, tb)) first_time, max(greatest(ta, tb)) last_time, any_value(co) n,
-               list(distinct hash)[1:{int(cfg.evidence_cap)}] evidence
+               list_sort(list(distinct hash))[1:{int(cfg.evidence_cap)}] evidence
         from shared join g_fp_wallets ws on ws.wid = shared.src join g_fp_wallets wd on wd.wid = shared.dst
         group by ws.w, wd.w
         """
@@ -678,17 +694,22 @@ def poisoning_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb.
     """
     return con.sql(
         f"""
-        with cp as (
-            select distinct a, b, left(b, 7) || right(b, 4) k from (
-                select src a, dst b from g_xfer union all select dst a, src b from g_xfer
-            )
-        ),
-        cand as (
+        with cand as (
             select hash, t, tx_from, src look, dst victim from g_tok
             where tx_from is not null and tx_from <> src and tx_from <> dst and src not in ({_BURN})
             union all
             select hash, t, tx_from, dst look, src victim from g_tok
             where tx_from is not null and tx_from <> src and tx_from <> dst and dst not in ({_BURN})
+        ),
+        victims as (select distinct victim a from cand),
+        -- The counterparties of victims only, not of every address; a pair both ways is there twice,
+        -- which `hit`'s distinct absorbs.
+        cp as (
+            select a, b, left(b, 7) || right(b, 4) k from (
+                select src a, dst b from g_pairs semi join victims v on v.a = g_pairs.src
+                union all
+                select dst a, src b from g_pairs semi join victims v on v.a = g_pairs.dst
+            )
         ),
         hit as (
             select distinct cand.* from cand join cp
@@ -711,9 +732,8 @@ def scam_label_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> duckdb
             select distinct lower(address) a from {s}.address_labels where label_type in ('scam', 'phishing')
         )
         select src, dst, 'scam_label' edge_type, true directed, {cfg.scam_weight} weight,
-               min(t) first_time, max(t) last_time, count(*) n, {_ev(cfg)} evidence
-        from g_xfer where src in (select a from sc) or dst in (select a from sc)
-        group by src, dst
+               first_time, last_time, n, evidence
+        from g_pairs where src in (select a from sc) or dst in (select a from sc)
         """
     )
 
@@ -851,6 +871,8 @@ def build_edges(
     con.execute("drop table g_eth_internal")
     bad.update(_unseen_labels(con, cfg))
     hubs = detect_hubs(con, cfg)
+    # Built by the first structural rule that needs it, over this build's hubs (`_ensure_services`).
+    con.execute("drop table if exists g_services")
     skipped: dict[str, str] = {}
     rels: list[str] = []
     for name, (fn, needs) in RULES.items():

@@ -167,14 +167,16 @@ def wash_cycle_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
 def _services_sql(cfg: GraphConfig) -> str:
     """SQL of `(address)`: hubs and two-sided services (see above)."""
     k = int(cfg.service_min_counterparties)
+    # Distinct counterparties are rows of `g_pairs` (one per pair of `g_xfer`): a count, not a
+    # `count(distinct)` over every transfer.
     return f"""
         select address from g_hubs
         union
         select a from (
-            select src a, count(distinct dst) k from g_xfer
+            select src a, count(*) k from g_pairs
             where dst not in (select address from g_hubs where reason = 'contract') group by src
         ) o join (
-            select dst a, count(distinct src) k from g_xfer
+            select dst a, count(*) k from g_pairs
             where src not in (select address from g_hubs where reason = 'contract') group by dst
         ) i using (a)
         where o.k >= {k} and i.k >= {k}
@@ -182,7 +184,9 @@ def _services_sql(cfg: GraphConfig) -> str:
 
 
 def _ensure_services(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> None:
-    con.execute(f"create or replace temp table g_services as {_services_sql(cfg)}")
+    """Create `g_services` unless it exists: three rules read it, and `build_edges` drops it first."""
+    if "g_services" not in _temp_tables(con):
+        con.execute(f"create temp table g_services as {_services_sql(cfg)}")
 
 
 def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: GraphConfig) -> pd.DataFrame:
@@ -191,12 +195,13 @@ def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: Gra
         return pd.DataFrame(columns=COLUMNS)
     con.register("g_struct_pairs", pairs[["src", "dst", "edge_type", "weight"]])
     try:
+        # `g_pairs` holds each pair's transfers already grouped, with the same evidence.
         return con.sql(
-            f"""
+            """
             select p.src, p.dst, any_value(p.edge_type) edge_type, true directed, any_value(p.weight) weight,
-                   min(x.t) first_time, max(x.t) last_time, count(*) n,
-                   {first_hashes_sql(cfg.evidence_cap, "x.t", "x.hash")} evidence
-            from g_struct_pairs p join g_xfer x on x.src = p.src and x.dst = p.dst
+                   any_value(x.first_time) first_time, any_value(x.last_time) last_time, any_value(x.n) n,
+                   any_value(x.evidence) evidence
+            from g_struct_pairs p join g_pairs x on x.src = p.src and x.dst = p.dst
             group by p.src, p.dst
             """
         ).df()[COLUMNS]
@@ -204,7 +209,9 @@ def _pair_evidence(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame, cfg: Gra
         con.unregister("g_struct_pairs")
 
 
-def _funding_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _funding_pairs(
+    con: duckdb.DuckDBPyConnection, cfg: GraphConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Who pays whom among people, for the funding groups; and each address's payer and payee counts.
 
     Pairs leave out services (and hubs, contracts among them) on either side, and an exchange's
@@ -216,15 +223,22 @@ def _funding_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> tuple[pd
     Payee counts leave out services and popular addresses (paid by `service_min_counterparties`
     or more): on a bare transfer list contracts are not known, and paying a token sale is not
     paying a person.
+
+    Returns `(src, dst, payers, payees)`: the pairs as wallet ids, which the temp table
+    `g_fund_ids(address, id)` names (ids 0..n-1, by address), and the counts per id. Ids come from
+    DuckDB because pandas took most of the step's Python time on the address strings: at 200,000
+    simulated wallets 14.5 s fetching them and 32 s building and matching pair indexes on them
+    (cProfile, a loaded machine).
     """
     _ensure_services(con, cfg)
     k = int(cfg.service_min_counterparties)
-    paid = con.sql(
+    con.execute(
         """
+        create or replace temp table g_fund_paid as
         with svc as (select address from g_services),
         -- Distinct pairs first: a service's raw transfers self-joined ran out of DuckDB's 4 GB at
         -- 200,000 wallets (benchmarks/entity_pipeline.py --profile --step graph).
-        pairs as (select distinct src, dst from g_xfer),
+        pairs as (select src, dst from g_pairs),
         paid as (
             select src, dst from pairs
             where src not in (select address from svc) and dst not in (select address from svc)
@@ -242,32 +256,60 @@ def _funding_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> tuple[pd
         )
         select p.src, p.dst from paid p anti join shared using (src, dst)
         """
-    ).df()
-    counts = con.sql(
+    )
+    # The busy payers set aside: (busy payer, wallet) when the wallet has a calm payer that the
+    # busy one does not pay.
+    con.execute(
+        f"""
+        create or replace temp table g_fund_aside as
+        with busy as (select src from g_fund_paid group by src having count(*) >= {k}),
+        calm as (select src calm, dst from g_fund_paid anti join busy using (src)),
+        cand as (
+            select p.src, p.dst, c.calm from g_fund_paid p semi join busy using (src)
+            join calm c on c.dst = p.dst
+        )
+        select distinct src, dst from cand
+        anti join g_fund_paid q on q.src = cand.src and q.dst = cand.calm
+        """
+    )
+    con.execute(
+        "create or replace temp table g_fund_kept as from g_fund_paid anti join g_fund_aside using (src, dst)"
+    )
+    con.execute("drop table g_fund_paid")
+    con.execute("drop table g_fund_aside")
+    con.execute(
+        "create or replace temp table g_fund_ids as "
+        "select address, row_number() over (order by address) - 1 id "
+        "from (select src address from g_fund_kept union select dst from g_fund_kept)"
+    )
+    got = con.execute(
+        """
+        select i.id src, j.id dst from g_fund_kept p
+        join g_fund_ids i on i.address = p.src join g_fund_ids j on j.address = p.dst
+        """
+    ).fetchnumpy()
+    con.execute("drop table g_fund_kept")
+    counts = con.execute(
         f"""
         with contracts as (select address from g_hubs where reason = 'contract'),
-        popular as (select dst address from g_xfer group by dst having count(distinct src) >= {k})
-        select a address, max(payers) payers, max(payees) payees from (
-            select dst a, count(distinct src) payers, 0 payees from g_xfer
-            where src not in (select address from contracts) group by dst
-            union all
-            select src, 0, count(distinct dst) filter (
-                where dst not in (select address from g_services) and dst not in (select address from popular)
-            ) from g_xfer group by src
-        ) group by a
+        popular as (select dst address from g_pairs group by dst having count(*) >= {k}),
+        per_address as (
+            select a address, max(payers) payers, max(payees) payees from (
+                select dst a, count(*) payers, 0 payees from g_pairs
+                where src not in (select address from contracts) group by dst
+                union all
+                select src, 0, count(*) filter (
+                    where dst not in (select address from g_services)
+                      and dst not in (select address from popular)
+                ) from g_pairs group by src
+            ) group by a
+        )
+        select i.id, coalesce(c.payers, 0) payers, coalesce(c.payees, 0) payees
+        from g_fund_ids i left join per_address c using (address) order by i.id
         """
-    ).df()
-    if paid.empty:
-        return paid, counts
-    busy = paid.groupby("src")["dst"].transform("size").to_numpy() >= k
-    calm = paid.loc[~busy, ["src", "dst"]].rename(columns={"src": "calm"})
-    cand = paid[busy].merge(calm, on="dst")
-    if len(cand):
-        known = pd.MultiIndex.from_frame(paid[["src", "dst"]])
-        pays_calm = pd.MultiIndex.from_arrays([cand["src"], cand["calm"]]).isin(known)
-        aside = pd.MultiIndex.from_frame(cand.loc[~pays_calm, ["src", "dst"]].drop_duplicates())
-        paid = paid[~pd.MultiIndex.from_frame(paid[["src", "dst"]]).isin(aside)].reset_index(drop=True)
-    return paid, counts
+    ).fetchnumpy()
+    src, dst = (np.asarray(got[c], dtype=np.int64) for c in ("src", "dst"))
+    return (src, dst, *(np.asarray(counts[c], dtype=np.int64) for c in ("payers", "payees")))
 
 
 @cache
@@ -488,15 +530,13 @@ def _sole_payer_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Da
     sole = con.sql(
         f"""
         with contracts as (select address from g_hubs where reason = 'contract'),
-        paid as (
-            select distinct src, dst from g_xfer where src not in (select address from contracts)
-        ),
+        paid as (select src, dst from g_pairs where src not in (select address from contracts)),
         payers as (
             select p.dst w, count(*) k, min(p.src) p
             from paid p {ignore_services} group by p.dst
         ),
         payees as (
-            select src p, count(distinct dst) k from g_xfer
+            select src p, count(*) k from g_pairs
             where dst not in (select address from g_services) group by src
         ),
         -- A wallet and its funder both paid by one service, when the funder gets money from
@@ -521,10 +561,7 @@ def _sole_payer_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Da
             select l.src, count(*) children, any_value(y.k) k from links l join payees y on y.p = l.src
             group by l.src
         ),
-        own_payers as (
-            select dst src, count(distinct src) payers from g_xfer
-            where src not in (select address from contracts) group by dst
-        )
+        own_payers as (select dst src, count(*) payers from paid group by dst)
         select l.*, coalesce(o.payers, 0) payers
         from links l join parents using (src) left join own_payers o using (src)
         where children >= {cfg.tree_min_share} * k
@@ -567,17 +604,10 @@ def _dominator_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
     `tree_handoff_min_payers` payers or more is a hand-off (`tree_handoff_weight`): an
     aggregation point such as a scam's collector handing funds on.
     """
-    paid, counts = _funding_pairs(con, cfg)
-    if paid.empty:
+    src, dst, payers, payees = _funding_pairs(con, cfg)
+    if not len(src):
         return pd.DataFrame(columns=["src", "dst", "weight"])
-    ends, names = pd.factorize(np.concatenate([paid["src"].to_numpy(object), paid["dst"].to_numpy(object)]))
-    n = len(names)
-    pairs = np.unique(np.stack([ends[: len(paid)], ends[len(paid) :]], axis=1), axis=0)
-    src, dst = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
-    del paid, ends, pairs
-    by_address = counts.set_index("address")
-    payees = by_address["payees"].reindex(names).fillna(0).to_numpy(dtype=np.int64)
-    payers = by_address["payers"].reindex(names).fillna(0).to_numpy(dtype=np.int64)
+    n = len(payers)
     # Closure counts links to people: popular and busy addresses (paid by, or paying, at least
     # `service_min_counterparties`) are contracts and payout addresses on a bare transfer list.
     k = cfg.service_min_counterparties
@@ -609,11 +639,17 @@ def _dominator_pairs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Dat
     )
     handoff = ~in_source[dst] & from_source & (payers[src] >= cfg.tree_handoff_min_payers)
     weight = np.where(handoff, np.minimum(weight, cfg.tree_handoff_weight), weight)
-    names = np.asarray(names, dtype=object)
-    return pd.DataFrame(
-        {"src": names[src[keep]], "dst": names[dst[keep]], "weight": weight[keep].astype(float)},
-        columns=["src", "dst", "weight"],
-    )
+    found = pd.DataFrame({"src": src[keep], "dst": dst[keep], "weight": weight[keep].astype(float)})
+    con.register("g_fund_found", found)
+    try:
+        return con.execute(
+            """
+            select i.address src, j.address dst, f.weight from g_fund_found f
+            join g_fund_ids i on i.id = f.src join g_fund_ids j on j.id = f.dst
+            """
+        ).df()
+    finally:
+        con.unregister("g_fund_found")
 
 
 def _weaken_payouts(pairs: pd.DataFrame, sole: pd.DataFrame, cfg: GraphConfig) -> pd.DataFrame:
@@ -689,8 +725,8 @@ def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Data
     pairs = con.sql(
         f"""
         with payees as (
-            select src w, count(distinct dst) k, min(dst) c
-            from g_xfer where dst not in (select address from g_services) group by src
+            select src w, count(*) k, min(dst) c
+            from g_pairs where dst not in (select address from g_services) group by src
         ),
         sole as (
             select w src, c dst from payees
@@ -698,12 +734,13 @@ def collector_edges(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.Data
               and w not in (select address from g_services)
         ),
         payers as (
-            select dst c, count(distinct src) k from g_xfer
+            select dst c, count(*) k from g_pairs
             where src not in (select address from g_services) group by dst
         ),
         onward as (
-            select src c, count(distinct dst) filter (dst not in (select address from g_services)) k
-            from g_xfer where dst not in (select address from g_hubs where reason in ({CONTRACT_REASONS_SQL}))
+            select src c, count(*) filter (dst not in (select address from g_services)) k
+            from g_pairs
+            where dst not in (select address from g_hubs where reason in ({CONTRACT_REASONS_SQL}))
             group by src
         ),
         ok as (
@@ -787,7 +824,7 @@ def detach_chain_entries(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> in
                 join g_chain_hops a on a.m = f.src::varchar
                 left join g_chain_hops b on b.m = f.dst::varchar and b.root = a.root
                 where b.m is null
-                  and f.dst::varchar in (select x.dst from g_xfer x join g_services s on s.address = x.src)
+                  and f.dst::varchar in (select x.dst from g_pairs x join g_services s on s.address = x.src)
             ) x
             where x.src = r.src and x.dst = r.dst and r.weight > {cfg.chain_entry_weight}
             """

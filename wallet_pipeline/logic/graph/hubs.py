@@ -54,8 +54,8 @@ def trade_schema(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str
 def detect_hubs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFrame:
     """Create temp table `g_hubs(address, reason)` and return it.
 
-    Needs the temp table `g_xfer` (cleaned transfers, see `edges.prepare`). One row per hub, with
-    the first reason found in the order label, contract, degree.
+    Needs the temp table `g_pairs` (the cleaned transfers per pair, see `edges.prepare`). One row
+    per hub, with the first reason found in the order label, contract, degree.
     """
     s = cfg.schema
     parts: list[str] = []
@@ -91,7 +91,7 @@ def detect_hubs(con: duckdb.DuckDBPyConnection, cfg: GraphConfig) -> pd.DataFram
         f"""
         select a address, 'degree' reason, 3 prio from (
             select a, count(distinct b) deg from (
-                select src a, dst b from g_xfer union all select dst a, src b from g_xfer
+                select src a, dst b from g_pairs union all select dst a, src b from g_pairs
             ) group by a
         ) where deg >= {int(cfg.hub_min_degree)}
         """
