@@ -154,6 +154,22 @@ def test_deposit_address_links_one_users_wallets_but_not_two_users_of_one_exchan
     assert hot not in set(clusters["address"])
 
 
+def test_a_shared_deposit_address_forwarding_equally_to_two_hot_wallets_joins_the_smaller_one() -> None:
+    # A tie in what the deposit address forwards: every run must pick the same hot wallet (and its
+    # evidence), not whichever the grouping met last.
+    hot_a, hot_b, dep = A(60), A(61), A(62)
+    rows = [tx(A(70 + i), dep, value=ETH, minutes=i) for i in range(4)]
+    rows += [tx(dep, hot_b, value=2 * ETH, minutes=30), tx(dep, hot_a, value=2 * ETH, minutes=31)]
+    labels = [
+        {"address": h, "label_type": "exchange", "name": f"Kraken {i}", "source": "t"}
+        for i, h in enumerate((hot_a, hot_b))
+    ]
+    for _ in range(3):
+        e = edges_of(db(rows, labels=labels), kind="service_deposit")
+        assert list(zip(e["src"], e["dst"], strict=True)) == [(dep, hot_a)]
+        assert list(e["evidence"].iloc[0]) == [rows[-1]["hash"]]
+
+
 def test_a_wallet_swapping_on_a_labelled_pool_is_no_deposit_address() -> None:
     # A labelled DEX pool is a hub by its label but a contract all the same: a person paid tokens
     # by a friend who sells them on it forwards nothing to an exchange (fresh world 3200: 454 of
