@@ -4,8 +4,12 @@
     token that does not check allowances); the look-alikes themselves are the other side of the same
     rows (the persona rules' Spoofed Sender). Left out, because moving their tokens is ordinary:
     the sender itself, the contract it called (a router or vault paying out), the zero address
-    (mints), contracts (a pool paying a swap), and any wallet that sent a transaction in the data
-    (an approval makes transferFrom legitimate, and an approval is a transaction). A relayer or a
+    (mints), contracts (a pool paying a swap), any wallet that sent a transaction in the data
+    (an approval makes transferFrom legitimate, and an approval is a transaction), and any wallet
+    that received ERC-20 tokens or a transaction in the data: an export without a `contracts`
+    file, or one whose pools were created before its window, does not list the pools as
+    contracts, and a pool receives the trade's other leg (the 300-wallet live-test world: every
+    DEX trader counted once per swap without this test; look-alikes receive nothing). A relayer or a
     solver that settles orders signed off-chain by wallets silent in the data counts too: on a real
     chain that is also an operator, though not a poisoner. -#}
 with
@@ -20,6 +24,14 @@ senders as (select wallet_key from {{ ref('int_transactions_aggregated_to_sender
 
 contracts as (select wallet_key from {{ ref('int_contracts_identified') }}),
 
+receivers as (
+
+    select wallet_key from {{ ref('int_token_transfers_aggregated_to_wallets') }} where erc20_transfers_in > 0
+    union
+    select wallet_key from {{ ref('int_transactions_aggregated_to_receivers') }}
+
+),
+
 silent_debits as (
 
     -- The anti joins leave few rows (debits of wallets that never sent and are not contracts), so
@@ -29,6 +41,7 @@ silent_debits as (
     inner join erc20 using (token_key)
     anti join senders on senders.wallet_key = transfers.from_key
     anti join contracts on contracts.wallet_key = transfers.from_key
+    anti join receivers on receivers.wallet_key = transfers.from_key
     where transfers.from_address <> {{ zero_address() }}
 
 ),
